@@ -1,0 +1,1 @@
+"""One module per verb. Shared options live in `options`."""
