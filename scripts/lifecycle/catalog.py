@@ -1,0 +1,242 @@
+"""The desired state: the image catalogue (manifests/images.yml) and the policy (manifests/policy.yml).
+
+Loading checks each file against its JSON Schema (scripts/lifecycle/schemas/) and reports every problem
+with file:line:column; the cross-file rules (tag bases, Dockerfiles, bases, cycles) are in validation.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from lifecycle import yamlio
+from lifecycle.errors import InputError, Location
+
+CATALOG_PATH = "manifests/images.yml"
+POLICY_PATH = "manifests/policy.yml"
+
+DEFAULT_MAX_AGE_DAYS = 30
+DEFAULT_RETENTION_DAYS = 180
+MIN_RETENTION_DAYS = 90
+DEFAULT_KEEP_LAST = 3
+DEFAULT_RETIRED_GRACE_DAYS = 30
+
+# OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+# <tagbase>-<yyyyMMddHHmmss>-<short sha>
+IMMUTABLE_SUFFIX_RE = re.compile(r"-(\d{14})-([0-9a-f]{7,40})$")
+
+
+@dataclass(frozen=True)
+class Platform:
+    os: str
+    arch: str
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.arch, self.variant) if p)
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    tagbase: str
+    folder: str
+    platform: Platform
+    build_args: dict[str, str] = field(default_factory=dict)
+    tests: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    eol: dt.date | None = None
+    shared_tags: tuple[str, ...] = ()
+    line: int | None = None
+
+    @property
+    def dockerfile(self) -> str:
+        return f"{self.folder}/Dockerfile"
+
+    def staging_tag(self) -> str:
+        return f"{self.tagbase}-staging"
+
+    def latest_tag(self) -> str:
+        return f"{self.tagbase}-latest"
+
+    def immutable_tag(self, built_at: dt.datetime, revision: str) -> str:
+        return f"{self.tagbase}-{built_at.astimezone(dt.timezone.utc):%Y%m%d%H%M%S}-{revision[:7]}"
+
+    def is_immutable_tag(self, tag: str) -> bool:
+        return tag.startswith(self.tagbase + "-") and bool(IMMUTABLE_SUFFIX_RE.fullmatch(tag[len(self.tagbase):]))
+
+    def past_eol(self, today: dt.date) -> bool:
+        return self.eol is not None and self.eol < today
+
+    def __hash__(self) -> int:
+        return hash(self.tagbase)
+
+
+def split_immutable_tag(tag: str) -> tuple[str, dt.datetime, str] | None:
+    """'<tagbase>-<yyyyMMddHHmmss>-<sha>' -> (tagbase, built_at UTC, sha), or None for any other tag."""
+    m = IMMUTABLE_SUFFIX_RE.search(tag)
+    if not m or m.start() == 0:
+        return None
+    built = dt.datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=dt.timezone.utc)
+    return tag[: m.start()], built, m.group(2)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    registry: str
+    repository: str
+    images: tuple[ImageSpec, ...]
+    source_url: str = ""
+    path: str = CATALOG_PATH
+
+    @property
+    def name(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    def reference(self, tag: str) -> str:
+        return f"{self.registry}/{self.repository}:{tag}"
+
+    def image(self, tagbase: str) -> ImageSpec:
+        for image in self.images:
+            if image.tagbase == tagbase:
+                return image
+        raise InputError(f"no image with tag base {tagbase!r} in the catalogue", Location(self.path))
+
+    def get(self, tagbase: str) -> ImageSpec | None:
+        return next((i for i in self.images if i.tagbase == tagbase), None)
+
+    @property
+    def tagbases(self) -> list[str]:
+        return [i.tagbase for i in self.images]
+
+
+@dataclass(frozen=True)
+class Policy:
+    approved_bases: tuple[str, ...]
+    label_prefix: str
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    bare_tag_follows_latest: bool = False
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    keep_last: int = DEFAULT_KEEP_LAST
+    cleanup_exceptions: tuple[str, ...] = ()
+    retired_grace_days: int = DEFAULT_RETIRED_GRACE_DAYS
+    path: str = POLICY_PATH
+
+    @property
+    def definition_label(self) -> str:
+        return f"{self.label_prefix}.definition"
+
+    def approves(self, reference: str) -> bool:
+        return any(fnmatch.fnmatchcase(reference, pattern) for pattern in self.approved_bases)
+
+    def is_exception(self, tag: str) -> bool:
+        return any(fnmatch.fnmatchcase(tag, pattern) for pattern in self.cleanup_exceptions)
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict[str, Any]:
+    text = resources.files("lifecycle").joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def check_schema(document: Any, plain: Any, schema_name: str, filename: str) -> None:
+    """Raise one InputError listing every schema violation with its position."""
+    validator = jsonschema.Draft7Validator(schema(schema_name))
+    problems = []
+    for error in sorted(validator.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties":
+            allowed = set(error.schema.get("properties", {}))
+            extra = [k for k in error.instance if k not in allowed]
+            for key in extra:
+                line, col = yamlio.key_position(document, path, key)
+                where = "/".join(map(str, path)) or "top level"
+                problems.append(f"{Location(filename, line, col)}: unknown key {key!r} at {where} "
+                                f"(allowed: {', '.join(sorted(allowed))})")
+            continue
+        line, col = yamlio.position(document, path)
+        where = "/".join(map(str, path)) or "top level"
+        problems.append(f"{Location(filename, line, col)}: {where}: {error.message}")
+    if problems:
+        raise InputError(f"{len(problems)} schema error(s)", Location(filename), problems)
+
+
+def parse_catalog(text: str, filename: str = CATALOG_PATH) -> Catalog:
+    document = yamlio.load_text(text, filename)
+    if document is None:
+        raise InputError("empty file", Location(filename))
+    plain = yamlio.to_plain(document)
+    check_schema(document, plain, "images", filename)
+    images = []
+    for index, entry in enumerate(plain["images"]):
+        platform = entry["platform"]
+        eol = entry.get("endOfLife")
+        images.append(ImageSpec(
+            tagbase=entry["tagBase"],
+            folder=entry["dockerfile"].rstrip("/").removesuffix("/Dockerfile"),
+            platform=Platform(platform["os"], platform["architecture"], platform.get("variant")),
+            build_args=dict(entry.get("buildArgs") or {}),
+            tests=tuple(entry.get("tests") or ()),
+            owners=tuple(entry.get("owners") or ()),
+            eol=_parse_date(eol, document, ["images", index, "endOfLife"], filename) if eol else None,
+            shared_tags=tuple(entry.get("sharedTags") or ()),
+            line=yamlio.position(document, ["images", index])[0],
+        ))
+    return Catalog(plain["registry"], plain["repository"], tuple(images), plain.get("source", ""), filename)
+
+
+def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
+    document = yamlio.load_text(text, filename)
+    if document is None:
+        raise InputError("empty file", Location(filename))
+    plain = yamlio.to_plain(document)
+    check_schema(document, plain, "policy", filename)
+    retention = plain.get("retention") or {}
+    for index, pattern in enumerate(plain["approvedBases"]):
+        _check_glob(pattern, document, ["approvedBases", index], filename)
+    for index, pattern in enumerate(retention.get("exceptions") or ()):
+        _check_glob(pattern, document, ["retention", "exceptions", index], filename)
+    return Policy(
+        approved_bases=tuple(plain["approvedBases"]),
+        label_prefix=plain["labelPrefix"],
+        max_age_days=plain.get("maxAgeDays", DEFAULT_MAX_AGE_DAYS),
+        bare_tag_follows_latest=plain.get("bareTagFollowsLatest", False),
+        retention_days=retention.get("days", DEFAULT_RETENTION_DAYS),
+        keep_last=retention.get("keepLast", DEFAULT_KEEP_LAST),
+        cleanup_exceptions=tuple(retention.get("exceptions") or ()),
+        retired_grace_days=retention.get("retiredGraceDays", DEFAULT_RETIRED_GRACE_DAYS),
+        path=filename,
+    )
+
+
+def _parse_date(value: str, document: Any, path: list[Any], filename: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        line, col = yamlio.position(document, path)
+        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", Location(filename, line, col)) from None
+
+
+def _check_glob(pattern: str, document: Any, path: list[Any], filename: str) -> None:
+    """fnmatch accepts almost anything; reject what is surely a mistake (unbalanced brackets, whitespace)."""
+    problem = None
+    if pattern.count("[") != pattern.count("]"):
+        problem = "unbalanced [ ] in pattern"
+    elif any(c.isspace() for c in pattern):
+        problem = "whitespace in pattern"
+    else:
+        try:
+            re.compile(fnmatch.translate(pattern))
+        except re.error as exc:
+            problem = f"malformed pattern ({exc})"
+    if problem:
+        line, col = yamlio.position(document, path)
+        raise InputError(f"{problem}: {pattern!r}", Location(filename, line, col))

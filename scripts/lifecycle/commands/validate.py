@@ -1,0 +1,31 @@
+"""lifecycle validate"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lifecycle.commands.options import output_option, repo_option, reporter
+from lifecycle.errors import InputError
+from lifecycle.source import WorkTree
+from lifecycle.validation import validate as run_validate
+
+
+@click.command()
+@repo_option
+@output_option
+@click.option("--pipelines/--no-pipelines", default=True, help="Also check the pipeline YAML files.")
+def validate(repo: Path, output: str, pipelines: bool) -> None:
+    """Check the catalogue, policy, Dockerfiles, bases, graph and pipelines. Exit 2 on any error."""
+    out = reporter(output)
+    ws = run_validate(WorkTree(repo), pipelines_root=repo if pipelines else None)
+    rows = [{"severity": p.severity, "where": str(p.location), "problem": p.message} for p in ws.problems]
+    for p in ws.problems:
+        (out.warning if p.severity == "warning" else out.error)(f"{p.location}: {p.message}")
+    if output != "table" or rows:
+        out.table(rows, ["severity", "where", "problem"], title="Validation")
+    errors = ws.errors
+    if errors:
+        raise InputError(f"validation failed: {len(errors)} error(s)")
+    out.info(f"ok: {len(ws.catalog.images)} images, {len(ws.problems)} warning(s)")

@@ -1,0 +1,49 @@
+"""Definition hashes: a sha256 over everything in git that defines an image.
+
+Inputs: the Dockerfile, every git-tracked file of its build context (honouring .dockerignore), its build
+args, its platform, the external base references of every stage (and COPY --from images), and the
+definition hashes of its in-repo parents. Not the base images' digests: a new base digest is a reason to
+rebuild the same definition. Because parents' hashes are inputs, a change to a parent changes every
+descendant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Mapping
+
+from lifecycle import dockerignore
+from lifecycle.catalog import ImageSpec
+from lifecycle.source import TreeSource
+
+HASH_VERSION = 1
+
+
+def context_files(source: TreeSource, folder: str) -> list[str]:
+    """Files the build would send, relative to the context folder, sorted."""
+    prefix = folder.rstrip("/") + "/"
+    ignore = source.read(prefix + ".dockerignore")
+    rules = dockerignore.parse(ignore.decode("utf-8", "replace")) if ignore is not None else []
+    rel = [p[len(prefix):] for p in source.files_under(folder)]
+    keep = {"Dockerfile", ".dockerignore"}  # the builder always reads these two
+    return sorted(p for p in rel if p in keep or dockerignore.included(p, rules))
+
+
+def definition_inputs(source: TreeSource, image: ImageSpec, external_refs: list[str],
+                      parents: Mapping[str, str]) -> dict:
+    prefix = image.folder.rstrip("/") + "/"
+    return {
+        "version": HASH_VERSION,
+        "dockerfile": source.blob_id(image.dockerfile),
+        "context": [[rel, source.blob_id(prefix + rel)] for rel in context_files(source, image.folder)],
+        "buildArgs": dict(sorted(image.build_args.items())),
+        "platform": str(image.platform),
+        "externalBases": list(external_refs),
+        "parents": dict(sorted(parents.items())),
+    }
+
+
+def definition_hash(inputs: dict) -> str:
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

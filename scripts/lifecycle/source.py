@@ -1,0 +1,164 @@
+"""The files of the GitOps repository, either at a commit or in the working tree.
+
+Everything that computes definitions reads through a TreeSource, so that `plan --since REF`,
+rollout (definitions at main@C and at production HEAD) and publish (working tree) share one code path.
+File identity is the git blob id, so a commit and a clean checkout of it hash the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from lifecycle.errors import InputError, OperationError
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def run_git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], input=input, capture_output=True, check=True)
+    except FileNotFoundError:
+        raise OperationError("git is not installed") from None
+    except subprocess.CalledProcessError as exc:
+        raise OperationError(f"git {' '.join(args)}: {exc.stderr.decode(errors='replace').strip()}") from None
+    return done.stdout
+
+
+class TreeSource(Protocol):
+    label: str
+
+    def read(self, path: str) -> bytes | None: ...
+
+    def files_under(self, folder: str) -> list[str]: ...
+
+    def blob_id(self, path: str) -> str: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def all_files(self) -> list[str]: ...
+
+
+def _under(paths: list[str], folder: str) -> list[str]:
+    prefix = folder.rstrip("/") + "/"
+    return [p for p in paths if p.startswith(prefix)]
+
+
+@dataclass
+class CommitTree:
+    """The tree of one commit, read with two git processes however many files are asked for."""
+
+    repo: Path
+    rev: str
+    label: str = ""
+    _entries: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _sorted: list[str] = field(default_factory=list, init=False, repr=False)
+    _blobs: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.repo = Path(self.repo)
+        try:
+            commit = run_git(self.repo, "rev-parse", "--verify", "--quiet", f"{self.rev}^{{commit}}").decode().strip()
+        except OperationError:
+            raise InputError(f"{self.rev!r} is not a commit in {self.repo}") from None
+        self.commit = commit
+        self.label = self.label or f"{self.rev} ({commit[:7]})"
+        listing = run_git(self.repo, "ls-tree", "-r", "-z", "--full-tree", commit)
+        for record in listing.split(b"\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition(b"\t")
+            _mode, kind, oid = meta.split()
+            if kind == b"blob":
+                self._entries[path.decode()] = oid.decode()
+        self._sorted = sorted(self._entries)
+
+    def all_files(self) -> list[str]:
+        return self._sorted
+
+    def exists(self, path: str) -> bool:
+        return path in self._entries
+
+    def blob_id(self, path: str) -> str:
+        return self._entries[path]
+
+    def files_under(self, folder: str) -> list[str]:
+        return _under(self._sorted, folder)
+
+    def read(self, path: str) -> bytes | None:
+        return self.read_many([path]).get(path)
+
+    def read_many(self, paths: list[str]) -> dict[str, bytes]:
+        """Read many files with one `git cat-file --batch`."""
+        wanted = [p for p in paths if p in self._entries and p not in self._blobs]
+        if wanted:
+            out = run_git(self.repo, "cat-file", "--batch", input="".join(self._entries[p] + "\n" for p in wanted).encode())
+            pos = 0
+            for path in wanted:
+                header_end = out.index(b"\n", pos)
+                size = int(out[pos:header_end].split()[2])
+                self._blobs[path] = out[header_end + 1: header_end + 1 + size]
+                pos = header_end + 1 + size + 1
+        return {p: self._blobs[p] for p in paths if p in self._blobs}
+
+
+@dataclass
+class WorkTree:
+    """The working tree: git-tracked files plus untracked ones git does not ignore (what the next commit holds)."""
+
+    root: Path
+    label: str = "working tree"
+    _files: list[str] = field(default_factory=list, init=False, repr=False)
+    _ids: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        if (self.root / ".git").exists() or _inside_git(self.root):
+            listing = run_git(self.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+            names = {p for p in listing.decode().split("\0") if p}
+            self._files = sorted(p for p in names if (self.root / p).is_file())
+        else:
+            self._files = sorted(
+                str(Path(dirpath, f).relative_to(self.root)).replace(os.sep, "/")
+                for dirpath, _dirs, files in os.walk(self.root) for f in files
+            )
+        self._set = set(self._files)
+
+    def all_files(self) -> list[str]:
+        return self._files
+
+    def exists(self, path: str) -> bool:
+        return path in self._set
+
+    def files_under(self, folder: str) -> list[str]:
+        return _under(self._files, folder)
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return (self.root / path).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def read_many(self, paths: list[str]) -> dict[str, bytes]:
+        return {p: data for p in paths if (data := self.read(p)) is not None}
+
+    def blob_id(self, path: str) -> str:
+        if path not in self._ids:
+            data = self.read(path)
+            if data is None:
+                raise InputError(f"{path}: file disappeared while reading the working tree")
+            self._ids[path] = git_blob_id(data)
+        return self._ids[path]
+
+
+def _inside_git(path: Path) -> bool:
+    try:
+        return run_git(path, "rev-parse", "--is-inside-work-tree").strip() == b"true"
+    except OperationError:
+        return False

@@ -1,0 +1,93 @@
+"""`lifecycle validate`: every rule the repository must satisfy, reported together with file:line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+from lifecycle import yamlio
+from lifecycle.catalog import TAG_RE
+from lifecycle.dockerfile import normalize_reference
+from lifecycle.errors import InputError, Location
+from lifecycle.source import TreeSource
+from lifecycle.workspace import Problem, Workspace
+
+PIPELINE_DIRS = ("pipelines", "eng/pipelines")
+# the longest tag we derive from a tag base: "-yyyyMMddHHmmss-<7 hex>"
+LONGEST_SUFFIX = len("-20260101000000-0123456")
+
+
+def validate(source: TreeSource, *, today: dt.date | None = None, pipelines_root: Path | None = None) -> Workspace:
+    """Load and check everything; returns the workspace with its problems (errors and warnings)."""
+    ws = Workspace.load(source, strict=False)
+    today = today or dt.date.today()
+    _check_tags(ws)
+    _check_folders(ws)
+    _check_bases(ws)
+    _check_eol(ws, today)
+    if pipelines_root is not None:
+        _check_pipelines(pipelines_root, ws)
+    return ws
+
+
+def _check_tags(ws: Workspace) -> None:
+    counts = Counter(ws.catalog.tagbases)
+    for image in ws.catalog.images:
+        where = (ws.catalog.path, image.line)
+        if counts[image.tagbase] > 1:
+            ws._problem(f"duplicate tag base {image.tagbase!r}", *where)
+        for tag in (image.tagbase + "-" + "0" * (LONGEST_SUFFIX - 1), *image.shared_tags):
+            if not TAG_RE.match(tag):
+                shown = image.tagbase if tag.startswith(image.tagbase + "-0") else tag
+                ws._problem(f"{shown!r} is not a valid tag (OCI: [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}, "
+                            f"with room for the -<timestamp>-<sha> suffix)", *where)
+    shared = Counter(t for i in ws.catalog.images for t in i.shared_tags)
+    for tag, n in shared.items():
+        if n > 1 or tag in counts:
+            ws._problem(f"shared tag {tag!r} is claimed by more than one image", ws.catalog.path)
+
+
+def _check_folders(ws: Workspace) -> None:
+    catalogued = {i.dockerfile for i in ws.catalog.images}
+    for image in ws.catalog.images:
+        expected = image.folder.removeprefix("src/").replace("/", "-")
+        if not image.folder.startswith("src/") or expected != image.tagbase:
+            ws._problem(f"tag base {image.tagbase!r} must equal its Dockerfile folder under src/ with / as - "
+                        f"(folder {image.folder!r} gives {expected!r})", ws.catalog.path, image.line)
+    for path in ws.source.all_files():
+        if path.startswith("src/") and path.rsplit("/", 1)[-1] == "Dockerfile" and path not in catalogued:
+            ws._problem("Dockerfile is not in the catalogue (add it to manifests/images.yml or remove it)", path)
+
+
+def _check_bases(ws: Workspace) -> None:
+    for tagbase, df in ws.dockerfiles.items():
+        for stage in df.stages:
+            refs = [stage.base, *stage.copies_from]
+            for ref in refs:
+                if not ref.is_image or ws.in_repo_tag(ref.ref) is not None:
+                    continue
+                if not (ws.policy.approves(ref.ref) or ws.policy.approves(normalize_reference(ref.ref))):
+                    stage_name = f"stage {stage.index}" + (f" ({stage.name})" if stage.name else "")
+                    ws._problem(f"{ref.instruction} {ref.ref} in {stage_name} is not an approved base "
+                                f"(see approvedBases in {ws.policy.path})", df.path, ref.line)
+
+
+def _check_eol(ws: Workspace, today: dt.date) -> None:
+    for image in ws.catalog.images:
+        if image.past_eol(today):
+            ws._problem(f"{image.tagbase} reached end of life on {image.eol}: retire it (lifecycle retire)",
+                        ws.catalog.path, image.line, severity="warning")
+
+
+def _check_pipelines(root: Path, ws: Workspace) -> None:
+    for folder in PIPELINE_DIRS:
+        for path in sorted((root / folder).rglob("*.yml")) if (root / folder).is_dir() else []:
+            rel = str(path.relative_to(root))
+            try:
+                document = yamlio.load_file(path, rel)
+            except InputError as exc:
+                ws.problems.append(Problem(str(exc).split(": ", 1)[-1], exc.location or Location(rel)))
+                continue
+            if not isinstance(document, dict):
+                ws._problem("a pipeline file must be a mapping", rel)
