@@ -1,0 +1,58 @@
+"""lifecycle publish"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lifecycle.commands.options import dry_run_option, insecure_option, output_option, repo_option, reporter
+from lifecycle.commands.plan import compute_plan
+from lifecycle.errors import OperationError
+from lifecycle.output import short_digest
+from lifecycle.planning import Plan
+from lifecycle.publish import CHANNELS, publish as run_publish
+from lifecycle.registries import RegistryPool
+from lifecycle.workspace import Workspace
+from lifecycle.source import WorkTree
+
+
+@click.command()
+@repo_option
+@output_option
+@dry_run_option
+@insecure_option
+@click.option("--channel", type=click.Choice(CHANNELS), default="staging", show_default=True,
+              help="Which floating tag moves, and where unbuilt in-repo parents are taken from.")
+@click.option("--since", metavar="REF", help="Publish images whose definition differs from REF (and descendants).")
+@click.option("--all", "all_images", is_flag=True, help="Consider every image (unchanged ones are skipped).")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), help="A plan from `plan --out`.")
+@click.option("--images", metavar="T1,T2", help="These tag bases (and their descendants).")
+@click.option("--refresh", is_flag=True, help="Rebuild even when the channel image is current.")
+@click.option("--no-cache", is_flag=True, help="Build without the engine's layer cache.")
+@click.option("--no-push", is_flag=True, help="Build and test only (pull-request builds).")
+@click.option("--info", "info_path", type=click.Path(dir_okay=False, path_type=Path), help="Write image-info.json here.")
+def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], channel: str, since: str | None,
+            all_images: bool, plan_file: Path | None, images: str | None, refresh: bool, no_cache: bool,
+            no_push: bool, info_path: Path | None) -> None:
+    """Build in dependency order, test inside each image, push the immutable tag, move <tagbase>-<channel>."""
+    out = reporter(output)
+    chosen = Plan.from_file(plan_file) if plan_file else compute_plan(repo, since, all_images, images)
+    ws = Workspace.load(WorkTree(repo))
+    engine = None
+    if not dry_run:
+        from lifecycle.engine import Engine
+        engine = Engine()
+    with RegistryPool(insecure) as pool:
+        client = pool.get(ws.catalog.registry)
+        report = run_publish(repo, chosen.tagbases, channel=channel, client=client, engine=engine, reporter=out,
+                             pool=pool, refresh=refresh, no_cache=no_cache, push=not no_push, dry_run=dry_run,
+                             info_path=info_path)
+    rows = [{"image": r.tagbase, "status": r.status, "digest": short_digest(r.digest), "tag": r.immutable_tag or "",
+             "reason": r.reason[:120]} for r in report.results]
+    out.table(rows, title=f"Publish to {channel} at {report.revision[:7]}" + (" (dry run)" if dry_run else ""),
+              data={"channel": channel, "revision": report.revision,
+                    "images": [r.__dict__ for r in report.results]})
+    if not report.ok:
+        raise OperationError(f"failed: {', '.join(report.by_status('failed'))}; "
+                             f"not published because a parent failed: {', '.join(report.by_status('blocked')) or 'none'}")

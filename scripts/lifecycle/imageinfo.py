@@ -1,0 +1,49 @@
+"""image-info.json: what a publish run produced, one record per image (format in docs/image-info.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from lifecycle.errors import InputError, Location
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ImageInfo:
+    tagbase: str
+    status: str  # published | skipped | failed | blocked | built | planned
+    definition: str
+    revision: str
+    digest: str | None = None
+    immutable_tag: str | None = None
+    channel_tag: str | None = None
+    base_name: str | None = None
+    base_digest: str | None = None
+    bases: dict[str, str] = field(default_factory=dict)
+    created: str | None = None
+    tests: list[dict] = field(default_factory=list)  # {"command", "exit_code", "passed"}
+    reason: str = ""
+
+
+def write(path: Path, channel: str, registry: str, repository: str, records: list[ImageInfo]) -> None:
+    document = {"version": FORMAT_VERSION, "channel": channel, "registry": registry, "repository": repository,
+                "images": [asdict(r) for r in records]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("image-info file not found", Location(str(path))) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc.msg}", Location(str(path), exc.lineno, exc.colno)) from None
+    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+        raise InputError("not an image-info file (no 'images' list)", Location(str(path)))
+    return document

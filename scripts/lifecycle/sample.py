@@ -1,0 +1,129 @@
+"""A small, real GitOps repository in the shipped layout, built on busybox so it runs anywhere offline.
+
+Used by the main job (`lifecycle cycle`) and by the end-to-end tests: four images with the shapes that
+matter (a parent with a child, a multi-stage image whose builder is another catalogue image, an
+independent image) on a base seeded into the local registry.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from lifecycle.source import run_git
+
+REPOSITORY = "lifecycle/prereqs"
+BASE_REPOSITORY = "base/busybox"
+BASE_TAG = "1"
+LABEL_PREFIX = "io.lifecycle"
+
+
+@dataclass(frozen=True)
+class SampleNames:
+    registry: str
+    repository: str = REPOSITORY
+    base_repository: str = BASE_REPOSITORY
+
+    @property
+    def base(self) -> str:
+        return f"{self.registry}/{self.base_repository}:{BASE_TAG}"
+
+    def ref(self, tagbase: str) -> str:
+        return f"{self.registry}/{self.repository}:{tagbase}"
+
+
+PARENT = "busybox-1.0-amd64"
+CHILD = "busybox-1.0-tools-amd64"
+MULTISTAGE = "busybox-1.0-bundle-amd64"
+SOLO = "busybox-1.0-solo-amd64"
+TAGBASES = (PARENT, CHILD, MULTISTAGE, SOLO)
+
+
+def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str]:
+    """Every file of the sample repository, by path."""
+    n = names
+    registry = n.registry
+    d = textwrap.dedent
+    return {
+        "manifests/images.yml": d(f"""\
+            # yaml-language-server: $schema=../scripts/lifecycle/schemas/images.schema.json
+            registry: {registry}
+            repository: {n.repository}
+            images:
+              - tagBase: {PARENT}
+                dockerfile: src/busybox/1.0/amd64
+                platform: {{os: linux, architecture: amd64}}
+                tests: ["test -f /etc/image-release", "grep -q parent /etc/image-release"]
+                owners: [platform-team]
+              - tagBase: {CHILD}
+                dockerfile: src/busybox/1.0/tools/amd64
+                platform: {{os: linux, architecture: amd64}}
+                buildArgs: {{TOOLS_VERSION: "1"}}
+                tests: ["/usr/local/bin/tool --version"]
+                owners: [platform-team]
+              - tagBase: {MULTISTAGE}
+                dockerfile: src/busybox/1.0/bundle/amd64
+                platform: {{os: linux, architecture: amd64}}
+                tests: ["test -x /opt/bundle/tool"]
+                owners: [product-team]
+              - tagBase: {SOLO}
+                dockerfile: src/busybox/1.0/solo/amd64
+                platform: {{os: linux, architecture: amd64}}
+                tests: ["cat /etc/solo-release"]
+                owners: [product-team]
+            """),
+        "manifests/policy.yml": d(f"""\
+            # yaml-language-server: $schema=../scripts/lifecycle/schemas/policy.schema.json
+            approvedBases:
+              - "{registry}/{n.base_repository}:*"
+            labelPrefix: {LABEL_PREFIX}
+            maxAgeDays: {max_age_days}
+            bareTagFollowsLatest: true
+            retention:
+              days: 90
+              keepLast: 2
+            """),
+        "src/busybox/1.0/amd64/Dockerfile": d(f"""\
+            FROM {n.base}
+            RUN echo "parent v1" > /etc/image-release
+            """),
+        "src/busybox/1.0/tools/amd64/Dockerfile": d(f"""\
+            FROM {n.ref(PARENT)}
+            ARG TOOLS_VERSION
+            COPY tool.sh /usr/local/bin/tool
+            RUN chmod +x /usr/local/bin/tool && echo "tools $TOOLS_VERSION" >> /etc/image-release
+            """),
+        "src/busybox/1.0/tools/amd64/tool.sh": d("""\
+            #!/bin/sh
+            echo "tool 1.0"
+            """),
+        "src/busybox/1.0/bundle/amd64/Dockerfile": d(f"""\
+            FROM {n.ref(CHILD)} AS builder
+            RUN mkdir -p /opt/bundle && cp /usr/local/bin/tool /opt/bundle/tool
+
+            FROM {n.base}
+            COPY --from=builder /opt/bundle /opt/bundle
+            """),
+        "src/busybox/1.0/solo/amd64/Dockerfile": d(f"""\
+            FROM {n.base}
+            RUN echo "solo v1" > /etc/solo-release
+            """),
+        "README.md": "# Sample GitOps repository for lifecycle\n",
+    }
+
+
+def write_sample(root: Path, names: SampleNames, *, max_age_days: int = 30) -> Path:
+    """Write the sample into `root` and make it a git repository with one commit on main."""
+    root.mkdir(parents=True, exist_ok=True)
+    for path, text in sample_files(names, max_age_days=max_age_days).items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    if not (root / ".git").exists():
+        run_git(root, "init", "-q", "-b", "main")
+        run_git(root, "config", "user.name", "lifecycle sample")
+        run_git(root, "config", "user.email", "sample@lifecycle.local")
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-q", "-m", "Sample catalogue")
+    return root
