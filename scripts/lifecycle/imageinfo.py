@@ -47,3 +47,30 @@ def read(path: Path) -> dict:
     if not isinstance(document, dict) or not isinstance(document.get("images"), list):
         raise InputError("not an image-info file (no 'images' list)", Location(str(path)))
     return document
+
+
+def read_records(path: Path) -> tuple[dict, list[ImageInfo]]:
+    """An image-info file's header and records; InputError naming the file when a record is malformed."""
+    document = read(path)
+    records = []
+    for index, entry in enumerate(document["images"]):
+        try:
+            records.append(ImageInfo(**entry))
+        except TypeError as exc:
+            raise InputError(f"images[{index}] is not an image-info record ({exc})", Location(str(path))) from None
+    return document, records
+
+
+def info_files(paths: list[Path]) -> list[Path]:
+    """Files as given, and every *.json below directories (pipeline artifacts arrive as folders)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(path.rglob("*.json"))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise InputError("image-info file or folder not found", Location(str(path)))
+    if not found:
+        raise InputError("no image-info files found in " + ", ".join(map(str, paths)))
+    return found

@@ -65,6 +65,7 @@ class Publisher:
     refresh: bool = False
     no_cache: bool = False
     push: bool = True
+    move: bool = True
     dry_run: bool = False
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
     revision: str = ""
@@ -121,7 +122,7 @@ class Publisher:
             parent = self.ws.in_repo_tag(base.ref)
             if parent is not None:
                 done = self.built.get(parent)
-                if done and done.status in ("published", "built"):
+                if done and done.status in ("published", "pushed", "built"):
                     digests[base.ref] = done.digest or f"local:{done.immutable_tag}"
                     local[base.ref] = self.ws.catalog.reference(done.immutable_tag or "")
                     continue
@@ -182,6 +183,9 @@ class Publisher:
         # the registry's digest is the truth (an engine may report another encoding's digest)
         info.digest = self.client.resolve(self.repo, immutable)
         info.immutable_tag = immutable
+        if not self.move:
+            info.status, info.reason = "pushed", f"{image.tagbase}-{self.channel} left for the final job"
+            return
         channel_tag = f"{image.tagbase}-{self.channel}"
         self.client.retag(self.repo, info.digest, channel_tag)
         info.channel_tag, info.status = channel_tag, "published"
@@ -217,8 +221,8 @@ def head_revision(root: Path) -> str:
 
 def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: RegistryClient,
             engine: Engine | None, reporter: Reporter, pool: RegistryPool | None = None, refresh: bool = False,
-            no_cache: bool = False, push: bool = True, dry_run: bool = False, info_path: Path | None = None,
-            now: Callable[[], dt.datetime] | None = None) -> PublishReport:
+            no_cache: bool = False, push: bool = True, move: bool = True, dry_run: bool = False,
+            info_path: Path | None = None, now: Callable[[], dt.datetime] | None = None) -> PublishReport:
     """Build, test and publish `tagbases` (None: all) from the working tree at `root`, in dependency order."""
     if channel not in CHANNELS:
         raise OperationError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
@@ -228,7 +232,8 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
     pool.add(client)
     try:
         publisher = Publisher(ws, root, channel, client, pool, engine, reporter, refresh=refresh,
-                              no_cache=no_cache, push=push, dry_run=dry_run, revision=head_revision(root))
+                              no_cache=no_cache, push=push, move=move, dry_run=dry_run,
+                              revision=head_revision(root))
         if now is not None:
             publisher.now = now
         report = publisher.run(tagbases)
@@ -240,3 +245,23 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
     if info_path is not None and not dry_run:
         imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.repository, report.results)
     return report
+
+
+def move_from_info(records: list[ImageInfo], *, channel: str, client: RegistryClient, repository: str,
+                   dry_run: bool = False) -> list[ImageInfo]:
+    """The final job of a matrix publish: move `<tagbase>-<channel>` to what the legs pushed and tested.
+
+    Only images a leg reports as pushed (tests passed) move; the retags are one batch, planned first.
+    """
+    pushed = [r for r in records if r.status in ("pushed", "published") and r.digest]
+    pairs = [(r.digest, f"{r.tagbase}-{channel}") for r in pushed]
+    results = {res.tag: res for res in client.retag_many(repository, pairs, dry_run=dry_run)}
+    for record in pushed:
+        tag = f"{record.tagbase}-{channel}"
+        outcome = results.get(tag)
+        if outcome is not None and outcome.status != "failed":
+            record.status, record.channel_tag, record.reason = "published", tag, f"{tag} {outcome.status}"
+        else:
+            record.status = "failed"
+            record.reason = f"moving {tag} failed: {getattr(outcome, 'error', '') or 'unknown'}"
+    return records

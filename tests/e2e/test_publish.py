@@ -104,3 +104,23 @@ def test_no_push_builds_and_tests_only(sample):
     report = run(sample, push=False)
     assert report.ok and sorted(report.by_status("built")) == sorted(TAGBASES)
     assert sample.tags() == set()
+
+
+def test_matrix_legs_push_and_final_job_moves_staging(sample, tmp_path):
+    leg_info = tmp_path / "legs" / "leg1" / "image-info.json"
+    legs = run(sample, move=False, info_path=leg_info)
+    assert legs.ok and sorted(legs.by_status("pushed")) == sorted(TAGBASES)
+    assert not [t for t in sample.tags() if t.endswith("-staging")]
+    merged = tmp_path / "image-info.json"
+    done = sample.cli("publish", "--repo", str(sample.root), "--move-from", str(tmp_path / "legs"),
+                      "--info", str(merged), "--output", "json")
+    assert done.returncode == 0, done.stderr
+    pushed = {r.tagbase: r.digest for r in legs.results}
+    assert {t: sample.digest(f"{t}-staging") for t in TAGBASES} == pushed
+    assert {i["tagbase"]: i["status"] for i in json.loads(merged.read_text())["images"]} == \
+        {t: "published" for t in TAGBASES}
+    # a corrupt image-info file is bad input: exit 2, nothing moves
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    done = sample.cli("publish", "--repo", str(sample.root), "--move-from", str(bad))
+    assert done.returncode == 2 and "bad.json" in done.stderr

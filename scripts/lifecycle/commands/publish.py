@@ -8,10 +8,11 @@ import click
 
 from lifecycle.commands.options import dry_run_option, insecure_option, output_option, repo_option, reporter
 from lifecycle.commands.plan import compute_plan
-from lifecycle.errors import OperationError
+from lifecycle.errors import InputError, OperationError
 from lifecycle.output import short_digest
 from lifecycle.planning import Plan
-from lifecycle.publish import CHANNELS, publish as run_publish
+from lifecycle import imageinfo
+from lifecycle.publish import CHANNELS, PublishReport, move_from_info, publish as run_publish
 from lifecycle.registries import RegistryPool
 from lifecycle.workspace import Workspace
 from lifecycle.source import WorkTree
@@ -31,12 +32,18 @@ from lifecycle.source import WorkTree
 @click.option("--refresh", is_flag=True, help="Rebuild even when the channel image is current.")
 @click.option("--no-cache", is_flag=True, help="Build without the engine's layer cache.")
 @click.option("--no-push", is_flag=True, help="Build and test only (pull-request builds).")
+@click.option("--no-move", is_flag=True, help="Push the immutable tags but leave <tagbase>-<channel> (matrix legs).")
+@click.option("--move-from", "move_from", multiple=True, type=click.Path(path_type=Path),
+              help="No build: move <tagbase>-<channel> to what these image-info files (or folders) recorded.")
 @click.option("--info", "info_path", type=click.Path(dir_okay=False, path_type=Path), help="Write image-info.json here.")
 def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], channel: str, since: str | None,
             all_images: bool, plan_file: Path | None, images: str | None, refresh: bool, no_cache: bool,
-            no_push: bool, info_path: Path | None) -> None:
+            no_push: bool, no_move: bool, move_from: tuple[Path, ...], info_path: Path | None) -> None:
     """Build in dependency order, test inside each image, push the immutable tag, move <tagbase>-<channel>."""
     out = reporter(output)
+    if move_from:
+        _move_from(repo, out, channel, insecure, list(move_from), info_path, dry_run)
+        return
     chosen = Plan.from_file(plan_file) if plan_file else compute_plan(repo, since, all_images, images)
     ws = Workspace.load(WorkTree(repo))
     engine = None
@@ -46,8 +53,12 @@ def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], c
     with RegistryPool(insecure) as pool:
         client = pool.get(ws.catalog.registry)
         report = run_publish(repo, chosen.tagbases, channel=channel, client=client, engine=engine, reporter=out,
-                             pool=pool, refresh=refresh, no_cache=no_cache, push=not no_push, dry_run=dry_run,
-                             info_path=info_path)
+                             pool=pool, refresh=refresh, no_cache=no_cache, push=not no_push, move=not no_move,
+                             dry_run=dry_run, info_path=info_path)
+    _print(out, report, channel, dry_run)
+
+
+def _print(out, report: PublishReport, channel: str, dry_run: bool) -> None:
     rows = [{"image": r.tagbase, "status": r.status, "digest": short_digest(r.digest), "tag": r.immutable_tag or "",
              "reason": r.reason[:120]} for r in report.results]
     out.table(rows, title=f"Publish to {channel} at {report.revision[:7]}" + (" (dry run)" if dry_run else ""),
@@ -56,3 +67,23 @@ def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], c
     if not report.ok:
         raise OperationError(f"failed: {', '.join(report.by_status('failed'))}; "
                              f"not published because a parent failed: {', '.join(report.by_status('blocked')) or 'none'}")
+
+
+def _move_from(repo: Path, out, channel: str, insecure: tuple[str, ...], paths: list[Path],
+               info_path: Path | None, dry_run: bool) -> None:
+    ws = Workspace.load(WorkTree(repo))
+    records = []
+    revision = ""
+    for path in imageinfo.info_files(paths):
+        document, found = imageinfo.read_records(path)
+        if (document.get("registry"), document.get("repository")) != (ws.catalog.registry, ws.catalog.repository):
+            raise InputError(f"{path}: written for {document.get('registry')}/{document.get('repository')}, "
+                             f"not {ws.catalog.name}")
+        records += found
+        revision = revision or next((r.revision for r in found if r.revision), "")
+    with RegistryPool(insecure) as pool:
+        moved = move_from_info(records, channel=channel, client=pool.get(ws.catalog.registry),
+                               repository=ws.catalog.repository, dry_run=dry_run)
+    if info_path is not None and not dry_run:
+        imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.repository, moved)
+    _print(out, PublishReport(channel, revision, moved), channel, dry_run)
