@@ -1,0 +1,157 @@
+"""Classify references: which tag form they use, and whether the image is gone or past end-of-life.
+
+Input is deliberately small (KnownImages: tag bases and EOL dates) so that classification does not
+need the whole catalogue, and registry facts come through a RegistryView that lists each repository's
+tags once and resolves each digest once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Protocol
+
+from lifecycle.consumers.references import Reference
+
+if TYPE_CHECKING:
+    from lifecycle.catalog import Catalog
+
+LATEST = "latest"
+STAGING = "staging"
+BARE = "bare"
+PINNED = "pinned"
+DIGEST = "digest"
+UNKNOWN = "unknown"
+EXPRESSION = "expression"
+MISSING = "missing"
+EOL = "eol"
+CLASSES = (LATEST, STAGING, BARE, PINNED, DIGEST, UNKNOWN, EXPRESSION, MISSING, EOL)
+# forms that migrate rewrites to <tagbase>-latest
+MIGRATABLE = frozenset({PINNED, BARE})
+
+PINNED_RE = re.compile(r"^(?P<base>.+)-(?P<time>\d{14})-(?P<sha>[0-9a-f]{7,40})$")
+
+
+@dataclass(frozen=True)
+class KnownImages:
+    """What classification needs from the catalogue."""
+
+    registry: str
+    repository: str
+    tagbases: frozenset[str]
+    eol: dict[str, dt.date] = field(default_factory=dict)
+    shared_tags: dict[str, str] = field(default_factory=dict)   # extra floating tag -> its tag base
+
+    @classmethod
+    def from_catalog(cls, catalog: "Catalog") -> "KnownImages":
+        return cls(catalog.registry, catalog.repository, frozenset(i.tagbase for i in catalog.images),
+                   {i.tagbase: i.eol for i in catalog.images if i.eol is not None},
+                   {t: i.tagbase for i in catalog.images for t in i.shared_tags})
+
+    def past_eol(self, tagbase: str, today: dt.date) -> bool:
+        eol = self.eol.get(tagbase)
+        return eol is not None and eol < today
+
+
+class TagSource(Protocol):
+    """The two registry reads classification needs (lifecycle.registry.client.RegistryClient has them)."""
+
+    def tags(self, repo: str) -> list[str]: ...
+
+    def try_resolve(self, repo: str, ref: str) -> str | None: ...
+
+
+class RegistryView:
+    """Registry facts for one repository, each read once."""
+
+    def __init__(self, client: TagSource, repository: str):
+        self._client = client
+        self._repository = repository
+        self._tags: set[str] | None = None
+        self._digests: dict[str, str | None] = {}
+
+    def has_tag(self, tag: str) -> bool:
+        if self._tags is None:
+            self._tags = set(self._client.tags(self._repository))
+        return tag in self._tags
+
+    def prefetch(self, refs: Iterable[str | None]) -> None:
+        """Resolve many refs at once (concurrently when the client can); absent tags cost nothing."""
+        wanted = [r for r in dict.fromkeys(refs) if r and r not in self._digests
+                  and (r.startswith("sha256:") or self.has_tag(r))]
+        many = getattr(self._client, "resolve_many", None)
+        if many is not None and wanted:
+            self._digests.update(many(self._repository, wanted))
+
+    def digest_of(self, ref: str) -> str | None:
+        """The digest a tag or digest resolves to now; None when absent."""
+        if ref not in self._digests:
+            if not ref.startswith("sha256:") and not self.has_tag(ref):
+                self._digests[ref] = None
+            else:
+                self._digests[ref] = self._client.try_resolve(self._repository, ref)
+        return self._digests[ref]
+
+
+@dataclass(frozen=True)
+class Classified:
+    reference: Reference
+    form: str                  # latest | staging | bare | pinned | digest | unknown | expression
+    klass: str                 # the form, or missing / eol when that matters more
+    tagbase: str | None
+    digest: str | None = None  # what the reference resolves to in the registry now (None if unchecked/absent)
+    note: str = ""
+
+    @property
+    def migratable(self) -> bool:
+        return self.form in MIGRATABLE and self.tagbase is not None
+
+    @property
+    def target_tag(self) -> str | None:
+        return f"{self.tagbase}-latest" if self.migratable else None
+
+
+def tag_form(tag: str, tagbases: frozenset[str]) -> tuple[str, str | None]:
+    """(form, tagbase) of a tag by its shape; the tag base must be catalogued for a known form."""
+    for suffix, form in (("-latest", LATEST), ("-staging", STAGING)):
+        if tag.endswith(suffix):
+            base = tag[: -len(suffix)]
+            return (form, base) if base in tagbases else (UNKNOWN, base)
+    pinned = PINNED_RE.match(tag)
+    if pinned:
+        base = pinned["base"]
+        return (PINNED, base) if base in tagbases else (UNKNOWN, base)
+    if tag in tagbases:
+        return BARE, tag
+    return UNKNOWN, None
+
+
+def classify(ref: Reference, known: KnownImages, registry: RegistryView | None = None,
+             today: dt.date | None = None) -> Classified:
+    """The class of one reference. Precedence: missing > eol > the tag's form."""
+    today = today or dt.date.today()
+    if ref.expression:
+        return Classified(ref, EXPRESSION, EXPRESSION, None, note="tag is built by a pipeline expression")
+    if ref.digest:
+        form, tagbase = DIGEST, (tag_form(ref.tag, known.tagbases)[1] if ref.tag else None)
+    elif ref.tag in known.shared_tags:  # shared tags follow -latest
+        form, tagbase = LATEST, known.shared_tags[ref.tag]
+    else:
+        form, tagbase = tag_form(ref.tag or "", known.tagbases)
+    klass, digest, note = form, None, ""
+    if registry is not None:
+        digest = registry.digest_of(ref.digest or ref.tag or "")
+        if digest is None:
+            klass = MISSING
+            note = f"{'digest' if ref.digest else 'tag'} not in {known.registry}/{known.repository}"
+    if klass != MISSING and tagbase and known.past_eol(tagbase, today):
+        klass, note = EOL, f"{tagbase} reached end-of-life on {known.eol[tagbase].isoformat()}"
+    if klass == UNKNOWN and not note:
+        note = "tag base not in the catalogue"
+    return Classified(ref, form, klass, tagbase, digest, note)
+
+
+def classify_all(refs: Iterable[Reference], known: KnownImages, registry: RegistryView | None = None,
+                 today: dt.date | None = None) -> list[Classified]:
+    return [classify(r, known, registry, today) for r in refs]

@@ -1,0 +1,155 @@
+"""Rewrite pinned and bare references to `<tagbase>-latest`, touching only the reference text.
+
+Edits replace exact character spans found by the scan, from the end of the file backwards, so every
+other byte (comments, quoting, anchors, order, line endings) is unchanged and `git diff` shows only the
+references. A second run finds nothing pinned or bare and changes nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from lifecycle.azdo import AzureDevOps, PullRequest
+from lifecycle.consumers.classify import Classified, RegistryView
+from lifecycle.consumers.references import COMMENT
+from lifecycle.consumers.scan import ScannedFile, SourceScan, encode
+from lifecycle.consumers.sources import AzdoSource, LocalSource
+from lifecycle.errors import OperationError
+
+DEFAULT_BRANCH = "lifecycle/migrate-to-latest"
+PR_TITLE = "Move container image references to -latest tags"
+MAX_DESCRIPTION = 3900  # Azure DevOps refuses pull request descriptions over 4000 characters
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str
+    line: int
+    column: int
+    old: str
+    new: str
+    kind: str
+    klass: str
+
+
+@dataclass
+class FileChange:
+    path: str
+    old: bytes
+    new: bytes
+    edits: list[Edit]
+
+    def diff(self, label: str = "") -> str:
+        prefix = f"{label}/" if label else ""
+        old = self.old.decode("utf-8", "replace").splitlines(keepends=True)
+        new = self.new.decode("utf-8", "replace").splitlines(keepends=True)
+        lines = difflib.unified_diff(old, new, f"a/{prefix}{self.path}", f"b/{prefix}{self.path}")
+        return "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+                       for line in lines)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    line: int
+    reference: str
+    reason: str
+
+
+@dataclass
+class SourceMigration:
+    name: str
+    changes: list[FileChange] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    pull_request: PullRequest | None = None
+    pull_request_existed: bool = False
+
+    @property
+    def edits(self) -> list[Edit]:
+        return [e for c in self.changes for e in c.edits]
+
+
+def _wanted(c: Classified) -> bool:
+    return c.migratable and c.reference.kind != COMMENT
+
+
+def plan_file(scanned: ScannedFile, registry: RegistryView | None = None) -> tuple[FileChange | None, list[Skipped]]:
+    """The new content of one file, and the references left alone for a reason worth reporting."""
+    text = scanned.text
+    edits: list[Edit] = []
+    skipped: list[Skipped] = []
+    pieces: list[str] = []
+    cursor = 0
+    for c in sorted(scanned.references, key=lambda c: c.reference.start):
+        r = c.reference
+        if not _wanted(c):
+            continue
+        target = c.target_tag
+        assert target is not None
+        if registry is not None and registry.digest_of(target) is None:
+            skipped.append(Skipped(r.path, r.line, r.text, f"{target} is not in the registry"))
+            continue
+        new = f"{r.registry}/{r.repository}:{target}"
+        if text[r.start:r.end] != r.text:  # the scan and the text disagree: never guess
+            raise OperationError(f"{r.path}:{r.line}: reference moved since the scan; scan again")
+        pieces.append(text[cursor:r.start])
+        pieces.append(new)
+        cursor = r.end
+        edits.append(Edit(r.path, r.line, r.column, r.text, new, r.kind, c.klass))
+    if not edits:
+        return None, skipped
+    pieces.append(text[cursor:])
+    return FileChange(scanned.path, encode(text), encode("".join(pieces)), edits), skipped
+
+
+def plan_source(scan: SourceScan, registry: RegistryView | None = None) -> SourceMigration:
+    migration = SourceMigration(scan.name)
+    for scanned in scan.files:
+        change, skipped = plan_file(scanned, registry)
+        migration.skipped.extend(skipped)
+        if change is not None:
+            migration.changes.append(change)
+    return migration
+
+
+def apply_local(source: LocalSource, migration: SourceMigration) -> None:
+    """Write the new bytes, after checking each file still holds what was scanned."""
+    for change in migration.changes:
+        if source.read(change.path) != change.old:
+            raise OperationError(f"{source.name}: {change.path} changed since the scan; nothing written to it")
+    for change in migration.changes:
+        source.write(change.path, change.new)
+
+
+def description(migration: SourceMigration) -> str:
+    lines = ["Automated by `lifecycle consumers migrate`: image references move to the `-latest` tags, which "
+             "the weekly rollout keeps on the last known good build. Only the references change.", ""]
+    for e in migration.edits:
+        lines.append(f"- `{e.path}:{e.line}` ({e.kind}, {e.klass}): `{e.old}` -> `{e.new}`")
+    text = "\n".join(lines) + "\n"
+    if len(text) > MAX_DESCRIPTION:
+        cut = text.rfind("\n", 0, MAX_DESCRIPTION - 80)
+        remaining = text[cut:].count("\n- ")
+        text = text[:cut] + f"\n- ... and {remaining} more change(s)\n"
+    return text
+
+
+def open_pull_request(source: AzdoSource, migration: SourceMigration, client: AzureDevOps,
+                      branch: str = DEFAULT_BRANCH) -> SourceMigration:
+    """Push the edits as `branch` (one commit on the scanned commit) and open a pull request to the
+    scanned branch. An active pull request from `branch` means a previous run did it: nothing is pushed."""
+    if not migration.changes:
+        return migration
+    existing = client.find_pull_request(source.ref, branch, source.branch)
+    if existing is not None:
+        migration.pull_request, migration.pull_request_existed = existing, True
+        return migration
+    if client.branch_head(source.ref, branch) is not None:
+        raise OperationError(f"{source.name}: branch {branch} exists in {source.ref} without an active pull "
+                             f"request to {source.branch}; delete it or pass another --branch")
+    client.push_branch(source.ref, branch, source.commit, {c.path: c.new for c in migration.changes},
+                       f"{PR_TITLE}\n\n{len(migration.edits)} reference(s) in {len(migration.changes)} file(s)")
+    pr_id, url = client.create_pull_request(source.ref, branch, source.branch, PR_TITLE, description(migration))
+    migration.pull_request = PullRequest(pr_id, url, f"refs/heads/{branch}", f"refs/heads/{source.branch}", PR_TITLE)
+    return migration
