@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# Local container engine and registry for developers, CI and the tests.
+#
+#   eng/local-env.sh up [engine] [registry]   install what is missing, start (idempotent), print env
+#   eng/local-env.sh down                     stop both; nothing is left running
+#   eng/local-env.sh env                      print `export ...` lines: eval "$(eng/local-env.sh env)"
+#   eng/local-env.sh status                   what runs, exit 1 when something is down
+#
+# Engine: podman's Docker-compatible API service on unix://$STATE/podman.sock, configured only
+# through CONTAINERS_CONF / CONTAINERS_REGISTRIES_CONF / CONTAINERS_STORAGE_CONF (never /etc).
+# Registry: the CNCF distribution registry (Debian `docker-registry`) on 127.0.0.1:$PORT,
+# delete enabled, storage under $STATE. See docs/local-environment.md.
+#
+# Environment: LIFECYCLE_STATE (default <repo>/.local), LIFECYCLE_REGISTRY_PORT (default: the
+# first free port from 55000; must be within 55000-55049, the range that
+# eng/containers/registries.conf lets podman use over plain HTTP).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${LIFECYCLE_STATE:-$REPO/.local}
+CONF_SRC=$REPO/eng/containers
+CONF_DIR=$STATE/containers
+SOCK=$STATE/podman.sock
+ENGINE_PID=$STATE/podman.pid
+REGISTRY_PID=$STATE/registry.pid
+REGISTRY_PORT_FILE=$STATE/registry.port
+PORT_MIN=55000
+PORT_MAX=55049
+# skopeo: the tests compare pushed digests with it. uidmap: podman needs newuidmap when a
+# developer runs it without root.
+PACKAGES=(podman runc docker-registry busybox-static skopeo uidmap apache2-utils git)
+
+log() { echo "local-env: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- installation -------------------------------------------------------------------------
+
+missing_packages() {
+  local p missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  echo "${missing[@]:-}"
+}
+
+install_packages() {
+  local missing
+  missing=$(missing_packages)
+  [[ -z $missing ]] && return 0
+  command -v apt-get >/dev/null || die "missing packages ($missing) and no apt-get to install them"
+  local sudo=()
+  if [[ $EUID -ne 0 ]]; then
+    command -v sudo >/dev/null || die "missing packages ($missing); run as root or install sudo"
+    sudo=(sudo -n)
+  fi
+  log "installing: $missing"
+  # One update only, and only because something is missing. No recommends: buildah, slirp4netns,
+  # fuse-overlayfs etc. are not needed with vfs storage and the host network.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # shellcheck disable=SC2086
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
+}
+
+# --- helpers ------------------------------------------------------------------------------
+
+pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+engine_answers() {
+  [[ -S $SOCK ]] || return 1
+  python3 - "$SOCK" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
+data = b""
+while chunk := s.recv(4096):
+    data += chunk
+sys.exit(0 if data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n")[0] else 1)
+PY
+}
+
+registry_answers() {
+  python3 - "$1" <<'PY' 2>/dev/null
+import sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v2/", timeout=5) as r:
+    sys.exit(0 if r.status == 200 else 1)
+PY
+}
+
+port_in_use() {
+  # SO_REUSEADDR as the registry itself binds: connections in TIME_WAIT from a registry that
+  # was just stopped must not count as "in use".
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+PY
+}
+
+wait_for() { # seconds, description, command...
+  local seconds=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < seconds * 10; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  die "$what did not come up within ${seconds}s"
+}
+
+# The port asked for: LIFECYCLE_REGISTRY_PORT, else the one this state's registry last used,
+# else empty (= the first free one in the range, chosen by start_registry).
+requested_port() {
+  local port=${LIFECYCLE_REGISTRY_PORT:-}
+  if [[ -z $port && -f $REGISTRY_PORT_FILE ]] && pid_alive "$REGISTRY_PID"; then port=$(cat "$REGISTRY_PORT_FILE"); fi
+  if [[ -n $port ]]; then
+    [[ $port =~ ^[0-9]+$ ]] && ((port >= PORT_MIN && port <= PORT_MAX)) ||
+      die "LIFECYCLE_REGISTRY_PORT=$port is outside $PORT_MIN-$PORT_MAX, the range eng/containers/registries.conf marks as plain-HTTP registries for the engine"
+  fi
+  echo "$port"
+}
+
+first_free_port() {
+  local port
+  for ((port = PORT_MIN; port <= PORT_MAX; port++)); do
+    port_in_use "$port" || { echo "$port"; return 0; }
+  done
+  die "no free port in $PORT_MIN-$PORT_MAX for the registry"
+}
+
+render() { # template, output
+  local nofile nproc
+  nofile=$(ulimit -n)
+  # runc cannot set an unlimited nofile; fall back to a common hard limit.
+  [[ $nofile == unlimited ]] && nofile=1048576
+  nproc=4096
+  sed -e "s|@STATE@|$STATE|g" -e "s|@NOFILE@|$nofile|g" -e "s|@NPROC@|$nproc|g" "$1" >"$2.tmp"
+  mv "$2.tmp" "$2"
+}
+
+engine_env() {
+  export CONTAINERS_CONF=$CONF_DIR/containers.conf
+  export CONTAINERS_STORAGE_CONF=$CONF_DIR/storage.conf
+  export CONTAINERS_REGISTRIES_CONF=$CONF_SRC/registries.conf
+}
+
+# --- engine -------------------------------------------------------------------------------
+
+start_engine() {
+  if pid_alive "$ENGINE_PID" && engine_answers; then
+    log "engine already running (pid $(cat "$ENGINE_PID"), $SOCK)"
+    return 0
+  fi
+  stop_engine quiet
+  mkdir -p "$CONF_DIR" "$STATE/run" "$STATE/storage" "$STATE/network"
+  render "$CONF_SRC/containers.conf.in" "$CONF_DIR/containers.conf"
+  render "$CONF_SRC/storage.conf.in" "$CONF_DIR/storage.conf"
+  engine_env
+  rm -f "$SOCK"
+  # setsid: the service must outlive this script and not get the caller's terminal signals.
+  # --time=0: never exit on idle; `down` stops it.
+  setsid podman system service --time=0 "unix://$SOCK" </dev/null >>"$STATE/podman.log" 2>&1 &
+  echo $! >"$ENGINE_PID"
+  wait_for 60 "podman service (log: $STATE/podman.log)" engine_answers
+  log "engine up (pid $(cat "$ENGINE_PID"), unix://$SOCK)"
+}
+
+stop_engine() {
+  if [[ -d $CONF_DIR ]] && command -v podman >/dev/null && pid_alive "$ENGINE_PID"; then
+    engine_env
+    # Containers outlive the service (their conmon is not its child): remove them first.
+    podman rm --all --force --time 0 >/dev/null 2>&1 || true
+  fi
+  stop_pid "$ENGINE_PID" "engine" "${1:-}"
+  rm -f "$SOCK"
+}
+
+# --- registry -----------------------------------------------------------------------------
+
+start_registry() {
+  local port
+  port=$(requested_port)
+  if pid_alive "$REGISTRY_PID"; then
+    if [[ $(cat "$REGISTRY_PORT_FILE" 2>/dev/null) == "$port" ]] && registry_answers "$port"; then
+      log "registry already running (pid $(cat "$REGISTRY_PID"), 127.0.0.1:$port)"
+      return 0
+    fi
+    stop_pid "$REGISTRY_PID" registry
+  fi
+  rm -f "$REGISTRY_PID"
+  if [[ -z $port ]]; then
+    # Tests and other checkouts run registries in the same range: take the first free port
+    # (55000 on a quiet machine) rather than failing.
+    port=$(first_free_port)
+  elif port_in_use "$port"; then
+    die "127.0.0.1:$port is already in use by another process; set LIFECYCLE_REGISTRY_PORT to a free port in $PORT_MIN-$PORT_MAX"
+  fi
+  mkdir -p "$STATE/registry/data"
+  cat >"$STATE/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry/data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:$port
+EOF
+  setsid docker-registry serve "$STATE/registry/config.yml" </dev/null >>"$STATE/registry.log" 2>&1 &
+  echo $! >"$REGISTRY_PID"
+  echo "$port" >"$REGISTRY_PORT_FILE"
+  wait_for 30 "registry on 127.0.0.1:$port (log: $STATE/registry.log)" registry_answers "$port"
+  log "registry up (pid $(cat "$REGISTRY_PID"), 127.0.0.1:$port)"
+}
+
+stop_pid() { # pidfile, name, [quiet]
+  local file=$1 name=$2 pid i
+  if ! pid_alive "$file"; then
+    rm -f "$file"
+    return 0
+  fi
+  pid=$(cat "$file")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name (pid $pid) did not stop on TERM; killing"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+  [[ ${3:-} == quiet ]] || log "$name stopped (pid $pid)"
+}
+
+# --- commands -----------------------------------------------------------------------------
+
+print_env() {
+  echo "export DOCKER_HOST=unix://$SOCK"
+  if [[ -f $REGISTRY_PORT_FILE ]]; then echo "export LIFECYCLE_REGISTRY=127.0.0.1:$(cat "$REGISTRY_PORT_FILE")"; fi
+  # So that `podman` and `skopeo` in the same shell see the service's storage and settings.
+  echo "export CONTAINERS_CONF=$CONF_DIR/containers.conf"
+  echo "export CONTAINERS_STORAGE_CONF=$CONF_DIR/storage.conf"
+  echo "export CONTAINERS_REGISTRIES_CONF=$CONF_SRC/registries.conf"
+}
+
+status() {
+  local rc=0 port
+  if pid_alive "$ENGINE_PID" && engine_answers; then
+    echo "engine: running (pid $(cat "$ENGINE_PID"), unix://$SOCK)"
+  else
+    echo "engine: stopped"
+    rc=1
+  fi
+  port=$(cat "$REGISTRY_PORT_FILE" 2>/dev/null || true)
+  if pid_alive "$REGISTRY_PID" && [[ -n $port ]] && registry_answers "$port"; then
+    echo "registry: running (pid $(cat "$REGISTRY_PID"), 127.0.0.1:$port)"
+  else
+    echo "registry: stopped"
+    rc=1
+  fi
+  return $rc
+}
+
+main() {
+  local cmd=${1:-}
+  shift || true
+  case $cmd in
+    up)
+      local parts=("$@")
+      ((${#parts[@]})) || parts=(engine registry)
+      requested_port >/dev/null
+      install_packages
+      mkdir -p "$STATE"
+      local part
+      for part in "${parts[@]}"; do
+        case $part in
+          engine) start_engine ;;
+          registry) start_registry ;;
+          *) die "unknown part '$part' (engine, registry)" ;;
+        esac
+      done
+      print_env
+      ;;
+    down)
+      stop_engine
+      stop_pid "$REGISTRY_PID" registry
+      rm -f "$REGISTRY_PORT_FILE"
+      ;;
+    env) print_env ;;
+    status) status ;;
+    *)
+      echo "usage: $0 up [engine] [registry] | down | env | status" >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"

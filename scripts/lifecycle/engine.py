@@ -1,0 +1,325 @@
+"""The container engine, through the `docker` SDK against DOCKER_HOST.
+
+In Azure Pipelines DOCKER_HOST is Docker; locally, in CI and in the tests it is podman's
+Docker-compatible service started by eng/local-env.sh. Only calls that behave the same on both
+are used here, which is why:
+
+- builds never pull (pull=False). The caller pre-pulls every base BY DIGEST (`pull`), tags it
+  locally under the name the Dockerfile uses (`tag`) and then builds, so an in-repo parent name
+  resolves to exactly the image chosen for this run and is never fetched from the registry;
+- the pushed digest is read from the push stream (Docker sends it as `aux`, podman only in the
+  status text "...: digest: sha256:... size: N"; both are understood);
+- stream errors are checked explicitly: the SDK does not raise for an `error` entry in a
+  build, pull or push stream.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils import parse_repository_tag
+
+from .errors import OperationError
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+START_HINT = 'start the local engine with: eval "$(eng/local-env.sh up)"'
+LOG_TAIL_LINES = 20
+TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` reports, so a timed-out test reads familiar
+
+_DIGEST_IN_STATUS = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+
+LogFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One test command run inside an image."""
+
+    __test__ = False  # not a pytest test class, although its name says Test
+
+    command: str
+    exit_code: int
+    output: str
+    timed_out: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    """'host:port/repo:tag' -> ('host:port/repo', 'tag'); a reference without a tag is refused."""
+    repository, tag = parse_repository_tag(ref)
+    if not tag or tag.startswith("sha256:"):
+        raise OperationError(f"{ref}: a tag reference (name:tag) is needed here")
+    return repository, tag
+
+
+class _Lines:
+    """Re-cuts stream text into whole lines (chunks are not line aligned), keeps the tail."""
+
+    def __init__(self, log: LogFn | None):
+        self._log = log
+        self._partial = ""
+        self.tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+
+    def feed(self, text: str) -> None:
+        text = self._partial + text
+        *lines, self._partial = text.split("\n")
+        for line in lines:
+            self._emit(line.rstrip("\r"))
+
+    def close(self) -> None:
+        if self._partial:
+            self._emit(self._partial)
+            self._partial = ""
+
+    def _emit(self, line: str) -> None:
+        self.tail.append(line)
+        if self._log:
+            self._log(line)
+
+    def tail_text(self) -> str:
+        if not self.tail:
+            return "(no build output)"
+        return "\n".join(f"  | {line}" for line in self.tail)
+
+
+def _stream_error(chunk: dict) -> str | None:
+    if "error" in chunk or "errorDetail" in chunk:
+        detail = chunk.get("errorDetail") or {}
+        return str(chunk.get("error") or detail.get("message") or chunk)
+    return None
+
+
+class Engine:
+    """Build, test, pull, tag, push and remove images on one engine."""
+
+    def __init__(self, base_url: str | None = None, *, timeout: float = 3600, test_network: str = "none"):
+        # A long RUN step can stay silent for minutes and the SDK's timeout is a read timeout on
+        # the stream, so the default is generous; test runs bring their own timeout.
+        # Tests run without network by default: an image's tests check its contents, and "none"
+        # behaves the same on Docker and podman and needs no bridge set-up on the CI machine.
+        self.test_network = test_network
+        self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+        try:
+            self._client = docker.DockerClient(base_url=self.base_url, timeout=int(timeout))
+            self._client.ping()
+        except (DockerException, requests.RequestException) as e:
+            raise OperationError(
+                f"container engine not reachable at DOCKER_HOST={self.base_url}: {e}\n  hint: {START_HINT}"
+            ) from e
+        self._api = self._client.api
+
+    @classmethod
+    def from_env(cls) -> Engine:
+        return cls()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def version(self) -> dict:
+        return self._client.version()
+
+    # --- images -------------------------------------------------------------------------
+
+    def build(
+        self,
+        context_dir: Path,
+        *,
+        dockerfile: str = "Dockerfile",
+        tag: str,
+        build_args: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        platform: str | None = None,
+        no_cache: bool = False,
+        log: LogFn | None = None,
+    ) -> str:
+        """Build `context_dir` into `tag` without pulling anything; return the image id.
+
+        Build output goes to `log` line by line. A failure raises OperationError naming the
+        image and quoting the last lines of its log.
+        """
+        lines = _Lines(log)
+        error: str | None = None
+        try:
+            stream = self._api.build(
+                path=str(context_dir),
+                dockerfile=dockerfile,
+                tag=tag,
+                buildargs=dict(build_args or {}),
+                labels=dict(labels or {}),
+                platform=platform,
+                nocache=no_cache,
+                pull=False,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            for chunk in stream:
+                if "stream" in chunk:
+                    lines.feed(chunk["stream"])
+                error = _stream_error(chunk) or error
+        except APIError as e:
+            error = str(e.explanation or e)
+        except (DockerException, requests.RequestException, OSError) as e:
+            error = f"{type(e).__name__}: {e}"
+        lines.close()
+        if error:
+            raise OperationError(
+                f"build of {tag} failed: {error.strip()}\n"
+                f"last {len(lines.tail)} lines of its build log:\n{lines.tail_text()}"
+            )
+        image_id = self.image_id(tag)
+        if image_id is None:
+            raise OperationError(f"build of {tag} reported success but the image is absent")
+        return image_id
+
+    def pull(self, ref: str) -> None:
+        """Pull `ref` (normally name@sha256:..., so that exactly that image is used)."""
+        repository, tag = parse_repository_tag(ref)
+        error = None
+        try:
+            for chunk in self._api.pull(repository, tag=tag, stream=True, decode=True):
+                error = _stream_error(chunk) or error
+        except APIError as e:
+            error = str(e.explanation or e)
+        except (DockerException, requests.RequestException) as e:
+            error = f"{type(e).__name__}: {e}"
+        if error:
+            raise OperationError(f"pull of {ref} failed: {error.strip()}")
+        if self.image_id(ref) is None:
+            raise OperationError(f"pull of {ref} reported success but the image is absent")
+
+    def tag(self, image: str, ref: str) -> None:
+        """Give the local image `image` (id, name or name@digest) the name `ref` (name:tag)."""
+        repository, tag = _split_ref(ref)
+        try:
+            done = self._api.tag(image, repository, tag, force=True)
+        except APIError as e:
+            raise OperationError(f"tagging {image} as {ref} failed: {e.explanation or e}") from e
+        if not done:
+            raise OperationError(f"tagging {image} as {ref} failed")
+
+    def push(self, ref: str, *, log: LogFn | None = None) -> str:
+        """Push `ref` (name:tag) and return the digest of the manifest the registry now holds."""
+        repository, tag = _split_ref(ref)
+        error = None
+        digest = None
+        try:
+            for chunk in self._api.push(repository, tag=tag, stream=True, decode=True):
+                error = _stream_error(chunk) or error
+                digest = _digest_of(chunk) or digest
+                if log and chunk.get("status") and "progressDetail" not in chunk:
+                    log(str(chunk["status"]))
+        except APIError as e:
+            error = str(e.explanation or e)
+        except (DockerException, requests.RequestException) as e:
+            error = f"{type(e).__name__}: {e}"
+        if error:
+            raise OperationError(f"push of {ref} failed: {error.strip()}")
+        if not digest:
+            raise OperationError(f"push of {ref} finished without reporting a digest")
+        return digest
+
+    def remove(self, ref: str) -> None:
+        """Remove the local name `ref` (the image goes when no name is left); absent is fine."""
+        try:
+            self._api.remove_image(ref)
+        except (ImageNotFound, NotFound):
+            pass
+        except APIError as e:
+            raise OperationError(f"removing {ref} failed: {e.explanation or e}") from e
+
+    def image_id(self, ref: str) -> str | None:
+        try:
+            return self._api.inspect_image(ref)["Id"]
+        except (ImageNotFound, NotFound):
+            return None
+        except APIError as e:
+            raise OperationError(f"inspecting {ref} failed: {e.explanation or e}") from e
+
+    def labels(self, ref: str) -> dict[str, str]:
+        """The labels of a local image (empty when it has none)."""
+        try:
+            attrs = self._api.inspect_image(ref)
+        except (ImageNotFound, NotFound) as e:
+            raise OperationError(f"{ref}: no such local image") from e
+        return dict((attrs.get("Config") or {}).get("Labels") or {})
+
+    # --- tests --------------------------------------------------------------------------
+
+    def run_test(self, image: str, command: str, timeout: float = 600) -> TestResult:
+        """Run `sh -c command` in a new container from `image`; capture exit code and output.
+
+        The entrypoint is replaced so that an image's own ENTRYPOINT cannot swallow the command.
+        The container is removed afterwards, whatever happened.
+        """
+        try:
+            container = self._client.containers.create(
+                image,
+                entrypoint=["sh", "-c", command],
+                network_mode=self.test_network,
+                labels={"lifecycle.test": "true"},
+            )
+        except ImageNotFound as e:
+            raise OperationError(f"test of {image}: no such local image") from e
+        except (DockerException, requests.RequestException) as e:
+            raise OperationError(f"test of {image}: creating the container failed: {e}") from e
+        timed_out = False
+        try:
+            container.start()
+            try:
+                exit_code = int(container.wait(timeout=timeout)["StatusCode"])
+            except requests.RequestException:
+                timed_out = True
+                exit_code = TIMEOUT_EXIT_CODE
+                try:
+                    container.kill()
+                except APIError:
+                    pass  # it ended between the timeout and the kill
+            output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        except APIError as e:
+            raise OperationError(f"test of {image} ({command!r}) could not run: {e.explanation or e}") from e
+        finally:
+            _remove_container(container)
+        if timed_out:
+            output += f"\n[lifecycle] test timed out after {timeout:g}s and was killed\n"
+        return TestResult(command=command, exit_code=exit_code, output=output, timed_out=timed_out)
+
+    def run_tests(self, image: str, commands: Iterable[str], timeout: float = 600) -> Iterator[TestResult]:
+        """Each command in its own container, in order (the caller decides whether to stop early)."""
+        for command in commands:
+            yield self.run_test(image, command, timeout)
+
+
+def _digest_of(chunk: dict) -> str | None:
+    aux = chunk.get("aux")
+    if isinstance(aux, dict) and str(aux.get("Digest", "")).startswith("sha256:"):
+        return aux["Digest"]
+    match = _DIGEST_IN_STATUS.search(str(chunk.get("status", "")))
+    return match.group(1) if match else None
+
+
+def _remove_container(container) -> None:
+    try:
+        container.remove(force=True)
+    except (NotFound, ImageNotFound):
+        pass
+    except (DockerException, requests.RequestException):
+        # Leaving a stopped test container behind must not hide the test's own result.
+        pass

@@ -1,0 +1,72 @@
+"""eng/local-env.sh: up is idempotent and prints a usable environment, down leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lifecycle.engine import Engine
+from tests.fixtures.engine import local_env, parse_env
+from tests.fixtures.registry import ENGINE_PORTS, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def state():
+    path = Path(tempfile.mkdtemp(prefix="lc-env-"))  # short: the engine socket lives here
+    yield path
+    local_env("down", path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_up_twice_then_down(state):
+    port = free_port(range(ENGINE_PORTS.stop - 1, ENGINE_PORTS.start - 1, -1))
+    first = local_env("up", state, port=port)
+    assert first.returncode == 0, first.stderr
+    env = parse_env(first.stdout)
+    assert env["DOCKER_HOST"] == f"unix://{state}/podman.sock"
+    assert env["LIFECYCLE_REGISTRY"] == f"127.0.0.1:{port}"
+    conf = (state / "containers" / "containers.conf").read_text()
+    assert f'"nofile={os.sysconf("SC_OPEN_MAX")}:' in conf and '"nproc=4096:4096"' in conf
+    assert 'cgroup_manager = "cgroupfs"' in conf and 'runtime = "runc"' in conf
+    assert 'driver = "vfs"' in (state / "containers" / "storage.conf").read_text()
+    pids = {name: int((state / f"{name}.pid").read_text()) for name in ("podman", "registry")}
+
+    with Engine(env["DOCKER_HOST"]) as engine:
+        assert engine.version()["Version"]
+    assert httpx.get(f"http://{env['LIFECYCLE_REGISTRY']}/v2/").status_code == 200
+
+    second = local_env("up", state)  # no port given: keeps the running registry's
+    assert second.returncode == 0, second.stderr
+    assert parse_env(second.stdout) == env
+    assert "already running" in second.stderr
+    assert {name: int((state / f"{name}.pid").read_text()) for name in pids} == pids
+    assert local_env("status", state).returncode == 0
+
+    down = local_env("down", state)
+    assert down.returncode == 0, down.stderr
+    assert not any(_alive(pid) for pid in pids.values())
+    assert not (state / "podman.sock").exists()
+    stopped = local_env("status", state)
+    assert stopped.returncode == 1 and "engine: stopped" in stopped.stdout
+
+
+def test_port_outside_the_engine_range_is_refused(state):
+    done = local_env("up", state, "registry", port=5000)
+    assert done.returncode == 1
+    assert "outside 55000-55049" in done.stderr
+    assert not (state / "registry.pid").exists()
