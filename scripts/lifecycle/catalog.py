@@ -11,7 +11,7 @@ import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -104,14 +104,21 @@ class Catalog:
     def reference(self, tag: str) -> str:
         return f"{self.registry}/{self.repository}:{tag}"
 
-    def image(self, tagbase: str) -> ImageSpec:
+    @cached_property
+    def _by_tagbase(self) -> dict[str, ImageSpec]:
+        index: dict[str, ImageSpec] = {}
         for image in self.images:
-            if image.tagbase == tagbase:
-                return image
-        raise InputError(f"no image with tag base {tagbase!r} in the catalogue", Location(self.path))
+            index.setdefault(image.tagbase, image)  # the first wins, as a linear search would
+        return index
+
+    def image(self, tagbase: str) -> ImageSpec:
+        image = self._by_tagbase.get(tagbase)
+        if image is None:
+            raise InputError(f"no image with tag base {tagbase!r} in the catalogue", Location(self.path))
+        return image
 
     def get(self, tagbase: str) -> ImageSpec | None:
-        return next((i for i in self.images if i.tagbase == tagbase), None)
+        return self._by_tagbase.get(tagbase)
 
     @property
     def tagbases(self) -> list[str]:
@@ -149,7 +156,7 @@ def schema(name: str) -> dict[str, Any]:
 
 def check_schema(document: Any, plain: Any, schema_name: str, filename: str) -> None:
     """Raise one InputError listing every schema violation with its position."""
-    validator = jsonschema.Draft7Validator(schema(schema_name))
+    validator = _validator(schema_name)
     problems = []
     for error in sorted(validator.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path))):
         path = list(error.absolute_path)
@@ -170,11 +177,41 @@ def check_schema(document: Any, plain: Any, schema_name: str, filename: str) -> 
 
 
 def parse_catalog(text: str, filename: str = CATALOG_PATH) -> Catalog:
+    fast = yamlio.load_fast(text)
+    if fast is not None and isinstance(fast[0], dict) and \
+            not any(_validator("images").iter_errors(fast[0])):
+        plain, nodes = fast
+        return _build_catalog(plain, filename, lambda path: yamlio.fast_line(nodes, path), nodes)
+    # the slow path parses with positions: it names file:line:column for every problem
     document = yamlio.load_text(text, filename)
     if document is None:
         raise InputError("empty file", Location(filename))
     plain = yamlio.to_plain(document)
     check_schema(document, plain, "images", filename)
+    return _build_catalog(plain, filename, lambda path: yamlio.position(document, path)[0], document)
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> jsonschema.Draft7Validator:
+    # local $refs inlined: resolving "#/definitions/image" once per image is most of the validation time
+    return jsonschema.Draft7Validator(_inline_refs(schema(name), schema(name)))
+
+
+def _inline_refs(node: Any, root: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/") and len(node) == 1:
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target[part]
+            return _inline_refs(target, root)
+        return {k: _inline_refs(v, root) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, root) for v in node]
+    return node
+
+
+def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document: Any) -> Catalog:
     images = []
     for index, entry in enumerate(plain["images"]):
         platform = entry["platform"]
@@ -186,9 +223,9 @@ def parse_catalog(text: str, filename: str = CATALOG_PATH) -> Catalog:
             build_args=dict(entry.get("buildArgs") or {}),
             tests=tuple(entry.get("tests") or ()),
             owners=tuple(entry.get("owners") or ()),
-            eol=_parse_date(eol, document, ["images", index, "endOfLife"], filename) if eol else None,
+            eol=_parse_date(eol, document, ["images", index, "endOfLife"], filename, line_of) if eol else None,
             shared_tags=tuple(entry.get("sharedTags") or ()),
-            line=yamlio.position(document, ["images", index])[0],
+            line=line_of(["images", index]),
         ))
     return Catalog(plain["registry"], plain["repository"], tuple(images), plain.get("source", ""), filename)
 
@@ -217,10 +254,12 @@ def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
     )
 
 
-def _parse_date(value: str, document: Any, path: list[Any], filename: str) -> dt.date:
+def _parse_date(value: str, document: Any, path: list[Any], filename: str, line_of: Any = None) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
+        if line_of is not None and not hasattr(document, "lc"):  # a libyaml node tree: line only
+            raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", Location(filename, line_of(path))) from None
         line, col = yamlio.position(document, path)
         raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", Location(filename, line, col)) from None
 

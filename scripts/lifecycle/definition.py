@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from typing import Mapping
 
 from lifecycle import dockerignore
@@ -24,10 +25,16 @@ def context_files(source: TreeSource, folder: str) -> list[str]:
     """Files the build would send, relative to the context folder, sorted."""
     prefix = folder.rstrip("/") + "/"
     ignore = source.read(prefix + ".dockerignore")
-    rules = dockerignore.parse(ignore.decode("utf-8", "replace")) if ignore is not None else []
+    rules = _rules(ignore) if ignore is not None else []
     rel = [p[len(prefix):] for p in source.files_under(folder)]
     keep = {"Dockerfile", ".dockerignore"}  # the builder always reads these two
     return sorted(p for p in rel if p in keep or dockerignore.included(p, rules))
+
+
+@lru_cache(maxsize=1024)
+def _rules(ignore: bytes) -> list[dockerignore.Rule]:
+    # most contexts share a handful of .dockerignore texts; compiling their patterns once is enough
+    return dockerignore.parse(ignore.decode("utf-8", "replace"))
 
 
 def definition_inputs(source: TreeSource, image: ImageSpec, external_refs: list[str],

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from lifecycle.errors import InputError, Location
 
 _VAR_RE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
+_HEREDOC_RE = re.compile(r"<<-?([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _DIRECTIVE_RE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(.+?)\s*$")
 
 
@@ -72,10 +73,15 @@ def substitute(text: str, variables: dict[str, str | None]) -> str:
         name = m.group("braced") or m.group("plain")
         value = variables.get(name)
         op = m.group("op")
-        if op in (":-", "-"):
+        # with the colon an empty value counts as unset; without it only a missing one does (shell rules)
+        if op == ":-":
             return value if value else m.group("word")
-        if op in (":+", "+"):
+        if op == "-":
+            return value if value is not None else m.group("word")
+        if op == ":+":
             return m.group("word") if value else ""
+        if op == "+":
+            return m.group("word") if value is not None else ""
         return value or ""
 
     return _VAR_RE.sub(repl, text)
@@ -94,8 +100,13 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     result: list[tuple[int, str]] = []
     buffer: list[str] = []
     start = 0
+    heredocs: list[str] = []  # terminators still to skip: a heredoc body is data, never instructions
     for number, raw in enumerate(lines, start=1):
         stripped = raw.strip()
+        if heredocs:
+            if stripped == heredocs[0]:
+                heredocs.pop(0)
+            continue
         if not buffer and (not stripped or stripped.startswith("#")):
             continue
         if buffer and stripped.startswith("#"):
@@ -107,6 +118,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
             continue
         buffer.append(stripped)
         result.append((start, " ".join(buffer)))
+        heredocs = [m.group(2) for m in _HEREDOC_RE.finditer(result[-1][1])]
         buffer = []
     if buffer:
         result.append((start, " ".join(buffer)))
@@ -147,6 +159,8 @@ def _with_copies(stage: Stage, copies: list[BaseRef]) -> Stage:
 
 
 def _split(text: str, path: str, line: int) -> list[str]:
+    if not any(c in text for c in "'\"\\"):
+        return text.split()  # what shlex gives without quotes or escapes, many times faster
     try:
         return shlex.split(text, posix=True)
     except ValueError as exc:

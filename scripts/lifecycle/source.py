@@ -7,6 +7,7 @@ File identity is the git blob id, so a commit and a clean checkout of it hash th
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import subprocess
@@ -46,8 +47,13 @@ class TreeSource(Protocol):
 
 
 def _under(paths: list[str], folder: str) -> list[str]:
+    """Paths below folder; `paths` is sorted, so they are one contiguous run found by bisection."""
     prefix = folder.rstrip("/") + "/"
-    return [p for p in paths if p.startswith(prefix)]
+    start = bisect.bisect_left(paths, prefix)
+    end = start
+    while end < len(paths) and paths[end].startswith(prefix):
+        end += 1
+    return paths[start:end]
 
 
 @dataclass
@@ -94,6 +100,10 @@ class CommitTree:
     def read(self, path: str) -> bytes | None:
         return self.read_many([path]).get(path)
 
+    def prefetch(self, paths: list[str]) -> None:
+        """Load these blobs now with one git process, so later read() calls cost nothing."""
+        self.read_many(paths)
+
     def read_many(self, paths: list[str]) -> dict[str, bytes]:
         """Read many files with one `git cat-file --batch`."""
         wanted = [p for p in paths if p in self._entries and p not in self._blobs]
@@ -122,7 +132,8 @@ class WorkTree:
         if (self.root / ".git").exists() or _inside_git(self.root):
             listing = run_git(self.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
             names = {p for p in listing.decode().split("\0") if p}
-            self._files = sorted(p for p in names if (self.root / p).is_file())
+            root = str(self.root)
+            self._files = sorted(p for p in names if os.path.isfile(os.path.join(root, p)))
         else:
             self._files = sorted(
                 str(Path(dirpath, f).relative_to(self.root)).replace(os.sep, "/")
@@ -141,12 +152,16 @@ class WorkTree:
 
     def read(self, path: str) -> bytes | None:
         try:
-            return (self.root / path).read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+            with open(os.path.join(self.root, path), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
     def read_many(self, paths: list[str]) -> dict[str, bytes]:
         return {p: data for p in paths if (data := self.read(p)) is not None}
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Nothing to do: reading the working tree is cheap (CommitTree batches git processes)."""
 
     def blob_id(self, path: str) -> str:
         if path not in self._ids:

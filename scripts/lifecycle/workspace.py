@@ -108,6 +108,11 @@ class Workspace:
             self._problem("dependency cycle: " + " -> ".join(cycle),
                           first.dockerfile if first else self.catalog.path)
             return
+        # one git process for every .dockerignore instead of one per image when reading a commit
+        prefetch = getattr(self.source, "prefetch", None)
+        if prefetch is not None:
+            prefetch([f"{i.folder.rstrip('/')}/.dockerignore" for i in self.catalog.images
+                      if self.source.exists(f"{i.folder.rstrip('/')}/.dockerignore")])
         for tagbase in self.graph.order():
             if tagbase not in self.dockerfiles or any(p not in self.definitions for p in self.graph.parents[tagbase]):
                 continue
