@@ -43,7 +43,9 @@ def definition_inputs(source: TreeSource, image: ImageSpec, external_refs: list[
     return {
         "version": HASH_VERSION,
         "dockerfile": source.blob_id(image.dockerfile),
-        "context": [[rel, source.blob_id(prefix + rel)] for rel in context_files(source, image.folder)],
+        # the mode is git's: an executable bit is part of what the build copies
+        "context": [[rel, "100755" if source.executable(prefix + rel) else "100644", source.blob_id(prefix + rel)]
+                    for rel in context_files(source, image.folder)],
         "buildArgs": dict(sorted(image.build_args.items())),
         "platform": str(image.platform),
         "externalBases": list(external_refs),

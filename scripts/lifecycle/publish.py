@@ -68,6 +68,7 @@ class Publisher:
     move: bool = True
     dry_run: bool = False
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+    build_log: Callable[[str], None] | None = None
     revision: str = ""
     built: dict[str, ImageInfo] = field(default_factory=dict)
 
@@ -166,7 +167,7 @@ class Publisher:
         with self.out.group(f"build {image.tagbase}"):
             self.engine.build(self.root / image.folder, dockerfile="Dockerfile", tag=target,
                               build_args=image.build_args, labels=labels, platform=str(image.platform),
-                              no_cache=self.no_cache, log=self.out.info)
+                              no_cache=self.no_cache, log=self.build_log or self.out.info)
         info.created = labels_mod.rfc3339(created)
         with self.out.group(f"test {image.tagbase}"):
             for command in image.tests:
@@ -222,7 +223,8 @@ def head_revision(root: Path) -> str:
 def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: RegistryClient,
             engine: Engine | None, reporter: Reporter, pool: RegistryPool | None = None, refresh: bool = False,
             no_cache: bool = False, push: bool = True, move: bool = True, dry_run: bool = False,
-            info_path: Path | None = None, now: Callable[[], dt.datetime] | None = None) -> PublishReport:
+            info_path: Path | None = None, now: Callable[[], dt.datetime] | None = None,
+            build_log: Callable[[str], None] | None = None) -> PublishReport:
     """Build, test and publish `tagbases` (None: all) from the working tree at `root`, in dependency order."""
     if channel not in CHANNELS:
         raise OperationError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
@@ -236,6 +238,7 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
                               revision=head_revision(root))
         if now is not None:
             publisher.now = now
+        publisher.build_log = build_log
         report = publisher.run(tagbases)
     finally:
         if own_pool:

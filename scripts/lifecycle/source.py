@@ -41,6 +41,8 @@ class TreeSource(Protocol):
 
     def blob_id(self, path: str) -> str: ...
 
+    def executable(self, path: str) -> bool: ...
+
     def exists(self, path: str) -> bool: ...
 
     def all_files(self) -> list[str]: ...
@@ -66,6 +68,7 @@ class CommitTree:
     _entries: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _sorted: list[str] = field(default_factory=list, init=False, repr=False)
     _blobs: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)
+    _executable: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.repo = Path(self.repo)
@@ -80,9 +83,11 @@ class CommitTree:
             if not record:
                 continue
             meta, _, path = record.partition(b"\t")
-            _mode, kind, oid = meta.split()
+            mode, kind, oid = meta.split()
             if kind == b"blob":
                 self._entries[path.decode()] = oid.decode()
+                if mode == b"100755":
+                    self._executable.add(path.decode())
         self._sorted = sorted(self._entries)
 
     def all_files(self) -> list[str]:
@@ -93,6 +98,9 @@ class CommitTree:
 
     def blob_id(self, path: str) -> str:
         return self._entries[path]
+
+    def executable(self, path: str) -> bool:
+        return path in self._executable
 
     def files_under(self, folder: str) -> list[str]:
         return _under(self._sorted, folder)
@@ -162,6 +170,10 @@ class WorkTree:
 
     def prefetch(self, paths: list[str]) -> None:
         """Nothing to do: reading the working tree is cheap (CommitTree batches git processes)."""
+
+    def executable(self, path: str) -> bool:
+        """What git records as mode 100755 (the build copies the bit into the image)."""
+        return os.access(os.path.join(self.root, path), os.X_OK)
 
     def blob_id(self, path: str) -> str:
         if path not in self._ids:

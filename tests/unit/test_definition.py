@@ -26,7 +26,8 @@ def test_inputs_use_git_blob_ids(tmp_path):
     inputs = definition_inputs(WorkTree(repo), TOOLS, ["ext:1"], {"base-amd64": "sha256:p"})
     dockerfile = sample_files()["src/base/tools/amd64/Dockerfile"].encode()
     assert inputs["dockerfile"] == git_blob_id(dockerfile)
-    assert inputs["context"][2] == ["install.sh", git_blob_id(sample_files()["src/base/tools/amd64/install.sh"].encode())]
+    assert inputs["context"][2] == ["install.sh", "100644",
+                                    git_blob_id(sample_files()["src/base/tools/amd64/install.sh"].encode())]
     assert inputs["externalBases"] == ["ext:1"] and inputs["parents"] == {"base-amd64": "sha256:p"}
     assert inputs == definition_inputs(CommitTree(repo, "HEAD"), TOOLS, ["ext:1"], {"base-amd64": "sha256:p"})
 
@@ -65,3 +66,24 @@ def test_worktree_without_git_lists_every_file(tmp_path):
     write_files(tmp_path, sample_files())
     repo = make_repo(tmp_path / "g", sample_files())
     assert Workspace.load(WorkTree(tmp_path)).definitions == Workspace.load(WorkTree(repo)).definitions
+
+
+def test_executable_bit_changes_the_definition(tmp_path):
+    """chmod +x of a context file changes what the build copies, so it changes the definition."""
+    import os
+
+    from lifecycle.source import CommitTree, WorkTree
+    from lifecycle.workspace import Workspace
+    from tests.fixtures.catalogs import sample_files
+    from tests.fixtures.gitrepo import commit_all, make_repo
+
+    files = sample_files()
+    repo = make_repo(tmp_path, files)
+    script = next(p for p in files if p.startswith("src/") and not p.endswith("Dockerfile"))
+    before = Workspace.load(CommitTree(repo, "HEAD")).definitions
+    os.chmod(repo / script, 0o755)
+    after_worktree = Workspace.load(WorkTree(repo)).definitions
+    commit_all(repo, "make it executable")
+    after_commit = Workspace.load(CommitTree(repo, "HEAD")).definitions
+    changed = {t for t in before if before[t] != after_worktree[t]}
+    assert changed and after_worktree == after_commit

@@ -1,0 +1,244 @@
+"""The whole weekly cycle on local defaults: what the README's main job runs.
+
+It builds a throwaway GitOps repository (bare origin, `main` and `production`) from the sample catalogue
+on the local registry and engine, then walks every flow the pipelines run, through the same library calls
+the commands use: publish to staging, weekly rollout, a change published and rolled out, a rollback by
+reverting on production and the reconcile that follows, the stale report after a base image is patched,
+a cleanup plan, and a consumer scan. Each step leaves a table; the report is printed and written as
+markdown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from lifecycle import sample
+from lifecycle.engine import Engine
+from lifecycle.errors import OperationError
+from lifecycle.gitops import GitOps
+from lifecycle.localbase import build_base_image
+from lifecycle.output import Reporter, markdown_table, plain_table, short_digest
+from lifecycle.publish import publish
+from lifecycle.registries import RegistryPool
+from lifecycle.source import WorkTree, run_git
+from lifecycle.workspace import Workspace
+
+CONSUMER_PIPELINE = """\
+# A product team's pipeline: one image pinned to an old build, one already on -latest.
+resources:
+  containers:
+    - container: build
+      image: {pinned}
+    - container: helix
+      image: {latest}   # keep on latest
+
+jobs:
+  - job: Test
+    container: build
+    steps:
+      - script: ./build.sh
+"""
+
+
+@dataclass
+class Step:
+    title: str
+    rows: list[dict[str, Any]]
+    note: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class CycleReport:
+    workdir: Path
+    steps: list[Step] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        parts = [f"# Weekly cycle on local defaults\n\nWork folder: `{self.workdir}`\n"]
+        for step in self.steps:
+            parts.append(f"\n## {step.title} ({step.seconds:.1f} s)\n\n")
+            if step.note:
+                parts.append(step.note + "\n\n")
+            parts.append(markdown_table(step.rows))
+        return "".join(parts)
+
+    def text(self) -> str:
+        parts = []
+        for step in self.steps:
+            parts.append(f"\n== {step.title} ({step.seconds:.1f} s)\n")
+            if step.note:
+                parts.append(step.note + "\n")
+            parts.append(plain_table(step.rows))
+        return "".join(parts)
+
+
+@dataclass
+class Cycle:
+    workdir: Path
+    registry: str
+    engine: Engine
+    out: Reporter
+    pool: RegistryPool
+    report: CycleReport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = CycleReport(self.workdir)
+        # a repository of its own per run: a re-run never sees an earlier run's tags
+        run = dt.datetime.now(dt.timezone.utc).strftime("cycle-%Y%m%d%H%M%S")
+        self.names = sample.SampleNames(self.registry, f"{run}/prereqs", f"{run}/base")
+        self.origin = self.workdir / "origin.git"
+        self.work = self.workdir / "gitops"
+        self.client = self.pool.get(self.registry)
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def step(self, title: str, fn: Callable[[], tuple[list[dict[str, Any]], str]]) -> None:
+        self.out.info(f"-- {title}")
+        started = time.monotonic()
+        rows, note = fn()
+        self.report.steps.append(Step(title, rows, note, time.monotonic() - started))
+
+    def git(self, *args: str) -> str:
+        return run_git(self.work, *args).decode().strip()
+
+    def ops(self) -> GitOps:
+        return GitOps(self.work, "origin", "main", "production")
+
+    def digest(self, tag: str) -> str | None:
+        return self.client.try_resolve(self.names.repository, tag)
+
+    def channel_rows(self) -> list[dict[str, Any]]:
+        return [{"image": t, "staging": short_digest(self.digest(f"{t}-staging")),
+                 "latest": short_digest(self.digest(f"{t}-latest"))} for t in sample.TAGBASES]
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def setup(self) -> tuple[list[dict[str, Any]], str]:
+        run_git(self.workdir, "init", "-q", "--bare", "-b", "main", str(self.origin))
+        run_git(self.workdir, "clone", "-q", str(self.origin), str(self.work))
+        self.git("config", "user.name", "lifecycle main job")
+        self.git("config", "user.email", "main-job@lifecycle.local")
+        sample.write_sample(self.work, self.names)
+        # production starts where main starts: nothing is promoted until the first rollout
+        self.git("push", "-q", "origin", "HEAD:refs/heads/main", "HEAD:refs/heads/production")
+        base = build_base_image(self.engine, self.names.base, marker="base release 1")
+        return ([{"what": "origin", "value": str(self.origin)},
+                 {"what": "main", "value": self.git("rev-parse", "--short", "origin/main")},
+                 {"what": "production", "value": self.git("rev-parse", "--short", "origin/production")},
+                 {"what": "base image", "value": f"{self.names.base} {short_digest(base)}"}],
+                "A bare origin with `main` and `production` at the sample catalogue's first commit; the approved "
+                "base seeded into the local registry from busybox-static.")
+
+    def publish_main(self, note: str) -> Callable[[], tuple[list[dict[str, Any]], str]]:
+        def run() -> tuple[list[dict[str, Any]], str]:
+            with (self.workdir / "build.log").open("a", encoding="utf-8") as log:
+                result = publish(self.work, None, channel="staging", client=self.client, engine=self.engine,
+                                 reporter=self.out, pool=self.pool, build_log=lambda line: log.write(line + "\n"))
+            if not result.ok:
+                raise OperationError("publish failed: " + ", ".join(result.by_status("failed")))
+            rows = [{"image": r.tagbase, "status": r.status, "staging": short_digest(r.digest),
+                     "tag": r.immutable_tag or ""} for r in result.results]
+            return rows, note
+        return run
+
+    def rollout(self, note: str) -> Callable[[], tuple[list[dict[str, Any]], str]]:
+        def run() -> tuple[list[dict[str, Any]], str]:
+            from lifecycle.rollout import rollout, summary_rows
+
+            result = rollout(self.ops(), self.client, self.out, journal_path=self.workdir / "journal.json")
+            if not result.ok:
+                raise OperationError("rollout failed")
+            self.git("fetch", "-q", "origin")
+            self.last_merge = result.plan.merge
+            holds = ", ".join(result.plan.holds) or "none"
+            promoted = (f"main {result.plan.commit[:10]} was already in production: tags only"
+                        if result.plan.already else
+                        f"promoted main {result.plan.commit[:10]} as merge {(result.plan.merge or '')[:10]}")
+            return summary_rows(result), f"{note} {promoted[0].upper()}{promoted[1:]}; holds: {holds}."
+        return run
+
+    def change(self) -> tuple[list[dict[str, Any]], str]:
+        path = self.work / "src/busybox/1.0/solo/amd64/Dockerfile"
+        path.write_text(path.read_text().replace("solo v1", "solo v2"))
+        self.git("commit", "-q", "-am", f"{sample.SOLO}: v2")
+        self.git("push", "-q", "origin", "HEAD:refs/heads/main")
+        self.before_change = self.digest(f"{sample.SOLO}-latest")
+        return ([{"commit": self.git("rev-parse", "--short", "HEAD"), "change": f"{sample.SOLO}: solo v1 -> v2"}],
+                "A product change merged to main.")
+
+    def rollback(self) -> tuple[list[dict[str, Any]], str]:
+        from lifecycle.reconcile import reconcile
+        from lifecycle.rollback import revert_commit
+
+        before = {t: self.digest(f"{t}-latest") for t in sample.TAGBASES}
+        reverted = revert_commit(self.ops(), self.last_merge, mode="push")
+        result = reconcile(self.ops(), self.client, self.out, journal_path=self.workdir / "reconcile.json")
+        if not result.ok:
+            raise OperationError("reconcile after the revert failed")
+        rows = [{"image": t, "latest before": short_digest(before[t]),
+                 "latest after": short_digest(self.digest(f"{t}-latest")),
+                 "restored": "yes" if t == sample.SOLO and self.digest(f"{t}-latest") == self.before_change else ""}
+                for t in sample.TAGBASES]
+        return rows, (f"First responder reverted rollout merge {self.last_merge[:10]} on production "
+                      f"(revert {reverted.revert[:10]}); the reconcile moved `-latest` back, no rebuild.")
+
+    def stale(self) -> tuple[list[dict[str, Any]], str]:
+        from lifecycle.stale import find_stale
+
+        patched = build_base_image(self.engine, self.names.base, marker="base release 2 (OS patch)")
+        report = find_stale(Workspace.load(WorkTree(self.work)), "staging", self.pool)
+        rows = [{"image": e.tagbase, "status": e.status, "reasons": "; ".join(e.reasons)} for e in report.entries]
+        return rows, f"The base was re-pushed with an OS patch ({short_digest(patched)})."
+
+    def cleanup(self) -> tuple[list[dict[str, Any]], str]:
+        from lifecycle.cleanup import Usage, decide
+        from lifecycle.cleanup_registry import read_inventory
+
+        ws = Workspace.load(WorkTree(self.work))
+        when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=ws.policy.retention_days + 1)
+        plan = decide(read_inventory(self.client, self.names.repository, ws.catalog), ws.catalog, ws.policy,
+                      Usage(), when)
+        rows = [{"tag": d.tag, "digest": short_digest(d.digest), "action": d.action, "reason": d.reason}
+                for d in plan.candidates]
+        return rows, (f"Dry run, evaluated as of {when:%Y-%m-%d} (retention {ws.policy.retention_days} days, "
+                      f"keep last {ws.policy.keep_last}): nothing is deleted.")
+
+    def consumers(self) -> tuple[list[dict[str, Any]], str]:
+        from lifecycle.consumers.classify import KnownImages, RegistryView
+        from lifecycle.consumers.config import ConsumerRepo
+        from lifecycle.consumers.scan import scan
+        from lifecycle.consumers.sources import LocalSource
+
+        consumer = self.workdir / "consumer"
+        consumer.mkdir()
+        pinned = next(t for t in sorted(self.client.tags(self.names.repository)) if t.startswith(sample.CHILD + "-2"))
+        (consumer / "azure-pipelines.yml").write_text(CONSUMER_PIPELINE.format(
+            pinned=self.names.ref(pinned), latest=self.names.ref(f"{sample.SOLO}-latest")))
+        ws = Workspace.load(WorkTree(self.work))
+        result = scan([LocalSource(ConsumerRepo("product-repo", consumer))], KnownImages.from_catalog(ws.catalog),
+                      (), RegistryView(self.client, self.names.repository))
+        rows = [{k: r[k] for k in ("repository", "file", "line", "class", "image")} for r in result.rows()]
+        return rows, "A product repository's pipeline: `lifecycle consumers migrate` would move the pinned one."
+
+
+def run_cycle(workdir: Path, registry: str, engine: Engine, out: Reporter,
+              insecure: tuple[str, ...] = ()) -> CycleReport:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with RegistryPool(insecure) as pool:
+        cycle = Cycle(workdir, registry, engine, out, pool)
+        cycle.step("Set up a GitOps repository", cycle.setup)
+        cycle.step("Publish main to staging", cycle.publish_main("Every image built, tested and pushed."))
+        cycle.step("Weekly rollout", cycle.rollout("`-latest` moved to each image's LKG by digest."))
+        cycle.step("A change on main", cycle.change)
+        cycle.step("Publish the change", cycle.publish_main("Only the changed image is rebuilt."))
+        cycle.step("Weekly rollout", cycle.rollout("The new version reaches `-latest`; others are untouched."))
+        cycle.step("Rollback by revert on production", cycle.rollback)
+        cycle.step("Stale images", cycle.stale)
+        cycle.step("Cleanup plan", cycle.cleanup)
+        cycle.step("Consumers", cycle.consumers)
+        cycle.report.steps.append(Step("Final state", cycle.channel_rows()))
+    return cycle.report
