@@ -55,10 +55,12 @@ class Step:
 @dataclass
 class CycleReport:
     workdir: Path
+    repository: str = ""
     steps: list[Step] = field(default_factory=list)
 
     def markdown(self) -> str:
-        parts = [f"# Weekly cycle on local defaults\n\nWork folder: `{self.workdir}`\n"]
+        parts = [f"# Weekly cycle on local defaults\n\nWork folder: `{self.workdir}`; "
+                 f"registry repository: `{self.repository}`\n"]
         for step in self.steps:
             parts.append(f"\n## {step.title} ({step.seconds:.1f} s)\n\n")
             if step.note:
@@ -86,10 +88,10 @@ class Cycle:
     report: CycleReport = field(init=False)
 
     def __post_init__(self) -> None:
-        self.report = CycleReport(self.workdir)
         # a repository of its own per run: a re-run never sees an earlier run's tags
-        run = dt.datetime.now(dt.timezone.utc).strftime("cycle-%Y%m%d%H%M%S")
+        run = dt.datetime.now(dt.timezone.utc).strftime("cycle-%Y%m%d%H%M%S%f")
         self.names = sample.SampleNames(self.registry, f"{run}/prereqs", f"{run}/base")
+        self.report = CycleReport(self.workdir, self.names.repository)
         self.origin = self.workdir / "origin.git"
         self.work = self.workdir / "gitops"
         self.client = self.pool.get(self.registry)

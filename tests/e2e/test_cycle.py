@@ -1,0 +1,42 @@
+"""The README's main job: the whole weekly cycle against the real engine and registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from lifecycle.catalog import split_immutable_tag
+from lifecycle.cycle import run_cycle
+from lifecycle.output import Reporter, short_digest
+from lifecycle.sample import SOLO, TAGBASES
+
+pytestmark = pytest.mark.e2e
+
+
+def test_cycle_rolls_out_rolls_back_and_reports(tmp_path, registry, engine):
+    report = run_cycle(tmp_path / "cycle", registry.host, engine, Reporter())
+    titles = [s.title for s in report.steps]
+    assert titles == ["Set up a GitOps repository", "Publish main to staging", "Weekly rollout", "A change on main",
+                      "Publish the change", "Weekly rollout", "Rollback by revert on production", "Stale images",
+                      "Cleanup plan", "Consumers", "Final state"]
+    repository = report.repository
+    client = registry.client()
+    solo = sorted((split_immutable_tag(t)[1], t) for t in client.tags(repository)
+                  if (s := split_immutable_tag(t)) and s[0] == SOLO)
+    assert len(solo) == 2
+    v1, v2 = (client.resolve(repository, t) for _, t in solo)
+    # the rollback restored v1 on latest byte for byte; staging still has v2
+    assert client.resolve(repository, f"{SOLO}-latest") == v1
+    assert client.resolve(repository, f"{SOLO}-staging") == v2
+    for tagbase in TAGBASES:
+        if tagbase != SOLO:
+            assert client.resolve(repository, f"{tagbase}-latest") == client.resolve(repository, f"{tagbase}-staging")
+    rollback = next(s for s in report.steps if s.title.startswith("Rollback"))
+    assert {"image": SOLO, "latest before": short_digest(v2), "latest after": short_digest(v1),
+            "restored": "yes"} in rollback.rows
+    stale = next(s for s in report.steps if s.title == "Stale images")
+    assert {r["image"] for r in stale.rows if r["status"] in ("stale", "rebuild")} == set(TAGBASES)
+    consumers = next(s for s in report.steps if s.title == "Consumers")
+    assert sorted(r["class"] for r in consumers.rows) == ["latest", "pinned"]
+    markdown = report.markdown()
+    assert all(f"## {t}" in markdown for t in titles) and short_digest(v1) in markdown
+    client.close()
