@@ -71,6 +71,20 @@ class Publisher:
     build_log: Callable[[str], None] | None = None
     revision: str = ""
     built: dict[str, ImageInfo] = field(default_factory=dict)
+    # one lookup per reference per run: many images share a base, and a parent's channel tag is read
+    # for its own skip check and again for each child
+    _digests: dict[str, str | None] = field(default_factory=dict)
+
+    def _channel_digest(self, tagbase: str) -> str | None:
+        key = f"{tagbase}-{self.channel}"
+        if key not in self._digests:
+            self._digests[key] = self.client.try_resolve(self.repo, key)
+        return self._digests[key]
+
+    def _external_digest(self, ref: str) -> str:
+        if ref not in self._digests:
+            self._digests[ref] = self.pool.resolve(ref)
+        return self._digests[ref] or ""
 
     @property
     def repo(self) -> str:
@@ -127,20 +141,20 @@ class Publisher:
                     digests[base.ref] = done.digest or f"local:{done.immutable_tag}"
                     local[base.ref] = self.ws.catalog.reference(done.immutable_tag or "")
                     continue
-                found = self.client.try_resolve(self.repo, f"{parent}-{self.channel}")
+                found = self._channel_digest(parent)
                 if not found:
                     raise OperationError(f"in-repo parent {parent} has no {parent}-{self.channel} image "
                                          f"and is not built in this run")
                 digests[base.ref] = found
             else:
-                digests[base.ref] = self.pool.resolve(base.ref)
+                digests[base.ref] = self._external_digest(base.ref)
         final = self.ws.dockerfiles[image.tagbase].final_base
         final_digest = digests.get(final.ref, "") if final.is_image else ""
         return _Bases(digests, local, final.ref, final_digest)
 
     def _skip_reason(self, image: ImageSpec, definition: str, bases: _Bases) -> tuple[str, str] | None:
         tag = f"{image.tagbase}-{self.channel}"
-        digest = self.client.try_resolve(self.repo, tag)
+        digest = self._channel_digest(image.tagbase)
         if digest is None:
             return None
         current = labels_mod.ImageLabels.read(self.client.config(self.repo, digest).labels, self.ws.policy)

@@ -1,0 +1,148 @@
+"""Benchmark: plan a cleanup over 5,000 tags in one repository on a local registry.
+
+    .venv/bin/python tests/bench/bench_cleanup.py [--tags 5000] [--digests 300] [--sample 100]
+
+Starts its own `docker-registry`, writes `--digests` distinct images through the API (one shared layer,
+distinct configs) and spreads `--tags` tags over them (immutable tags whose build times span two
+years, plus -staging/-latest/bare tags per tag base and a retired tag base), then times
+`read_inventory` + `decide` (what `lifecycle cleanup` does before deleting) and counts its requests.
+
+The naive baseline runs `skopeo inspect --tls-verify=false` once per tag, as a shell loop would. It is
+measured on a random sample of `--sample` tags and extrapolated linearly to all tags (the per-tag cost
+does not depend on the other tags except for the tag list skopeo fetches each time, which is the same
+for every call); its requests per call are counted through a counting proxy on a few tags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from lifecycle.catalog import Catalog, ImageSpec, Platform, Policy  # noqa: E402
+from lifecycle.cleanup import Usage, decide  # noqa: E402
+from lifecycle.cleanup_registry import read_inventory  # noqa: E402
+from lifecycle.registry import ANONYMOUS, RegistryClient  # noqa: E402
+from tests.fixtures.faultproxy import FaultProxy  # noqa: E402
+from tests.fixtures.images import make_layer, push_image  # noqa: E402
+from tests.fixtures.registry import start_registry  # noqa: E402
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 11, 27, tzinfo=UTC)
+REPO = "bench/prereqs"
+TAGBASES = ["azurelinux-3.0-amd64", "azurelinux-3.0-net9.0-build-amd64", "ubuntu-22.04-helix-amd64",
+            "ubuntu-24.04-amd64", "debian-12-crossdeps-arm64"]
+RETIRED = "centos-7-amd64"
+
+
+def populate(client: RegistryClient, n_tags: int, n_digests: int) -> dict[str, str]:
+    """Push the images and tags; returns tag -> digest."""
+    layer = make_layer({"etc/os-release": b"bench\n"})
+    span = dt.timedelta(days=730)
+    families = TAGBASES + [RETIRED]
+
+    def one(i: int) -> tuple[str, str, dt.datetime, bytes, str]:
+        tagbase = families[i % len(families)]
+        built = NOW - span + span * i / n_digests
+        if tagbase == RETIRED:
+            built = min(built, NOW - dt.timedelta(days=200))
+        digest = push_image(client, REPO, None, labels={"i": str(i)}, created=built, layers=[layer], media="docker")
+        manifest = client.manifest(REPO, digest)
+        return tagbase, digest, built, manifest.raw, manifest.media_type
+
+    images = client.map(one, range(n_digests))
+    plan: dict[str, tuple[bytes, str, str]] = {}
+    for tagbase in families:
+        mine = [img for img in images if img[0] == tagbase]
+        newest = mine[-1]
+        for tag in (f"{tagbase}-staging", f"{tagbase}-latest", tagbase):
+            plan[tag] = (newest[3], newest[4], newest[1])
+    i = 0
+    while len(plan) < n_tags:  # round-robin: every digest gets ~n_tags/n_digests immutable tags
+        tagbase, digest, built, raw, media = images[i % n_digests]
+        when = built + dt.timedelta(seconds=i // n_digests)
+        plan[f"{tagbase}-{when:%Y%m%d%H%M%S}-{i:07x}"] = (raw, media, digest)
+        i += 1
+    client.map(lambda item: client.put_manifest(REPO, item[0], item[1][0], item[1][1]), list(plan.items()))
+    return {tag: v[2] for tag, v in plan.items()}
+
+
+def bench_plan(host: str, catalog: Catalog, policy: Policy) -> tuple[float, dict[str, int], object]:
+    with RegistryClient(host, credentials=ANONYMOUS, concurrency=8) as client:
+        started = time.perf_counter()
+        inventory = read_inventory(client, REPO, catalog)
+        plan = decide(inventory, catalog, policy, Usage(), NOW)
+        elapsed = time.perf_counter() - started
+        return elapsed, client.stats, plan
+
+
+def skopeo(host: str, tag: str) -> None:
+    subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{host}/{REPO}:{tag}"],
+                   check=True, capture_output=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tags", type=int, default=5000)
+    parser.add_argument("--digests", type=int, default=300)
+    parser.add_argument("--sample", type=int, default=100)
+    args = parser.parse_args()
+
+    server = start_registry(None, ports=None)
+    try:
+        with RegistryClient(server.host, credentials=ANONYMOUS, concurrency=16) as client:
+            t0 = time.perf_counter()
+            tags = populate(client, args.tags, args.digests)
+            print(f"setup: {len(tags)} tags on {len(set(tags.values()))} digests in "
+                  f"{time.perf_counter() - t0:.1f}s")
+        catalog = Catalog(server.host, REPO, tuple(ImageSpec(t, "src/" + t.replace("-", "/"), Platform("linux", "amd64"))
+                                                   for t in TAGBASES))
+        policy = Policy(("*",), "bench", retention_days=180, keep_last=3, retired_grace_days=30)
+
+        elapsed, stats, plan = bench_plan(server.host, catalog, policy)
+        total = sum(stats.values())
+        n_tags, n_digests = len(tags), len(set(tags.values()))
+        listing = stats.get("GET", 0) - n_digests  # GETs that are not manifest reads: the tag list pages
+        totals = plan.totals()
+        print("\n== lifecycle cleanup plan (read_inventory + decide)")
+        print(f"wall time            {elapsed:.2f}s")
+        print(f"requests             {total} {dict(sorted(stats.items()))}")
+        print(f"  tag listing        {listing} GET (pages)")
+        print(f"  tag -> digest      {stats.get('HEAD', 0)} HEAD (one per tag; the distribution API has no bulk "
+              f"tag->digest listing)")
+        print(f"  per distinct digest {(stats.get('GET', 0) - listing) / n_digests:.2f} "
+              f"(manifest GETs / {n_digests} digests; goal <= 1.2)")
+        print(f"requests per tag     {total / n_tags:.3f}")
+        print(f"requests per digest  {total / n_digests:.2f} (all requests, per-tag HEADs included)")
+        print(f"plan                 {totals['candidates']} candidates, {totals['digestsToDelete']} digests / "
+              f"{totals['tagsToDelete']} tags to delete, {totals['bytesToFree']} bytes to free")
+
+        sample = random.Random(6).sample(sorted(tags), min(args.sample, n_tags))
+        started = time.perf_counter()
+        for tag in sample:
+            skopeo(server.host, tag)
+        per_call = (time.perf_counter() - started) / len(sample)
+        with FaultProxy(server.host) as proxy:
+            for tag in sample[:5]:
+                skopeo(proxy.host, tag)
+            per_call_requests = proxy.count() / 5
+        print(f"\n== naive baseline: skopeo inspect per tag (measured on {len(sample)} random tags, "
+              f"extrapolated to {n_tags})")
+        print(f"per call             {per_call * 1000:.0f} ms, {per_call_requests:.1f} requests "
+              f"(counted through a proxy on 5 calls)")
+        print(f"extrapolated         {per_call * n_tags:.0f}s wall, {per_call_requests * n_tags:.0f} requests "
+              f"({per_call_requests * n_tags / n_digests:.1f} per distinct digest)")
+        print(f"\nspeed-up             {per_call * n_tags / elapsed:.0f}x wall time, "
+              f"{per_call_requests * n_tags / total:.1f}x fewer requests")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
