@@ -1,0 +1,95 @@
+"""lifecycle rollout"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from lifecycle.commands.options import dry_run_option, insecure_option, output_option, repo_option, reporter
+from lifecycle.errors import OperationError
+from lifecycle.gitops import GitOps
+from lifecycle.output import Reporter
+from lifecycle.registries import RegistryPool
+from lifecycle.rollout import DEFAULT_MAX_WALK, RolloutResult, rollout as run_rollout, summary_rows
+
+
+def git_options(f: Callable) -> Callable:
+    """--remote/--main/--production, shared by rollout, reconcile and rollback."""
+    f = click.option("--production", default="production", show_default=True, help="The production branch.")(f)
+    f = click.option("--main", "main_branch", default="main", show_default=True, help="The main branch.")(f)
+    f = click.option("--remote", default="origin", show_default=True,
+                     help="The git remote to fetch from and push to.")(f)
+    return f
+
+
+def journal_option(f: Callable) -> Callable:
+    return click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Journal file (previous and new digest of every tag).")(f)
+
+
+def print_journal(out: Reporter, text: str, output: str) -> None:
+    if output == "markdown":
+        out.write(f"\n### Journal\n\n```json\n{text}```\n")
+    elif output == "table":
+        out.write(f"\nJournal:\n{text}")
+
+
+@click.command()
+@repo_option
+@output_option
+@dry_run_option
+@insecure_option
+@git_options
+@journal_option
+@click.option("--commit", metavar="REV", help="Promote this main commit instead of choosing one.")
+@click.option("--max-walk", type=click.IntRange(1), default=DEFAULT_MAX_WALK, show_default=True,
+              help="How many commits of main's first-parent line to consider.")
+def rollout(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], remote: str, main_branch: str,
+            production: str, journal_path: Path | None, commit: str | None, max_walk: int) -> None:
+    """Promote the newest fully published main commit into production, then move every -latest to its LKG."""
+    out = reporter(output)
+    ops = GitOps(repo, remote, main_branch, production)
+    ops.fetch()
+    registry = ops.workspace(ops.production_head()).catalog.registry
+    with RegistryPool(insecure) as pool:
+        result = run_rollout(ops, pool.get(registry), out, commit=commit, max_walk=max_walk, dry_run=dry_run,
+                             journal_path=journal_path, fetch=bool(remote))
+    report(out, output, result)
+    if not result.ok:
+        failed = [e.tag for e in result.entries if e.status == "failed"]
+        raise OperationError(f"{len(failed)} retag(s) failed: {', '.join(failed)}; production is at "
+                             f"{result.plan.target[:10]}; run the rollout again to finish")
+
+
+def report(out: Reporter, output: str, result: RolloutResult) -> None:
+    plan = result.plan
+    if plan.already:
+        headline = f"{plan.commit[:10]} is already in production ({plan.production[:10]}): tags only"
+    else:
+        verb = "would merge" if result.dry_run else "merged"
+        headline = f"{verb} {plan.commit[:10]} into {plan.production[:10]} as {plan.merge[:10] if plan.merge else ''}"
+    title = ("Rollout (dry run): " if result.dry_run else "Rollout: ") + headline
+    data = {"dry_run": result.dry_run, "production_before": plan.production, "main": plan.main,
+            "promoted_before": plan.promoted, "commit": plan.commit, "merge": plan.merge, "already": plan.already,
+            "pushed": result.pushed, "message": plan.message,
+            "holds": [asdict(h) for h in plan.holds.values()],
+            "skipped": [{"commit": s.sha, "subject": s.subject, "reason": s.reason} for s in plan.skipped],
+            "journal": json.loads(result.journal.to_json())}
+    out.table(summary_rows(result), title=title, data=data)
+    if output == "json":
+        return
+    if result.dry_run and plan.message:
+        fence = "```\n" if output == "markdown" else ""
+        out.write(f"\nMerge commit message:\n{fence}{plan.message}{fence}")
+    if plan.holds:
+        out.write("\n")
+        out.table([h.as_row() for h in plan.holds.values()], title="Held")
+    if plan.skipped:
+        out.write("\n")
+        out.table([{"commit": s.sha[:10], "subject": s.subject, "reason": s.reason} for s in plan.skipped],
+                  title="Newer main commits not promoted")
+    print_journal(out, result.journal.to_json(), output)

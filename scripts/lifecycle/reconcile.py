@@ -1,0 +1,180 @@
+"""Make the `latest` tags match a tree: every image's floating production tags -> the LKG of its definition.
+
+This is the whole rollback story (design flow 4): FR reverts a commit on production, the push runs
+`lifecycle reconcile`, which finds the older definition's digest and moves `latest` back, by manifest copy,
+in seconds. A definition with no published digest (reverted to something cleaned up or never built) is
+built, tested and published from production: a new version. The retag planning here is shared with the
+rollout, which applies it to the tree it promotes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from lifecycle.catalog import ImageSpec, Policy
+from lifecycle.errors import OperationError
+from lifecycle.gitops import GitOps
+from lifecycle.journal import Journal, TagEntry
+from lifecycle.lkg import Lkg, LkgResolver, resolver_for
+from lifecycle.output import Reporter
+from lifecycle.registry import RegistryClient
+from lifecycle.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class TagChange:
+    tag: str
+    image: str
+    previous: str | None
+    new: str
+    source_tag: str | None     # the immutable tag of the LKG
+
+    @property
+    def moves(self) -> bool:
+        return self.previous != self.new
+
+
+def production_tags(image: ImageSpec, policy: Policy) -> list[str]:
+    """The floating tags that follow `latest`: `-latest`, the bare tag base (policy), shared tags."""
+    tags = [image.latest_tag()]
+    if policy.bare_tag_follows_latest:
+        tags.append(image.tagbase)
+    tags.extend(t for t in image.shared_tags if t not in tags)
+    return tags
+
+
+def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient) -> list[TagChange]:
+    """For every image with an LKG, each of its production tags: where it points now, where it should."""
+    wanted: list[tuple[str, str, Lkg]] = []
+    for image in ws.catalog.images:
+        lkg = lkgs.get(image.tagbase)
+        if lkg is None or not lkg.found:
+            continue
+        wanted.extend((tag, image.tagbase, lkg) for tag in production_tags(image, ws.policy))
+    current = client.resolve_many(ws.catalog.repository, [t for t, _, _ in wanted])
+    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag) for tag, tagbase, lkg in wanted]
+
+
+def apply_tags(client: RegistryClient, repository: str, changes: list[TagChange]) -> list[TagEntry]:
+    """One batch retag (planned by the client before any PUT; unchanged tags get no PUT)."""
+    if not changes:
+        return []
+    results = client.retag_many(repository, [(c.new, c.tag) for c in changes])
+    by_tag = {c.tag: c for c in changes}
+    return [TagEntry(r.tag, by_tag[r.tag].image, r.previous, r.digest if r.status != "failed" else by_tag[r.tag].new,
+                     r.status) for r in results]
+
+
+def planned_entries(changes: list[TagChange]) -> list[TagEntry]:
+    return [TagEntry(c.tag, c.image, c.previous, c.new, "would-move" if c.moves else "unchanged") for c in changes]
+
+
+def failed_tags(entries: list[TagEntry]) -> list[str]:
+    return [e.tag for e in entries if e.status == "failed"]
+
+
+def _since(entry: TagEntry, previous: str | None) -> TagEntry:
+    """`entry` with its previous digest taken from an earlier reading."""
+    if entry.status == "failed":
+        return TagEntry(entry.tag, entry.image, previous, entry.new, entry.status)
+    return TagEntry(entry.tag, entry.image, previous, entry.new, "unchanged" if previous == entry.new else "moved")
+
+
+def departed_images(ws: Workspace, resolver: LkgResolver) -> list[str]:
+    """Tag bases with a `-latest` tag in the registry that are no longer in the catalogue."""
+    known = set(ws.catalog.tagbases)
+    return sorted(t[: -len("-latest")] for t in resolver.all_tags()
+                  if t.endswith("-latest") and t[: -len("-latest")] not in known)
+
+
+@dataclass
+class ReconcileReport:
+    commit: str
+    lkgs: dict[str, Lkg]
+    entries: list[TagEntry] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)          # tag bases published from production
+    unresolved: list[Lkg] = field(default_factory=list)     # still without a digest after building
+    departed: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    journal: Journal | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.unresolved and not failed_tags(self.entries)
+
+
+PublishFn = Callable[[Path, list[str]], object]
+
+
+def publish_with(engine_factory: Callable[[], object], client: RegistryClient, out: Reporter,
+                 pool: object = None) -> PublishFn:
+    """The usual `publish_missing`: build, test and publish to the `latest` channel with the engine that
+    `engine_factory` returns (called only when something must be built; most reconciles only retag)."""
+    def publish_missing(root: Path, tagbases: list[str]) -> object:
+        from lifecycle.publish import publish
+
+        engine = engine_factory()
+        try:
+            report = publish(root, tagbases, channel="latest", client=client, engine=engine,  # type: ignore[arg-type]
+                             reporter=out, pool=pool)  # type: ignore[arg-type]
+        finally:
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
+        if not report.ok:
+            out.error("publishing from production failed: "
+                      + ", ".join(report.by_status("failed") + report.by_status("blocked")))
+        return report
+
+    return publish_missing
+
+
+def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: str = "latest",
+              dry_run: bool = False, journal_path: Path | None = None,
+              publish_missing: PublishFn | None = None, fetch: bool = True) -> ReconcileReport:
+    """Make every image's production tags follow its definition's LKG at production HEAD.
+
+    `publish_missing(root, tagbases)` builds, tests and publishes definitions without a digest from a
+    checkout of production at `root` (None: such images are reported and the run fails)."""
+    if channel != "latest":
+        raise OperationError(f"reconcile only knows the production channel 'latest', not {channel!r}")
+    if fetch:
+        ops.fetch()
+    head = ops.production_head()
+    ws = ops.workspace(head)
+    resolver = resolver_for(ws, client)
+    lkgs = resolver.lkgs(ws.definitions)
+    report = ReconcileReport(head, lkgs, departed=departed_images(ws, resolver), dry_run=dry_run)
+    missing = [t for t in ws.order() if not lkgs[t].found]
+    changes = plan_tags(ws, lkgs, client)
+    if dry_run:
+        report.entries = planned_entries(changes)
+        report.unresolved = [lkgs[t] for t in missing]
+        return report
+    # Retag what exists first: a rebuilt child takes its in-repo parent from the parent's `latest`.
+    report.entries = apply_tags(client, ws.catalog.repository, changes)
+    if missing:
+        if publish_missing is None:
+            report.unresolved = [lkgs[t] for t in missing]
+        else:
+            out.info(f"building {len(missing)} definition(s) with no published digest from production "
+                     f"{head[:10]}: {', '.join(missing)}")
+            # publish moves `<tagbase>-latest` itself: remember where the tags were, for the journal
+            tags = [t for image in missing for t in production_tags(ws.image(image), ws.policy)]
+            before = client.resolve_many(ws.catalog.repository, tags)
+            with ops.worktree(head) as root:
+                publish_missing(root, missing)
+            resolver = resolver_for(ws, client)   # the tag list changed: read it again
+            again = resolver.lkgs({t: ws.definitions[t] for t in missing})
+            report.lkgs.update(again)
+            report.built = [t for t in missing if again[t].found]
+            report.unresolved = [again[t] for t in missing if not again[t].found]
+            entries = apply_tags(client, ws.catalog.repository, plan_tags(ws, again, client))
+            report.entries += [_since(e, before.get(e.tag)) for e in entries]
+    report.journal = Journal("reconcile", head, tags=report.entries)
+    if journal_path is not None:
+        report.journal.write(journal_path)
+    return report
+
