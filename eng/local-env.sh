@@ -5,6 +5,7 @@
 #   eng/local-env.sh down                     stop both; nothing is left running
 #   eng/local-env.sh env                      print `export ...` lines: eval "$(eng/local-env.sh env)"
 #   eng/local-env.sh status                   what runs, exit 1 when something is down
+#   eng/local-env.sh install                  only install the Debian packages (benchmarks)
 #
 # Engine: podman's Docker-compatible API service on unix://$STATE/podman.sock, configured only
 # through CONTAINERS_CONF / CONTAINERS_REGISTRIES_CONF / CONTAINERS_STORAGE_CONF (never /etc).
@@ -296,10 +297,11 @@ main() {
       stop_pid "$REGISTRY_PID" registry
       rm -f "$REGISTRY_PORT_FILE"
       ;;
+    install) install_packages ;;
     env) print_env ;;
     status) status ;;
     *)
-      echo "usage: $0 up [engine] [registry] | down | env | status" >&2
+      echo "usage: $0 up [engine] [registry] | down | install | env | status" >&2
       exit 2
       ;;
   esac

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every benchmark in one run (README "Benchmarks"): foundation (validate/plan on 1,000 images), registry
+# retag (batch vs skopeo vs raw PUT floor), publish (cold vs no-op), cleanup planning (5,000 tags vs
+# skopeo per tag), engine timings. Each starts its own registry/engine; results go to stdout and
+# out/bench.md. Timings on shared machines are noisy: compare the ratios printed within one run.
+#   bash eng/bench.sh [foundation retag publish cleanup engine]
+set -euo pipefail
+# shellcheck source=eng/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$REPO"
+
+ensure_venv
+"$REPO/eng/local-env.sh" install
+mkdir -p out
+report=out/bench.md
+benches=("$@")
+[[ ${#benches[@]} -gt 0 ]] || benches=(foundation retag publish cleanup engine)
+{
+  echo "# Benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
+} >"$report"
+status=0
+for bench in "${benches[@]}"; do
+  log "benchmark: $bench"
+  {
+    echo
+    echo "## $bench"
+    echo
+    python -m "tests.bench.bench_$bench" </dev/null 2>&1 || { echo "(benchmark $bench missed its goal or failed)"; exit 1; }
+  } | tee -a "$report" || status=1
+done
+log "report: $report"
+exit $status
