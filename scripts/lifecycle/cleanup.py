@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from lifecycle.catalog import Catalog, Policy, split_immutable_tag
+from lifecycle.jsonio import read_object, write_atomic
 from lifecycle.errors import InputError, Location
 from lifecycle.registry.models import Manifest
 
@@ -128,7 +128,7 @@ class CleanupPlan:
                 "tags": [asdict(d) for d in self.decisions]}
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        write_atomic(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "plan") -> "CleanupPlan":
@@ -144,13 +144,7 @@ class CleanupPlan:
 
     @classmethod
     def load(cls, path: Path) -> "CleanupPlan":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("plan file not found", Location(str(path))) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON: {exc.msg}", Location(str(path), exc.lineno, exc.colno)) from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_object(path, "cleanup plan"), str(path))
 
 
 @dataclass(frozen=True)
@@ -327,14 +321,7 @@ def decide(inventory: Inventory, catalog: Catalog, policy: Policy, usage: Usage,
 
 def load_usage(path: Path) -> Usage:
     """Read a usage file: `tags` and `digests` lists, plus `references` entries (tag/digest/resolved)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("usage file not found", Location(str(path))) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc.msg}", Location(str(path), exc.lineno, exc.colno)) from None
-    if not isinstance(data, dict):
-        raise InputError("a usage file is a JSON object (docs/consumers.md)", Location(str(path)))
+    data = read_object(path, "usage file (docs/consumers.md)")
     refs = tuple(r for r in data.get("references") or () if isinstance(r, dict))
     tags = set(data.get("tags") or ()) | {r["tag"] for r in refs if r.get("tag")}
     digests = set(data.get("digests") or ())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lifecycle.jsonio import read_object, write_atomic
 from lifecycle.errors import InputError, Location
 
 FORMAT_VERSION = 1
@@ -31,20 +31,12 @@ class ImageInfo:
 def write(path: Path, channel: str, registry: str, repository: str, records: list[ImageInfo]) -> None:
     document = {"version": FORMAT_VERSION, "channel": channel, "registry": registry, "repository": repository,
                 "images": [asdict(r) for r in records]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, document)
 
 
 def read(path: Path) -> dict:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("image-info file not found", Location(str(path))) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc.msg}", Location(str(path), exc.lineno, exc.colno)) from None
-    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+    document = read_object(path, "image-info file")
+    if not isinstance(document.get("images"), list):
         raise InputError("not an image-info file (no 'images' list)", Location(str(path)))
     return document
 

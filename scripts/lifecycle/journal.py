@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lifecycle.jsonio import read_object
 from lifecycle.errors import InputError, Location
 
 VERSION = 1
@@ -62,18 +63,7 @@ class Journal:
     @classmethod
     def read(cls, path: Path) -> "Journal":
         where = Location(str(path))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError("journal file not found", where) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read journal: {exc}", where) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON: {exc.msg}", Location(str(path), exc.lineno, exc.colno)) from None
-        if not isinstance(data, dict):
-            raise InputError("not a journal: the top level must be an object", where)
+        data = read_object(path, "journal file")
         missing = [k for k in ("kind", "commit", "tags") if k not in data]
         if missing:
             raise InputError(f"not a journal: missing {', '.join(missing)}", where)

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lifecycle.jsonio import read_object
 from lifecycle.errors import InputError, Location
 from lifecycle.workspace import Workspace
 
@@ -35,13 +36,9 @@ class Plan:
 
     @classmethod
     def from_file(cls, path: Path) -> "Plan":
+        data = read_object(path, "plan file")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             entries = tuple(PlanEntry(**{**e, "parents": tuple(e["parents"])}) for e in data["images"])
-        except FileNotFoundError:
-            raise InputError("plan file not found", Location(str(path))) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON: {exc.msg}", Location(str(path), exc.lineno, exc.colno)) from None
         except (KeyError, TypeError) as exc:
             raise InputError(f"not a plan file (missing or unexpected field {exc})", Location(str(path))) from None
         return cls(data.get("since"), entries)

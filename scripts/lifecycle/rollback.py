@@ -38,11 +38,19 @@ class RevertResult:
 CreatePullRequest = Callable[[str, str, str, str], tuple[int, str]]   # (source, target, title, body)
 
 
-def revert_commit(ops: GitOps, commit: str, *, mode: str, dry_run: bool = False,
-                  create_pull_request: CreatePullRequest | None = None, fetch: bool = True,
-                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> RevertResult:
-    """Revert `commit` (a rollout merge is reverted against its first parent, production's own line) on top
-    of production HEAD; push it to production (`push`) or to a new branch with a pull request."""
+@dataclass(frozen=True)
+class _Revert:
+    """A revert commit written on top of production HEAD, with what its pull request would say."""
+
+    result: RevertResult
+    title: str
+    body: str
+
+
+def _deliver(ops: GitOps, write: Callable[[str], _Revert], *, mode: str, dry_run: bool, fetch: bool,
+             create_pull_request: CreatePullRequest | None) -> RevertResult:
+    """Write the revert on production HEAD and push it to production or to a branch with a pull request.
+    A push rejected because production moved is written again on the new HEAD and pushed once more."""
     if mode not in ("push", "pull-request"):
         raise InputError(f"mode must be push or pull-request, not {mode!r}")
     if mode == "pull-request" and create_pull_request is None and not dry_run:
@@ -50,20 +58,12 @@ def revert_commit(ops: GitOps, commit: str, *, mode: str, dry_run: bool = False,
     for attempt in (1, 2):
         if fetch:
             ops.fetch()
-        production = ops.production_head()
-        sha = ops.sha(commit)
-        if not ops.is_ancestor(sha, production):
-            raise InputError(f"--commit {commit}: {sha[:10]} is not on {ops.production}; only what production "
-                             f"received can be reverted there")
-        revert = ops.revert(production, sha)
-        files = ops.repo.git.diff("--name-only", production, revert).splitlines()
-        subject = ops.subject(sha)
-        branch = ops.production if mode == "push" else f"rollback/{sha[:10]}-{now():%Y%m%d%H%M%S}"
-        result = RevertResult(sha, subject, revert, mode, branch, False, dry_run, files)
+        revert = write(ops.production_head())
+        result = revert.result
         if dry_run:
             return result
         try:
-            ops.push(revert, branch)
+            ops.push(result.revert, result.branch)
         except PushRejected:
             if attempt == 2 or not fetch or mode != "push":
                 raise
@@ -71,12 +71,35 @@ def revert_commit(ops: GitOps, commit: str, *, mode: str, dry_run: bool = False,
         result.pushed = True
         if mode == "pull-request":
             assert create_pull_request is not None
-            title = f"Roll back {sha[:10]}: {subject}"[:200]
-            body = (f"Reverts {sha} on {ops.production}.\n\nOnce merged, the production pipeline reconciles "
-                    f"`latest` to the definitions in the reverted tree. Files: {', '.join(files) or 'none'}.")
-            result.pull_request = create_pull_request(branch, ops.production, title, body)
+            result.pull_request = create_pull_request(result.branch, ops.production, revert.title[:200], revert.body)
         return result
     raise OperationError("unreachable")  # pragma: no cover
+
+
+def _branch(ops: GitOps, mode: str, name: str, now: Callable[[], dt.datetime]) -> str:
+    return ops.production if mode == "push" else f"rollback/{name}-{now():%Y%m%d%H%M%S}"
+
+
+def revert_commit(ops: GitOps, commit: str, *, mode: str, dry_run: bool = False,
+                  create_pull_request: CreatePullRequest | None = None, fetch: bool = True,
+                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> RevertResult:
+    """Revert `commit` (a rollout merge is reverted against its first parent, production's own line) on top
+    of production HEAD; push it to production (`push`) or to a new branch with a pull request."""
+
+    def write(production: str) -> _Revert:
+        sha = ops.sha(commit)
+        if not ops.is_ancestor(sha, production):
+            raise InputError(f"--commit {commit}: {sha[:10]} is not on {ops.production}; only what production "
+                             f"received can be reverted there")
+        revert = ops.revert(production, sha)
+        files = ops.repo.git.diff("--name-only", production, revert).splitlines()
+        subject = ops.subject(sha)
+        result = RevertResult(sha, subject, revert, mode, _branch(ops, mode, sha[:10], now), False, dry_run, files)
+        body = (f"Reverts {sha} on {ops.production}.\n\nOnce merged, the production pipeline reconciles "
+                f"`latest` to the definitions in the reverted tree. Files: {', '.join(files) or 'none'}.")
+        return _Revert(result, f"Roll back {sha[:10]}: {subject}", body)
+
+    return _deliver(ops, write, mode=mode, dry_run=dry_run, fetch=fetch, create_pull_request=create_pull_request)
 
 
 def last_change(ops: GitOps, production: str, tagbase: str, limit: int = 200) -> tuple[str, str]:
@@ -103,12 +126,8 @@ def revert_image(ops: GitOps, tagbase: str, *, mode: str, dry_run: bool = False,
     """Revert one image (and its descendants, whose definitions include it) to its definition before the
     last production commit that changed it, leaving every other image as it is. The commit says "This reverts
     commit X" for that image, so the rollout guard accepts it and the next rollout holds the image."""
-    if mode not in ("push", "pull-request"):
-        raise InputError(f"mode must be push or pull-request, not {mode!r}")
-    for attempt in (1, 2):
-        if fetch:
-            ops.fetch()
-        production = ops.production_head()
+
+    def write(production: str) -> _Revert:
         changed, before = last_change(ops, production, tagbase)
         head_ws, before_ws = ops.workspace(production), ops.workspace(before)
         images = head_ws.with_descendants([tagbase])
@@ -121,28 +140,13 @@ def revert_image(ops: GitOps, tagbase: str, *, mode: str, dry_run: bool = False,
                    + ": its folder and catalogue entry are restored from " + before + ".\n")
         revert = ops.commit_tree(tree, [production], message)
         files = ops.repo.git.diff("--name-only", production, revert).splitlines()
-        branch = ops.production if mode == "push" else f"rollback/{tagbase}-{now():%Y%m%d%H%M%S}"
-        result = RevertResult(changed, f"{tagbase}: {ops.subject(changed)}", revert, mode, branch, False, dry_run,
-                              files)
         if not files:
             raise InputError(f"{tagbase} already has its definition from before {changed[:10]}")
-        if dry_run:
-            return result
-        try:
-            ops.push(revert, branch)
-        except PushRejected:
-            if attempt == 2 or not fetch or mode != "push":
-                raise
-            continue
-        result.pushed = True
-        if mode == "pull-request":
-            if create_pull_request is None:
-                raise InputError("pull-request mode needs an Azure DevOps client")
-            result.pull_request = create_pull_request(
-                branch, ops.production, f"Roll back {tagbase} to before {changed[:10]}"[:200],
-                message + f"\nFiles: {', '.join(files)}.")
-        return result
-    raise OperationError("unreachable")  # pragma: no cover
+        result = RevertResult(changed, f"{tagbase}: {ops.subject(changed)}", revert, mode,
+                              _branch(ops, mode, tagbase, now), False, dry_run, files)
+        return _Revert(result, f"Roll back {tagbase} to before {changed[:10]}", message + f"\nFiles: {', '.join(files)}.")
+
+    return _deliver(ops, write, mode=mode, dry_run=dry_run, fetch=fetch, create_pull_request=create_pull_request)
 
 
 @dataclass

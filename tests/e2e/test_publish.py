@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from lifecycle.catalog import split_immutable_tag
-from lifecycle.labels import ImageLabels, REVISION
+from lifecycle.labels import ImageLabels
 from lifecycle.output import Reporter
 from lifecycle.publish import publish
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES

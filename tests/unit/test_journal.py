@@ -26,7 +26,7 @@ def test_round_trip_keeps_every_field(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("{not json", "not JSON"),
-    ("[1, 2]", "top level must be an object"),
+    ("[1, 2]", "top level must be a JSON object"),
     ('{"kind": "rollout"}', "missing commit, tags"),
     ('{"kind": "rollout", "commit": null, "tags": {}}', "'tags' must be a list"),
     ('{"kind": "rollout", "commit": null, "tags": [{"image": "x"}]}', "tags[0] lacks 'tag'"),

@@ -31,3 +31,24 @@ def insecure_option(f: Callable) -> Callable:
 
 def reporter(output: str = "table") -> Reporter:
     return Reporter(format=output)
+
+
+def git_options(f: Callable) -> Callable:
+    """--remote/--main/--production, shared by rollout, reconcile and rollback."""
+    f = click.option("--production", default="production", show_default=True, help="The production branch.")(f)
+    f = click.option("--main", "main_branch", default="main", show_default=True, help="The main branch.")(f)
+    f = click.option("--remote", default="origin", show_default=True,
+                     help="The git remote to fetch from and push to.")(f)
+    return f
+
+
+def journal_option(f: Callable) -> Callable:
+    return click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Journal file (previous and new digest of every tag).")(f)
+
+
+def production_options(f: Callable) -> Callable:
+    """Everything rollout, reconcile and rollback share: repository, output, dry run, registry, git, journal."""
+    for option in (journal_option, git_options, insecure_option, dry_run_option, output_option, repo_option):
+        f = option(f)
+    return f

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from lifecycle.commands.options import dry_run_option, insecure_option, output_option, repo_option, reporter
-from lifecycle.commands.rollout import git_options, journal_option, print_journal
+from lifecycle.commands.options import production_options, reporter
+from lifecycle.commands.rollout import print_journal
 from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
 from lifecycle.output import short_digest
@@ -22,12 +22,7 @@ def new_engine() -> object:
 
 
 @click.command()
-@repo_option
-@output_option
-@dry_run_option
-@insecure_option
-@git_options
-@journal_option
+@production_options
 @click.option("--channel", type=click.Choice(["latest"]), required=True, help="The production channel.")
 @click.option("--fetch/--no-fetch", default=True, show_default=True,
               help="Fetch the remote first (--no-fetch: use the remote-tracking refs as they are).")

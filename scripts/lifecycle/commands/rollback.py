@@ -7,8 +7,7 @@ from typing import Callable
 
 import click
 
-from lifecycle.commands.options import dry_run_option, insecure_option, output_option, repo_option, reporter
-from lifecycle.commands.rollout import git_options, journal_option
+from lifecycle.commands.options import production_options, reporter
 from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
 from lifecycle.journal import Journal
@@ -20,12 +19,7 @@ from lifecycle.workspace import Workspace
 
 
 @click.command()
-@repo_option
-@output_option
-@dry_run_option
-@insecure_option
-@git_options
-@journal_option
+@production_options
 @click.option("--commit", metavar="SHA", help="The production commit to revert (a rollout merge or a change).")
 @click.option("--push", "mode", flag_value="push", help="Push the revert to production.")
 @click.option("--pull-request", "mode", flag_value="pull-request",

@@ -5,30 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import click
 
-from lifecycle.commands.options import dry_run_option, insecure_option, output_option, repo_option, reporter
+from lifecycle.commands.options import production_options, reporter
 from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
 from lifecycle.output import Reporter
 from lifecycle.registries import RegistryPool
 from lifecycle.rollout import DEFAULT_MAX_WALK, RolloutResult, rollout as run_rollout, summary_rows
-
-
-def git_options(f: Callable) -> Callable:
-    """--remote/--main/--production, shared by rollout, reconcile and rollback."""
-    f = click.option("--production", default="production", show_default=True, help="The production branch.")(f)
-    f = click.option("--main", "main_branch", default="main", show_default=True, help="The main branch.")(f)
-    f = click.option("--remote", default="origin", show_default=True,
-                     help="The git remote to fetch from and push to.")(f)
-    return f
-
-
-def journal_option(f: Callable) -> Callable:
-    return click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path),
-                        help="Journal file (previous and new digest of every tag).")(f)
 
 
 def print_journal(out: Reporter, text: str, output: str) -> None:
@@ -39,12 +24,7 @@ def print_journal(out: Reporter, text: str, output: str) -> None:
 
 
 @click.command()
-@repo_option
-@output_option
-@dry_run_option
-@insecure_option
-@git_options
-@journal_option
+@production_options
 @click.option("--commit", metavar="REV", help="Promote this main commit instead of choosing one.")
 @click.option("--max-walk", type=click.IntRange(1), default=DEFAULT_MAX_WALK, show_default=True,
               help="How many commits of main's first-parent line to consider.")
