@@ -205,9 +205,10 @@ class Cycle:
         plan = decide(read_inventory(self.client, self.names.repository, ws.catalog), ws.catalog, ws.policy,
                       Usage(), when)
         rows = [{"tag": d.tag, "digest": short_digest(d.digest), "action": d.action, "reason": d.reason}
-                for d in plan.candidates]
+                for d in plan.decisions if d.kind == "immutable"]
         return rows, (f"Dry run, evaluated as of {when:%Y-%m-%d} (retention {ws.policy.retention_days} days, "
-                      f"keep last {ws.policy.keep_last}): nothing is deleted.")
+                      f"keep last {ws.policy.keep_last}); nothing is deleted. {len(plan.deletions)} digest(s) "
+                      f"would go, {plan.bytes_to_free} bytes.")
 
     def consumers(self) -> tuple[list[dict[str, Any]], str]:
         from lifecycle.consumers.classify import KnownImages, RegistryView

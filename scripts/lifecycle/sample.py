@@ -82,7 +82,7 @@ def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str
             bareTagFollowsLatest: true
             retention:
               days: 90
-              keepLast: 2
+              keepLast: 1
             """),
         "src/busybox/1.0/amd64/Dockerfile": d(f"""\
             FROM {n.base}

@@ -35,6 +35,12 @@ def test_cycle_rolls_out_rolls_back_and_reports(tmp_path, registry, engine):
             "restored": "yes"} in rollback.rows
     stale = next(s for s in report.steps if s.title == "Stale images")
     assert {r["image"] for r in stale.rows if r["status"] in ("stale", "rebuild")} == set(TAGBASES)
+    # solo's v1 build is past retention and not its newest, but `-latest` points at it again: kept
+    cleanup = {r["tag"]: r for r in next(s for s in report.steps if s.title == "Cleanup plan").rows}
+    v1_row = cleanup[solo[0][1]]
+    assert v1_row["action"] == "keep" and v1_row["digest"] == short_digest(v1)
+    assert "older than the 90-day retention; kept: digest also tagged busybox-1.0-solo-amd64" in v1_row["reason"]
+    assert {r["action"] for r in cleanup.values()} == {"keep"} and len(cleanup) == len(TAGBASES) + 1
     consumers = next(s for s in report.steps if s.title == "Consumers")
     assert sorted(r["class"] for r in consumers.rows) == ["latest", "pinned"]
     markdown = report.markdown()
