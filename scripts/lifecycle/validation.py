@@ -18,8 +18,10 @@ PIPELINE_DIRS = ("pipelines", "eng/pipelines")
 LONGEST_SUFFIX = len("-20260101000000-0123456")
 
 
-def validate(source: TreeSource, *, today: dt.date | None = None, pipelines_root: Path | None = None) -> Workspace:
-    """Load and check everything; returns the workspace with its problems (errors and warnings)."""
+def validate(source: TreeSource, *, today: dt.date | None = None, pipelines_root: Path | None = None,
+             consumers_root: Path | None = None) -> Workspace:
+    """Load and check everything; returns the workspace with its problems (errors and warnings).
+    `pipelines_root`/`consumers_root`: the checkout whose pipeline YAML and manifests/consumers.yml to check."""
     ws = Workspace.load(source, strict=False)
     today = today or dt.date.today()
     _check_tags(ws)
@@ -28,6 +30,8 @@ def validate(source: TreeSource, *, today: dt.date | None = None, pipelines_root
     _check_eol(ws, today)
     if pipelines_root is not None:
         _check_pipelines(pipelines_root, ws)
+    if consumers_root is not None:
+        _check_consumers(consumers_root, ws)
     return ws
 
 
@@ -91,3 +95,15 @@ def _check_pipelines(root: Path, ws: Workspace) -> None:
                 continue
             if not isinstance(document, dict):
                 ws._problem("a pipeline file must be a mapping", rel)
+
+
+def _check_consumers(root: Path, ws: Workspace) -> None:
+    from lifecycle.consumers.config import CONSUMERS_PATH, load_consumers
+
+    if not (root / CONSUMERS_PATH).is_file():
+        return
+    try:
+        load_consumers(root / CONSUMERS_PATH, root, CONSUMERS_PATH)
+    except InputError as exc:
+        ws.problems.append(Problem(str(exc).split(": ", 1)[-1] if exc.location else str(exc),
+                                   exc.location or Location(CONSUMERS_PATH)))

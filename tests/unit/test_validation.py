@@ -129,3 +129,10 @@ def test_invalid_shared_tags(tmp_path, tag):
     ws_repo = make_repo(tmp_path, {**sample_files(), "manifests/images.yml": catalog_yaml(images)})
     ws = validate(WorkTree(ws_repo))
     assert any("is not a valid tag" in p.message for p in ws.errors)
+
+
+def test_consumers_file_is_validated_with_its_line(tmp_path):
+    files = {**sample_files(), "manifests/consumers.yml": "repositories:\n  - name: app\n    pathh: ../app\n"}
+    repo = make_repo(tmp_path, files)
+    code, _out, err = run_cli(["validate", "--repo", str(repo)])
+    assert code == 2 and "manifests/consumers.yml:3:5: unknown key 'pathh'" in err

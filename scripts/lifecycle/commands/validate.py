@@ -19,7 +19,7 @@ from lifecycle.validation import validate as run_validate
 def validate(repo: Path, output: str, pipelines: bool) -> None:
     """Check the catalogue, policy, Dockerfiles, bases, graph and pipelines. Exit 2 on any error."""
     out = reporter(output)
-    ws = run_validate(WorkTree(repo), pipelines_root=repo if pipelines else None)
+    ws = run_validate(WorkTree(repo), pipelines_root=repo if pipelines else None, consumers_root=repo)
     rows = [{"severity": p.severity, "where": str(p.location), "problem": p.message} for p in ws.problems]
     for p in ws.problems:
         (out.warning if p.severity == "warning" else out.error)(f"{p.location}: {p.message}")
