@@ -173,15 +173,18 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
             outcomes.append(Outcome(deletion.digest, tags, "would-delete"))
             done += 1
             continue
+        gone = False
         try:
             client.delete(repo, deletion.digest)
         except NotFoundError:
-            outcomes.append(Outcome(deletion.digest, tags, "skipped", "already gone"))
-            continue
+            # Its tags resolved to it just now (_moved), so this is our own DELETE whose answer was lost
+            # (timeout) and whose retry found it done: its children must still go, or they are orphaned
+            # for good (untagged, so no later plan can see them).
+            gone = True
         except LifecycleError as exc:  # one failure must not stop the run; reported, exit 1
             outcomes.append(Outcome(deletion.digest, tags, "failed", str(exc)))
             continue
-        done += 1
+        done += 0 if gone else 1
         children, problems = 0, []
         for child in deletion.children:
             if child in guards:
@@ -193,7 +196,8 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
                 pass
             except LifecycleError as exc:  # the index is gone; an orphan child is left for the registry GC
                 problems.append(f"child {child} not deleted: {exc}")
-        outcomes.append(Outcome(deletion.digest, tags, "deleted", "; ".join(problems), children))
+        detail = "; ".join((["already gone"] if gone else []) + problems)
+        outcomes.append(Outcome(deletion.digest, tags, "skipped" if gone else "deleted", detail, children))
     return outcomes
 
 

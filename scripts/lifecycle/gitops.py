@@ -272,7 +272,10 @@ class GitOps:
         if done.returncode == 0:
             return
         text = done.stdout + done.stderr
-        if any(m in text for m in ("[rejected]", "non-fast-forward", "fetch first", "stale info")):
+        # "cannot lock ref ... is at X but expected Y": another push won the race for the ref on the remote
+        # between our fetch and our update (two rollouts at once): the branch moved, like a non-fast-forward.
+        if any(m in text for m in ("[rejected]", "non-fast-forward", "fetch first", "stale info",
+                                   "cannot lock ref")):
             raise PushRejected(f"push to {self.remote}/{branch} rejected: {branch} moved since the fetch")
         raise OperationError(f"git push {self.remote} {target}: {done.stderr.strip()}")
 

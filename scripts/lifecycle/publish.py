@@ -202,7 +202,10 @@ class Publisher:
             info.status, info.reason = "pushed", f"{image.tagbase}-{self.channel} left for the final job"
             return
         channel_tag = f"{image.tagbase}-{self.channel}"
-        self.client.retag(self.repo, info.digest, channel_tag)
+        moved = self.client.retag(self.repo, info.digest, channel_tag)
+        if moved.status == "failed":  # retag reports a refused PUT instead of raising
+            info.immutable_tag = immutable
+            raise OperationError(f"{immutable} pushed, but moving {channel_tag} failed: {moved.error}")
         info.channel_tag, info.status = channel_tag, "published"
 
     def _prepare_bases(self, bases: _Bases) -> None:

@@ -120,6 +120,8 @@ def choose_commit(ops: GitOps, wss: _Workspaces, resolver: LkgResolver, producti
         try:
             ws = wss.get(sha)
         except LifecycleError as exc:
+            if commit is not None and isinstance(exc, InputError):  # the commit asked for is bad input: exit 2
+                raise InputError(f"cannot promote {commit}: the repository does not load there: {exc}") from None
             skipped.append(Skipped(sha, ops.subject(sha), f"the repository does not load there: {exc}"))
             continue
         holds = compute_holds(prod_ws, promoted_ws, ws)

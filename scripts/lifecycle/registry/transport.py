@@ -1,6 +1,6 @@
 """HTTP to one registry: one pooled client, auth, bounded retries with backoff, a worker pool for batches.
 
-Retried: HTTP 429/502/503/504 and connection errors/timeouts, with exponential backoff, honouring
+Retried: HTTP 429/500/502/503/504 and connection errors/timeouts, with exponential backoff, honouring
 Retry-After, bounded both in attempts and in total time. Everything we send is idempotent (HEAD, GET,
 PUT of content-addressed bytes, DELETE by digest), so a retry after a lost answer is harmless.
 TLS is verified; plain HTTP is used only for loopback hosts or hosts named insecure.
@@ -23,7 +23,9 @@ import httpx
 from lifecycle.errors import OperationError
 from lifecycle.registry.auth import Authenticator, Credentials
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# 500 too: docker-registry (distribution) answers it while another client writes or deletes tags of the
+# same repository (its tag walk meets a half-written link); the same request a moment later succeeds.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 T = TypeVar("T")
 R = TypeVar("R")
 
