@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import subprocess
@@ -71,50 +70,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 # -- publish -----------------------------------------------------------------------------------------
 
-class ChunkedFaultProxy(FaultProxy):
-    """FaultProxy that also accepts chunked request bodies: podman uploads blobs with PATCH and
-    `Transfer-Encoding: chunked`, which the fixture (Content-Length only) would forward empty. The body is
-    de-chunked up front and handed on with a Content-Length. (To fold into tests/fixtures/faultproxy.py.)"""
-
-    def _handler(self):
-        base = super()._handler()
-
-        class Handler(base):
-            def _any(self) -> None:
-                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    body = _read_chunked(self.rfile)
-                    del self.headers["Transfer-Encoding"]
-                    del self.headers["Content-Length"]
-                    self.headers["Content-Length"] = str(len(body))
-                    self.rfile = io.BufferedReader(io.BytesIO(body))
-                    try:
-                        super()._any()
-                    finally:
-                        self.close_connection = True   # the real socket's reader was replaced
-                    return
-                super()._any()
-
-            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _any
-
-        return Handler
-
-
-def _read_chunked(stream) -> bytes:
-    chunks = []
-    while True:
-        size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
-        if size == 0:
-            while stream.readline() not in (b"\r\n", b"\n", b""):
-                pass   # trailers
-            return b"".join(chunks)
-        chunks.append(stream.read(size))
-        stream.readline()
-
-
 @pytest.fixture
 def engine_proxy(registry):
     """A fault proxy the engine can push through (its port is in registries.conf's plain-HTTP range)."""
-    proxy = ChunkedFaultProxy(registry.host, port=free_port(ENGINE_PORTS)).start()
+    proxy = FaultProxy(registry.host, port=free_port(ENGINE_PORTS)).start()
     yield proxy
     proxy.stop()
 
