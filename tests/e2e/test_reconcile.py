@@ -3,7 +3,6 @@ a definition with no published digest is built, tested and published from produc
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -13,10 +12,10 @@ import pytest
 
 from lifecycle import labels as labels_mod
 from lifecycle.gitops import GitOps
-from lifecycle.output import Reporter
 from lifecycle.reconcile import reconcile
 from lifecycle.rollout import rollout
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
+from tests.fixtures.gitops_origin import quiet
 
 SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
 CATALOG = "manifests/images.yml"
@@ -24,20 +23,7 @@ CATALOG = "manifests/images.yml"
 pytestmark = pytest.mark.e2e
 
 
-def quiet() -> Reporter:
-    return Reporter(stream=io.StringIO(), err=io.StringIO())
 
-
-@pytest.fixture
-def client(registry):
-    c = registry.client()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def origin(gitops_origin, registry):
-    return gitops_origin(registry.host)
 
 
 def tag(client, origin, name: str) -> str | None:

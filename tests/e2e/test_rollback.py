@@ -3,7 +3,6 @@ and the emergency retag from the journal or the registry history."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -13,32 +12,23 @@ import pytest
 from lifecycle.azdo import AzureDevOps, RepoRef, Secret
 from lifecycle.gitops import GitOps
 from lifecycle.journal import Journal
-from lifecycle.output import Reporter
 from lifecycle.reconcile import reconcile
 from lifecycle.rollback import emergency, revert_commit
 from lifecycle.rollout import rollout
 from lifecycle.sample import PARENT, SOLO
 from lifecycle.source import WorkTree
 from lifecycle.workspace import Workspace
+from tests.fixtures.gitops_origin import quiet
 
 SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
 
 pytestmark = pytest.mark.e2e
 
 
-def quiet() -> Reporter:
-    return Reporter(stream=io.StringIO(), err=io.StringIO())
-
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lifecycle", *args], capture_output=True, text=True, timeout=300)
 
-
-@pytest.fixture
-def client(registry):
-    c = registry.client()
-    yield c
-    c.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ which is all a rollout looks at: it never builds. Every step asserts digests, ta
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -16,12 +15,12 @@ import pytest
 from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
 from lifecycle.journal import Journal
-from lifecycle.output import Reporter
 from lifecycle.reconcile import reconcile
 from lifecycle.registry import ANONYMOUS, RegistryClient
 from lifecycle.rollout import rollout
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
 from tests.fixtures.registry import TEST_RETRY
+from tests.fixtures.gitops_origin import quiet
 
 SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
 PARENT_DF = "src/busybox/1.0/amd64/Dockerfile"
@@ -29,9 +28,6 @@ SOLO_DIR = "src/busybox/1.0/solo/amd64"
 
 pytestmark = pytest.mark.e2e
 
-
-def quiet() -> Reporter:
-    return Reporter(stream=io.StringIO(), err=io.StringIO())
 
 
 def solo(origin, version: str) -> dict[str, str]:
@@ -50,16 +46,6 @@ def do_rollout(origin, client, **kwargs):
     return rollout(GitOps(origin.agent), client, quiet(), **kwargs)
 
 
-@pytest.fixture
-def client(registry):
-    c = registry.client()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def origin(gitops_origin, registry):
-    return gitops_origin(registry.host)
 
 
 @pytest.fixture

@@ -4,25 +4,20 @@ naming the tag, production keeps the merge, and the re-run finishes the tags wit
 
 from __future__ import annotations
 
-import io
 
 import pytest
 
 from lifecycle.gitops import GitOps
-from lifecycle.output import Reporter
 from lifecycle.reconcile import reconcile
 from lifecycle.registry import RegistryClient
 from lifecycle.rollout import rollout
 from lifecycle.sample import PARENT, SOLO, TAGBASES
 from tests.e2e.test_sweep_faults import FAST, assert_complete, run_cli
 from tests.fixtures.faultproxy import FaultProxy
+from tests.fixtures.gitops_origin import quiet
 
 pytestmark = pytest.mark.e2e
 SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
-
-
-def quiet() -> Reporter:
-    return Reporter(stream=io.StringIO(), err=io.StringIO())
 
 
 def latest(client, origin) -> dict[str, str | None]:
