@@ -159,6 +159,8 @@ class WorkTree:
         return _under(self._files, folder)
 
     def read(self, path: str) -> bytes | None:
+        if path not in self._set:
+            return None  # absent, or ignored by git: not part of what the next commit holds
         try:
             with open(os.path.join(self.root, path), "rb") as f:
                 return f.read()

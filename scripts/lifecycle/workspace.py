@@ -60,8 +60,8 @@ class Workspace:
         for image in self.catalog.images:
             data = texts.get(image.dockerfile)
             if data is None:
-                self._problem(f"image {image.tagbase}: no Dockerfile at {image.dockerfile}",
-                              self.catalog.path, image.line)
+                self._problem(f"image {image.tagbase}: no Dockerfile at {image.dockerfile} "
+                              f"(missing, or ignored by git)", self.catalog.path, image.line)
                 continue
             try:
                 self.dockerfiles[image.tagbase] = parse_dockerfile(data.decode("utf-8", "replace"),

@@ -136,3 +136,19 @@ def test_consumers_file_is_validated_with_its_line(tmp_path):
     repo = make_repo(tmp_path, files)
     code, _out, err = run_cli(["validate", "--repo", str(repo)])
     assert code == 2 and "manifests/consumers.yml:3:5: unknown key 'pathh'" in err
+
+
+def test_a_dockerfile_git_ignores_is_not_part_of_the_repository(tmp_path):
+    """What .gitignore hides never reaches a commit: validate must not see it in the working tree either."""
+    repo = make_repo(tmp_path, sample_files())
+    (repo / ".gitignore").write_text("build/\n")
+    folder = next(p for p in sample_files() if p.endswith("/Dockerfile")).rsplit("/", 1)[0]
+    ignored = repo / "src" / "build" / "amd64"
+    ignored.mkdir(parents=True)
+    (ignored / "Dockerfile").write_text((repo / folder / "Dockerfile").read_text())
+    code, _out, err = run_cli(["validate", "--repo", str(repo)])
+    assert code == 0, err  # the ignored Dockerfile is not an uncatalogued one: it is not there at all
+    git(repo, "rm", "-q", "--cached", f"{folder}/Dockerfile")
+    (repo / ".gitignore").write_text(f"build/\n{folder}/Dockerfile\n")
+    code, _out, err = run_cli(["validate", "--repo", str(repo)])
+    assert code == 2 and f"no Dockerfile at {folder}/Dockerfile (missing, or ignored by git)" in err
