@@ -19,6 +19,7 @@ import jsonschema
 
 from lifecycle import yamlio
 from lifecycle.errors import InputError, Location
+from lifecycle.platform import Platform
 
 CATALOG_PATH = "manifests/images.yml"
 POLICY_PATH = "manifests/policy.yml"
@@ -33,16 +34,6 @@ DEFAULT_RETIRED_GRACE_DAYS = 30
 TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 # <tagbase>-<yyyyMMddHHmmss>-<short sha>
 IMMUTABLE_SUFFIX_RE = re.compile(r"-(\d{14})-([0-9a-f]{7,40})$")
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str
-    arch: str
-    variant: str | None = None
-
-    def __str__(self) -> str:
-        return "/".join(p for p in (self.os, self.arch, self.variant) if p)
 
 
 @dataclass(frozen=True)

@@ -59,22 +59,19 @@ class CycleReport:
     steps: list[Step] = field(default_factory=list)
 
     def markdown(self) -> str:
-        parts = [f"# Weekly cycle on local defaults\n\nWork folder: `{self.workdir}`; "
-                 f"registry repository: `{self.repository}`\n"]
-        for step in self.steps:
-            parts.append(f"\n## {step.title} ({step.seconds:.1f} s)\n\n")
-            if step.note:
-                parts.append(step.note + "\n\n")
-            parts.append(markdown_table(step.rows))
-        return "".join(parts)
+        return (f"# Weekly cycle on local defaults\n\nWork folder: `{self.workdir}`; "
+                f"registry repository: `{self.repository}`\n" + self._render("## ", "\n", markdown_table))
 
     def text(self) -> str:
+        return self._render("== ", "", plain_table)
+
+    def _render(self, heading: str, gap: str, table: Callable[[list[dict[str, Any]]], str]) -> str:
         parts = []
         for step in self.steps:
-            parts.append(f"\n== {step.title} ({step.seconds:.1f} s)\n")
+            parts.append(f"\n{heading}{step.title} ({step.seconds:.1f} s)\n{gap}")
             if step.note:
-                parts.append(step.note + "\n")
-            parts.append(plain_table(step.rows))
+                parts.append(step.note + "\n" + gap)
+            parts.append(table(step.rows))
         return "".join(parts)
 
 

@@ -155,9 +155,8 @@ class Engine:
         image and quoting the last lines of its log.
         """
         lines = _Lines(log)
-        error: str | None = None
-        try:
-            stream = self._api.build(
+        error = _drain(
+            lambda: self._api.build(
                 path=str(context_dir),
                 dockerfile=dockerfile,
                 tag=tag,
@@ -169,15 +168,9 @@ class Engine:
                 rm=True,
                 forcerm=True,
                 decode=True,
-            )
-            for chunk in stream:
-                if "stream" in chunk:
-                    lines.feed(chunk["stream"])
-                error = _stream_error(chunk) or error
-        except APIError as e:
-            error = str(e.explanation or e)
-        except (DockerException, requests.RequestException, OSError) as e:
-            error = f"{type(e).__name__}: {e}"
+            ),
+            lambda chunk: lines.feed(chunk["stream"]) if "stream" in chunk else None,
+        )
         lines.close()
         if error:
             raise OperationError(
@@ -192,14 +185,7 @@ class Engine:
     def pull(self, ref: str) -> None:
         """Pull `ref` (normally name@sha256:..., so that exactly that image is used)."""
         repository, tag = parse_repository_tag(ref)
-        error = None
-        try:
-            for chunk in self._api.pull(repository, tag=tag, stream=True, decode=True):
-                error = _stream_error(chunk) or error
-        except APIError as e:
-            error = str(e.explanation or e)
-        except (DockerException, requests.RequestException) as e:
-            error = f"{type(e).__name__}: {e}"
+        error = _drain(lambda: self._api.pull(repository, tag=tag, stream=True, decode=True))
         if error:
             raise OperationError(f"pull of {ref} failed: {error.strip()}")
         if self.image_id(ref) is None:
@@ -218,18 +204,15 @@ class Engine:
     def push(self, ref: str, *, log: LogFn | None = None) -> str:
         """Push `ref` (name:tag) and return the digest of the manifest the registry now holds."""
         repository, tag = _split_ref(ref)
-        error = None
         digest = None
-        try:
-            for chunk in self._api.push(repository, tag=tag, stream=True, decode=True):
-                error = _stream_error(chunk) or error
-                digest = _digest_of(chunk) or digest
-                if log and chunk.get("status") and "progressDetail" not in chunk:
-                    log(str(chunk["status"]))
-        except APIError as e:
-            error = str(e.explanation or e)
-        except (DockerException, requests.RequestException) as e:
-            error = f"{type(e).__name__}: {e}"
+
+        def seen(chunk: dict) -> None:
+            nonlocal digest
+            digest = _digest_of(chunk) or digest
+            if log and chunk.get("status") and "progressDetail" not in chunk:
+                log(str(chunk["status"]))
+
+        error = _drain(lambda: self._api.push(repository, tag=tag, stream=True, decode=True), seen)
         if error:
             raise OperationError(f"push of {ref} failed: {error.strip()}")
         if not digest:
@@ -305,6 +288,21 @@ class Engine:
         """Each command in its own container, in order (the caller decides whether to stop early)."""
         for command in commands:
             yield self.run_test(image, command, timeout)
+
+
+def _drain(start: Callable[[], Iterable[dict]], seen: Callable[[dict], None] | None = None) -> str | None:
+    """Run an engine stream to its end; the error it reported, or the one that broke it off, else None."""
+    error = None
+    try:
+        for chunk in start():
+            error = _stream_error(chunk) or error
+            if seen:
+                seen(chunk)
+    except APIError as e:
+        error = str(e.explanation or e)
+    except (DockerException, requests.RequestException, OSError) as e:  # OSError: the build context
+        error = f"{type(e).__name__}: {e}"
+    return error
 
 
 def _digest_of(chunk: dict) -> str | None:

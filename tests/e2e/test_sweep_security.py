@@ -19,7 +19,7 @@ from lifecycle.registry.auth import env_prefix
 from lifecycle.sample import PARENT, SOLO
 from lifecycle.source import WorkTree
 from lifecycle.workspace import Workspace
-from tests.fixtures.consumers import write_gitops
+from tests.fixtures.consumers import azdo_gitops
 from tests.fixtures.faultproxy import FaultProxy
 from tests.fixtures.gitops_origin import git
 from tests.fixtures.images import push_image
@@ -139,19 +139,9 @@ def test_registry_credentials_never_leak(request, server_fixture, gitops_origin,
 
 
 def test_azure_devops_token_never_leaks(tmp_path, consumer_sample, azdo_server):
-    azdo_server.add_repository("Product", "product-repo", consumer_sample.files())
-    gitops = tmp_path / "gitops"
-    write_gitops(gitops, consumer_sample, (
-        "  - name: product\n"
-        "    azureDevOps:\n"
-        f"      organization: {azdo_server.organization_url}\n"
-        "      project: Product\n"
-        "      repository: product-repo\n"
-        "      branch: main\n"))
+    gitops, _repo, env = azdo_gitops(tmp_path, consumer_sample, azdo_server)
     wrong_token = "pat-wrong-" + azdo_server.token[::-1]
     leaks = Leaks(secret_forms(azdo_server.token) | secret_forms(wrong_token))
-    cache = tmp_path / "azdo-cache"
-    env = {"AZURE_DEVOPS_EXT_PAT": azdo_server.token, "SYSTEM_ACCESSTOKEN": "", "AZURE_DEVOPS_CACHE_DIR": str(cache)}
     usage = tmp_path / "usage.json"
     done = leaks.run("consumers", "scan", "--repo", str(gitops), "--no-registry", "-o", "json", "--usage-out",
                      str(usage), env=env)

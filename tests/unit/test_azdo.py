@@ -9,28 +9,13 @@ import pytest
 
 from lifecycle.azdo import AzureDevOps, RepoRef, Secret, token_from_env
 from lifecycle.errors import InputError, OperationError
-from tests.fixtures.consumers import EXPECTED, run_lifecycle, write_gitops
+from tests.fixtures.consumers import EXPECTED, azdo_gitops, run_lifecycle
 
 BRANCH = "refs/heads/lifecycle/migrate-to-latest"
 
 
-def _setup(tmp_path, sample, azdo_server):
-    repo = azdo_server.add_repository("Product", "product-repo", sample.files())
-    gitops = tmp_path / "gitops"
-    write_gitops(gitops, sample, (
-        "  - name: product\n"
-        "    azureDevOps:\n"
-        f"      organization: {azdo_server.organization_url}\n"
-        "      project: Product\n"
-        "      repository: product-repo\n"
-        "      branch: main\n"))
-    env = {"AZURE_DEVOPS_EXT_PAT": azdo_server.token, "SYSTEM_ACCESSTOKEN": "",
-           "AZURE_DEVOPS_CACHE_DIR": str(tmp_path / "azdo-cache")}
-    return gitops, repo, env
-
-
 def test_scan_reads_every_file_at_the_branch_head(tmp_path, consumer_sample, azdo_server):
-    gitops, repo, env = _setup(tmp_path, consumer_sample, azdo_server)
+    gitops, repo, env = azdo_gitops(tmp_path, consumer_sample, azdo_server)
     done = run_lifecycle("consumers", "scan", "--repo", str(gitops), "--no-registry", "-o", "json", env=env)
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["references"]
@@ -50,7 +35,7 @@ def test_scan_reads_every_file_at_the_branch_head(tmp_path, consumer_sample, azd
 
 
 def test_migrate_pushes_a_branch_and_opens_a_pull_request(tmp_path, consumer_sample, azdo_server):
-    gitops, repo, env = _setup(tmp_path, consumer_sample, azdo_server)
+    gitops, repo, env = azdo_gitops(tmp_path, consumer_sample, azdo_server)
     head = repo.branches["refs/heads/main"]
     done = run_lifecycle("consumers", "migrate", "--repo", str(gitops), "--no-registry", "--pull-request",
                          env=env)
@@ -92,7 +77,7 @@ def test_migrate_pushes_a_branch_and_opens_a_pull_request(tmp_path, consumer_sam
 
 
 def test_without_pull_request_flag_remote_repositories_only_show_the_diff(tmp_path, consumer_sample, azdo_server):
-    gitops, repo, env = _setup(tmp_path, consumer_sample, azdo_server)
+    gitops, repo, env = azdo_gitops(tmp_path, consumer_sample, azdo_server)
     done = run_lifecycle("consumers", "migrate", "--repo", str(gitops), "--no-registry", env=env)
     assert done.returncode == 0, done.stderr
     assert "+++ b/product/eng/legs.yaml" in done.stdout
@@ -101,7 +86,7 @@ def test_without_pull_request_flag_remote_repositories_only_show_the_diff(tmp_pa
 
 
 def test_no_token_is_bad_input(tmp_path, consumer_sample, azdo_server):
-    gitops, _, env = _setup(tmp_path, consumer_sample, azdo_server)
+    gitops, _, env = azdo_gitops(tmp_path, consumer_sample, azdo_server)
     env = {**env, "AZURE_DEVOPS_EXT_PAT": "", "SYSTEM_ACCESSTOKEN": ""}
     done = run_lifecycle("consumers", "scan", "--repo", str(gitops), "--no-registry", env=env)
     assert done.returncode == 2
