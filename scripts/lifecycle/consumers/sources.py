@@ -29,12 +29,10 @@ class Source(Protocol):
     def read(self, path: str) -> bytes: ...
 
 
-@dataclass
-class LocalSource:
-    """The working tree of a local checkout."""
+class _Clone:
+    """A source in a local clone (`path:` in the consumers file)."""
 
     repo: ConsumerRepo
-    concurrency: int = 1
 
     @property
     def name(self) -> str:
@@ -44,6 +42,14 @@ class LocalSource:
     def root(self) -> Path:
         assert self.repo.path is not None
         return self.repo.path
+
+
+@dataclass
+class LocalSource(_Clone):
+    """The working tree of a local checkout."""
+
+    repo: ConsumerRepo
+    concurrency: int = 1
 
     @property
     def branch(self) -> str | None:
@@ -119,7 +125,7 @@ class AzdoSource:
 
 
 @dataclass
-class GitBranchSource:
+class GitBranchSource(_Clone):
     """One branch of a local clone, read from git objects at its head: no checkout changes, so every
     branch of a repository is scanned while whatever is checked out stays as it is."""
 
@@ -128,15 +134,6 @@ class GitBranchSource:
     commit: str
     concurrency: int = 1
     _blobs: dict[str, bytes] | None = field(default=None, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.repo.name
-
-    @property
-    def root(self) -> Path:
-        assert self.repo.path is not None
-        return self.repo.path
 
     def files(self) -> list[str]:
         listing = _git(self.root, "ls-tree", "-r", "-z", "--full-tree", self.commit).split(b"\0")
