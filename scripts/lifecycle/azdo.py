@@ -166,6 +166,13 @@ class AzureDevOps:
                 return ref.object_id
         return None
 
+    def list_branches(self, repo: RepoRef) -> dict[str, str]:
+        """Every branch (name without refs/heads/) and the commit it points at."""
+        with self._call(f"list branches of {repo}"):
+            refs = self._git(repo.organization_url).get_refs(repo.name, project=repo.project, filter="heads/")
+        return {ref.name.removeprefix("refs/heads/"): ref.object_id for ref in refs or []
+                if ref.name.startswith("refs/heads/")}
+
     def list_files(self, repo: RepoRef, commit: str, path: str = "/") -> list[str]:
         """Paths (relative, '/'-separated) of every file under `path` at `commit`."""
         from azure.devops.v7_1.git.models import GitVersionDescriptor

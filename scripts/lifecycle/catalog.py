@@ -29,6 +29,8 @@ DEFAULT_RETENTION_DAYS = 180
 MIN_RETENTION_DAYS = 90
 DEFAULT_KEEP_LAST = 3
 DEFAULT_RETIRED_GRACE_DAYS = 30
+DEFAULT_EVALUATION_DAYS = 30
+DEFAULT_STABILITY_DAYS = 182
 
 # OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
 TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
@@ -127,6 +129,13 @@ class Policy:
     cleanup_exceptions: tuple[str, ...] = ()
     retired_grace_days: int = DEFAULT_RETIRED_GRACE_DAYS
     path: str = POLICY_PATH
+    dotnet_eol: tuple[tuple[str, dt.date], ...] = ()     # (.NET version, end of life), for floating tags
+    evaluation_days: int = DEFAULT_EVALUATION_DAYS
+    stability_days: int = DEFAULT_STABILITY_DAYS
+
+    @property
+    def dotnet_versions(self) -> dict[str, dt.date]:
+        return dict(self.dotnet_eol)
 
     @property
     def definition_label(self) -> str:
@@ -242,6 +251,11 @@ def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
         cleanup_exceptions=tuple(retention.get("exceptions") or ()),
         retired_grace_days=retention.get("retiredGraceDays", DEFAULT_RETIRED_GRACE_DAYS),
         path=filename,
+        dotnet_eol=tuple((version, _parse_date(entry["endOfLife"], document, ["dotnetVersions", version, "endOfLife"],
+                                               filename))
+                         for version, entry in (plain.get("dotnetVersions") or {}).items()),
+        evaluation_days=(plain.get("floatingTags") or {}).get("evaluationDays", DEFAULT_EVALUATION_DAYS),
+        stability_days=(plain.get("floatingTags") or {}).get("stabilityDays", DEFAULT_STABILITY_DAYS),
     )
 
 

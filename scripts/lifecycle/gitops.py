@@ -214,13 +214,18 @@ class GitOps:
     def last_promoted(self, production: str, main: str, limit: int = 1000) -> str | None:
         """P: the main commit the last rollout promoted (the second parent of the newest merge from main
         on production's first-parent line), or the main commit production was created from."""
+        return self.last_rollout(production, main, limit)[1]
+
+    def last_rollout(self, production: str, main: str, limit: int = 1000) -> tuple[str | None, str | None]:
+        """(the newest merge from main on production's first-parent line, P); the merge is None when
+        production has none yet and P is the main commit production was created from."""
         for sha in self.first_parent(production, limit):
             commit = self.repo.commit(sha)
             if len(commit.parents) >= 2 and self.is_ancestor(commit.parents[1].hexsha, main):
-                return commit.parents[1].hexsha
+                return sha, commit.parents[1].hexsha
             if self.is_ancestor(sha, main):
-                return sha
-        return None
+                return None, sha
+        return None, None
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -234,9 +239,11 @@ class GitOps:
             env.update(GIT_AUTHOR_EMAIL=FALLBACK_EMAIL, GIT_COMMITTER_EMAIL=FALLBACK_EMAIL)
         return env
 
-    def rollout_tree(self, production: str, candidate: str, held: dict[str, list[str]]) -> str:
+    def rollout_tree(self, production: str, candidate: str, held: dict[str, list[str]],
+                     files: dict[str, str] | None = None) -> str:
         """Write the tree: candidate's, except for each held image (tagbase -> its folders in either commit),
-        whose folders and catalogue entry are production's (absent if production has none). Returns the tree id."""
+        whose folders and catalogue entry are production's (absent if production has none), and for `files`
+        (path -> text) written as given. Returns the tree id."""
         with tempfile.TemporaryDirectory(prefix="lifecycle-index-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             _run(self.root, "read-tree", candidate, env=env)
@@ -253,6 +260,9 @@ class GitOps:
                 text = held_catalog(cand_cat, prod_cat, sorted(held))
                 blob = _run(self.root, "hash-object", "-w", "--stdin", input=text.encode()).strip()
                 _run(self.root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{CATALOG_PATH}", env=env)
+            for path, content in (files or {}).items():
+                blob = _run(self.root, "hash-object", "-w", "--stdin", input=content.encode()).strip()
+                _run(self.root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
             return _run(self.root, "write-tree", env=env).strip()
 
     def tree_of(self, sha: str) -> str:

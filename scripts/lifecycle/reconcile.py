@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from lifecycle import floating
 from lifecycle.catalog import ImageSpec, Policy
 from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
@@ -30,6 +31,7 @@ class TagChange:
     previous: str | None
     new: str
     source_tag: str | None     # the immutable tag of the LKG
+    floating: bool = False     # a floating tag scoped to a .NET version (manifests/floating.yml)
 
     @property
     def moves(self) -> bool:
@@ -53,8 +55,15 @@ def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient) -> li
         if lkg is None or not lkg.found:
             continue
         wanted.extend((tag, image.tagbase, lkg) for tag in production_tags(image, ws.policy))
+    floating_tags = set()
+    for f in floating.load(ws.source):
+        lkg = lkgs.get(f.target)
+        if lkg is not None and lkg.found:
+            wanted.append((f.tag, f.target, lkg))
+            floating_tags.add(f.tag)
     current = client.resolve_many(ws.catalog.repository, [t for t, _, _ in wanted])
-    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag) for tag, tagbase, lkg in wanted]
+    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, tag in floating_tags)
+            for tag, tagbase, lkg in wanted]
 
 
 def apply_tags(client: RegistryClient, repository: str, changes: list[TagChange]) -> list[TagEntry]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lifecycle.errors import InputError, LifecycleError, OperationError
+from lifecycle.floating import FloatingHold
+from lifecycle.floating_rollout import plan_floating
 from lifecycle.gitops import ROLLOUT_TRAILER, GitOps, Hold, PushRejected, compute_holds, merged_definitions
 from lifecycle.journal import Journal, TagEntry
 from lifecycle.lkg import Lkg, LkgResolver, resolver_for
@@ -50,6 +52,7 @@ class RolloutPlan:
     message: str = ""
     main_branch: str = "main"
     production_branch: str = "production"
+    floating_holds: dict[str, FloatingHold] = field(default_factory=dict)
 
     @property
     def target(self) -> str:
@@ -144,10 +147,19 @@ def merge_message(plan: RolloutPlan) -> str:
     lines.append("Promoted (latest moves):" if moves else "Promoted: no latest tag moves.")
     for c in moves:
         lines.append(f"- {c.image}: {c.previous or '(none)'} -> {c.new}")
+    floating = [c for c in plan.changes if c.moves and c.floating]
+    if floating:
+        lines += ["", "Floating tags (moves):"]
+        lines += [f"- {c.tag} ({c.image}): {c.previous or '(none)'} -> {c.new}" for c in floating]
     if plan.holds:
         lines += ["", "Held (production keeps its files):"]
         for hold in plan.holds.values():
             lines.append(f"- {hold.tagbase}: {hold.reason}")
+    if plan.floating_holds:
+        lines += ["", "Floating tags held (production keeps their target):"]
+        for fh in plan.floating_holds.values():
+            until = f" (possible from {fh.until})" if fh.until else ""
+            lines.append(f"- {fh.tag}: stays on {fh.serving or '(none)'}, not {fh.wanted}: {fh.reason}{until}")
     if plan.skipped:
         lines += ["", "Newer main commits not promoted:"]
         lines += [f"- {s.sha[:10]} {s.subject}: {s.reason}" for s in plan.skipped]
@@ -156,12 +168,12 @@ def merge_message(plan: RolloutPlan) -> str:
 
 
 def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = None,
-                 max_walk: int = DEFAULT_MAX_WALK) -> RolloutPlan:
+                 max_walk: int = DEFAULT_MAX_WALK, now: dt.datetime | None = None) -> RolloutPlan:
     """Everything the rollout will do, decided before anything changes. Writes only git objects (the
     merge commit, unreferenced until pushed)."""
     production, main = ops.production_head(), ops.main_head()
     ops.check_production(production, main)
-    promoted = ops.last_promoted(production, main)
+    last_merge, promoted = ops.last_rollout(production, main)
     wss = _Workspaces(ops)
     try:  # the registry and label names: main's, unless main's newest commit does not load
         names_ws = wss.get(main) if commit is None else wss.get(ops.sha(commit))
@@ -170,17 +182,24 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
     resolver = resolver_for(names_ws, client)
     sha, already, holds, lkgs, skipped = choose_commit(ops, wss, resolver, production, main, promoted,
                                                        commit=commit, max_walk=max_walk)
+    today = (now or dt.datetime.now(dt.timezone.utc)).date()
+    prod_ws, cand_ws = wss.get(production), wss.get(sha)
+    floating = plan_floating(ops.root, production, last_merge or promoted, sha, cand_ws.policy, today)
     if already:
-        ws = wss.get(production)
         missing = _missing(lkgs)
         if missing:
             raise OperationError(f"{sha[:10]} is already in production, but production HEAD has images without an "
                                  f"LKG: {_describe_missing(missing)}; run `lifecycle reconcile --channel latest`")
-        return RolloutPlan(production, main, promoted, sha, True, None, {}, lkgs, plan_tags(ws, lkgs, client),
-                           ws.catalog.repository, skipped)
-    prod_ws, cand_ws = wss.get(production), wss.get(sha)
-    held = {t: [s.folder for s in (prod_ws.catalog.get(t), cand_ws.catalog.get(t)) if s is not None] for t in holds}
-    tree = ops.rollout_tree(production, sha, held)
+        if not floating.changes_production:
+            return RolloutPlan(production, main, promoted, sha, True, None, {}, lkgs,
+                               plan_tags(prod_ws, lkgs, client), prod_ws.catalog.repository, skipped)
+        # main@C is in production, but a floating tag's hold has ended: merge C again, on production's tree
+        # with only floating.yml changed, so the move is a commit that a revert can undo.
+        tree = ops.rollout_tree(production, production, {}, floating.files)
+    else:
+        held = {t: [s.folder for s in (prod_ws.catalog.get(t), cand_ws.catalog.get(t)) if s is not None]
+                for t in holds}
+        tree = ops.rollout_tree(production, sha, held, floating.files)
     # A draft commit gives the tree's catalogue (held entries included) for the tag plan; the real
     # commit has the same tree and a message that lists that plan.
     draft = ops.commit_tree(tree, [production, sha], "rollout draft\n")
@@ -191,7 +210,8 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         raise OperationError(f"internal check failed: the rollout tree's definitions differ from the plan for "
                              f"{', '.join(differ)}; nothing was pushed")
     plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, plan_tags(ws, lkgs, client),
-                       ws.catalog.repository, skipped, main_branch=ops.main, production_branch=ops.production)
+                       ws.catalog.repository, skipped, main_branch=ops.main, production_branch=ops.production,
+                       floating_holds=floating.holds)
     plan.message = merge_message(plan)
     plan.merge = ops.commit_tree(tree, [production, sha], plan.message)
     return plan
@@ -199,12 +219,12 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
 
 def rollout(ops: GitOps, client: RegistryClient, out: Reporter, *, commit: str | None = None,
             max_walk: int = DEFAULT_MAX_WALK, dry_run: bool = False, journal_path: Path | None = None,
-            fetch: bool = True) -> RolloutResult:
+            fetch: bool = True, now: dt.datetime | None = None) -> RolloutResult:
     """Plan, push the merge (one retry after a fetch when production moved), retag, journal."""
     for attempt in (1, 2):
         if fetch:
             ops.fetch()
-        plan = plan_rollout(ops, client, commit=commit, max_walk=max_walk)
+        plan = plan_rollout(ops, client, commit=commit, max_walk=max_walk, now=now)
         if dry_run:
             journal = _journal(plan, planned_entries(plan.changes))
             return RolloutResult(plan, journal.tags, False, True, journal)
@@ -227,7 +247,8 @@ def rollout(ops: GitOps, client: RegistryClient, out: Reporter, *, commit: str |
 
 def _journal(plan: RolloutPlan, entries: list[TagEntry]) -> Journal:
     return Journal("rollout", plan.target, main_commit=plan.commit, tags=entries,
-                   holds=[{"image": h.tagbase, "reason": h.reason} for h in plan.holds.values()],
+                   holds=[{"image": h.tagbase, "reason": h.reason} for h in plan.holds.values()]
+                   + [{"floatingTag": h.tag, "reason": h.reason} for h in plan.floating_holds.values()],
                    time=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 

@@ -28,6 +28,7 @@ def validate(source: TreeSource, *, today: dt.date | None = None, pipelines_root
     _check_folders(ws)
     _check_bases(ws)
     _check_eol(ws, today)
+    _check_floating(ws, today)
     if pipelines_root is not None:
         _check_pipelines(pipelines_root, ws)
     if consumers_root is not None:
@@ -82,6 +83,19 @@ def _check_eol(ws: Workspace, today: dt.date) -> None:
         if image.past_eol(today):
             ws._problem(f"{image.tagbase} reached end of life on {image.eol}: retire it (lifecycle retire)",
                         ws.catalog.path, image.line, severity="warning")
+
+
+def _check_floating(ws: Workspace, today: dt.date) -> None:
+    from lifecycle import floating
+
+    try:
+        tags = floating.load(ws.source)
+    except InputError as exc:
+        ws.problems.append(Problem(str(exc).split(": ", 1)[-1] if exc.location else str(exc),
+                                   exc.location or Location(floating.FLOATING_PATH)))
+        return
+    for message, line, severity in floating.problems(tags, ws.catalog, ws.policy, today):
+        ws._problem(message, floating.FLOATING_PATH, line, severity=severity)
 
 
 def _check_pipelines(root: Path, ws: Workspace) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from lifecycle.cleanup import parse_iso
 from lifecycle.commands.options import production_options, reporter
 from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
@@ -28,8 +29,11 @@ def print_journal(out: Reporter, text: str, output: str) -> None:
 @click.option("--commit", metavar="REV", help="Promote this main commit instead of choosing one.")
 @click.option("--max-walk", type=click.IntRange(1), default=DEFAULT_MAX_WALK, show_default=True,
               help="How many commits of main's first-parent line to consider.")
+@click.option("--now", "now_text", metavar="ISO",
+              help="Evaluate floating-tag evaluation and stability periods at this time (default: now, UTC).")
 def rollout(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], remote: str, main_branch: str,
-            production: str, journal_path: Path | None, commit: str | None, max_walk: int) -> None:
+            production: str, journal_path: Path | None, commit: str | None, max_walk: int,
+            now_text: str | None) -> None:
     """Promote the newest fully published main commit into production, then move every -latest to its LKG."""
     out = reporter(output)
     ops = GitOps(repo, remote, main_branch, production)
@@ -37,7 +41,7 @@ def rollout(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], r
     registry = ops.workspace(ops.production_head()).catalog.registry
     with RegistryPool(insecure) as pool:
         result = run_rollout(ops, pool.get(registry), out, commit=commit, max_walk=max_walk, dry_run=dry_run,
-                             journal_path=journal_path, fetch=bool(remote))
+                             journal_path=journal_path, fetch=bool(remote), now=parse_iso(now_text, "--now"))
     report(out, output, result)
     if not result.ok:
         failed = [e.tag for e in result.entries if e.status == "failed"]
@@ -57,6 +61,7 @@ def report(out: Reporter, output: str, result: RolloutResult) -> None:
             "promoted_before": plan.promoted, "commit": plan.commit, "merge": plan.merge, "already": plan.already,
             "pushed": result.pushed, "message": plan.message,
             "holds": [asdict(h) for h in plan.holds.values()],
+            "floating_holds": [h.as_row() for h in plan.floating_holds.values()],
             "skipped": [{"commit": s.sha, "subject": s.subject, "reason": s.reason} for s in plan.skipped],
             "journal": json.loads(result.journal.to_json())}
     out.table(summary_rows(result), title=title, data=data)
@@ -68,6 +73,9 @@ def report(out: Reporter, output: str, result: RolloutResult) -> None:
     if plan.holds:
         out.write("\n")
         out.table([h.as_row() for h in plan.holds.values()], title="Held")
+    if plan.floating_holds:
+        out.write("\n")
+        out.table([h.as_row() for h in plan.floating_holds.values()], title="Floating tags held")
     if plan.skipped:
         out.write("\n")
         out.table([{"commit": s.sha[:10], "subject": s.subject, "reason": s.reason} for s in plan.skipped],

@@ -26,7 +26,8 @@ UNKNOWN = "unknown"
 EXPRESSION = "expression"
 MISSING = "missing"
 EOL = "eol"
-CLASSES = (LATEST, STAGING, BARE, PINNED, DIGEST, UNKNOWN, EXPRESSION, MISSING, EOL)
+FLOATING = "floating"    # a floating tag scoped to a .NET version (manifests/floating.yml)
+CLASSES = (LATEST, STAGING, BARE, PINNED, DIGEST, FLOATING, UNKNOWN, EXPRESSION, MISSING, EOL)
 # forms that migrate rewrites to <tagbase>-latest
 MIGRATABLE = frozenset({PINNED, BARE})
 
@@ -42,12 +43,13 @@ class KnownImages:
     tagbases: frozenset[str]
     eol: dict[str, dt.date] = field(default_factory=dict)
     shared_tags: dict[str, str] = field(default_factory=dict)   # extra floating tag -> its tag base
+    floating: dict[str, str] = field(default_factory=dict)      # .NET-scoped floating tag -> its target
 
     @classmethod
-    def from_catalog(cls, catalog: "Catalog") -> "KnownImages":
+    def from_catalog(cls, catalog: "Catalog", floating: dict[str, str] | None = None) -> "KnownImages":
         return cls(catalog.registry, catalog.repository, frozenset(i.tagbase for i in catalog.images),
                    {i.tagbase: i.eol for i in catalog.images if i.eol is not None},
-                   {t: i.tagbase for i in catalog.images for t in i.shared_tags})
+                   {t: i.tagbase for i in catalog.images for t in i.shared_tags}, dict(floating or {}))
 
     def past_eol(self, tagbase: str, today: dt.date) -> bool:
         eol = self.eol.get(tagbase)
@@ -70,6 +72,17 @@ class RegistryView:
         self._repository = repository
         self._tags: set[str] | None = None
         self._digests: dict[str, str | None] = {}
+        self._created: dict[str, dt.datetime | None] = {}
+
+    def created(self, digest: str) -> dt.datetime | None:
+        """When the image behind a digest was built (its config), None when unknown or gone."""
+        if digest not in self._created:
+            config = getattr(self._client, "config", None)
+            try:
+                self._created[digest] = config(self._repository, digest).created if config else None
+            except Exception:  # noqa: BLE001 - a pin's age is information; absence is reported as "missing"
+                self._created[digest] = None
+        return self._created[digest]
 
     def has_tag(self, tag: str) -> bool:
         if self._tags is None:
@@ -102,6 +115,7 @@ class Classified:
     tagbase: str | None
     digest: str | None = None  # what the reference resolves to in the registry now (None if unchecked/absent)
     note: str = ""
+    age_days: int | None = None  # a pin's (tag@sha256:) image age, when the registry was asked
 
     @property
     def migratable(self) -> bool:
@@ -137,19 +151,26 @@ def classify(ref: Reference, known: KnownImages, registry: RegistryView | None =
         form, tagbase = DIGEST, (tag_form(ref.tag, known.tagbases)[1] if ref.tag else None)
     elif ref.tag in known.shared_tags:  # shared tags follow -latest
         form, tagbase = LATEST, known.shared_tags[ref.tag]
+    elif ref.tag in known.floating:
+        form, tagbase = FLOATING, known.floating[ref.tag]
     else:
         form, tagbase = tag_form(ref.tag or "", known.tagbases)
-    klass, digest, note = form, None, ""
+    klass, digest, note, age = form, None, "", None
     if registry is not None:
         digest = registry.digest_of(ref.digest or ref.tag or "")
         if digest is None:
             klass = MISSING
             note = f"{'digest' if ref.digest else 'tag'} not in {known.registry}/{known.repository}"
+        elif form == DIGEST:
+            created = registry.created(digest)
+            if created is not None:
+                age = max(0, (today - created.date()).days)
+                note = f"pinned to an image built {created.date()} ({age} days ago)"
     if klass != MISSING and tagbase and known.past_eol(tagbase, today):
         klass, note = EOL, f"{tagbase} reached end-of-life on {known.eol[tagbase].isoformat()}"
     if klass == UNKNOWN and not note:
         note = "tag base not in the catalogue"
-    return Classified(ref, form, klass, tagbase, digest, note)
+    return Classified(ref, form, klass, tagbase, digest, note, age)
 
 
 def classify_all(refs: Iterable[Reference], known: KnownImages, registry: RegistryView | None = None,

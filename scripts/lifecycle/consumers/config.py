@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,6 +38,10 @@ class ConsumerRepo:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     line: int | None = None
+    branches: tuple[str, ...] = ()        # branch name patterns; () = the working tree / azureDevOps.branch
+
+    def wants_branch(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.branches)
 
     def wants(self, relpath: str) -> bool:
         """Whether a file (path relative to the repository root, '/'-separated) is scanned."""
@@ -97,6 +102,7 @@ def load_consumers(config_path: Path, base: Path, display: str | None = None) ->
             include=tuple(entry.get("include") or default_include),
             exclude=tuple(entry.get("exclude") or ()) + default_exclude,
             line=line,
+            branches=tuple(entry.get("branches") or ()),
         ))
     return ConsumersConfig(tuple(repos), tuple(plain.get("registryAliases") or ()), name)
 

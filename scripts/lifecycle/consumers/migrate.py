@@ -8,13 +8,18 @@ references. A second run finds nothing pinned or bare and changes nothing.
 from __future__ import annotations
 
 import difflib
+import os
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 from lifecycle.azdo import AzureDevOps, PullRequest
 from lifecycle.consumers.classify import Classified, RegistryView
 from lifecycle.consumers.references import COMMENT
 from lifecycle.consumers.scan import ScannedFile, SourceScan, encode
-from lifecycle.consumers.sources import AzdoSource, LocalSource
+from lifecycle.consumers.sources import AzdoSource, GitBranchSource, LocalSource
 from lifecycle.errors import OperationError
 
 DEFAULT_BRANCH = "lifecycle/migrate-to-latest"
@@ -64,6 +69,8 @@ class SourceMigration:
     skipped: list[Skipped] = field(default_factory=list)
     pull_request: PullRequest | None = None
     pull_request_existed: bool = False
+    branch: str | None = None               # the branch scanned (None: a working tree)
+    commit: str | None = None               # the local branch commit written by apply_branch
 
     @property
     def edits(self) -> list[Edit]:
@@ -74,8 +81,17 @@ def _wanted(c: Classified) -> bool:
     return c.migratable and c.reference.kind != COMMENT
 
 
-def plan_file(scanned: ScannedFile, registry: RegistryView | None = None) -> tuple[FileChange | None, list[Skipped]]:
-    """The new content of one file, and the references left alone for a reason worth reporting."""
+TargetFn = Callable[[Classified], "str | None"]
+
+
+def _to_latest(c: Classified) -> str | None:
+    return c.target_tag if _wanted(c) else None
+
+
+def plan_file(scanned: ScannedFile, registry: RegistryView | None = None,
+              target_of: TargetFn = _to_latest) -> tuple[FileChange | None, list[Skipped]]:
+    """The new content of one file, and the references left alone for a reason worth reporting.
+    `target_of`: the tag a reference should use, None to leave it (default: pinned and bare to -latest)."""
     text = scanned.text
     edits: list[Edit] = []
     skipped: list[Skipped] = []
@@ -83,10 +99,9 @@ def plan_file(scanned: ScannedFile, registry: RegistryView | None = None) -> tup
     cursor = 0
     for c in sorted(scanned.references, key=lambda c: c.reference.start):
         r = c.reference
-        if not _wanted(c):
+        target = target_of(c)
+        if target is None or (r.tag == target and not r.digest):
             continue
-        target = c.target_tag
-        assert target is not None
         if registry is not None and registry.digest_of(target) is None:
             skipped.append(Skipped(r.path, r.line, r.text, f"{target} is not in the registry"))
             continue
@@ -103,10 +118,11 @@ def plan_file(scanned: ScannedFile, registry: RegistryView | None = None) -> tup
     return FileChange(scanned.path, encode(text), encode("".join(pieces)), edits), skipped
 
 
-def plan_source(scan: SourceScan, registry: RegistryView | None = None) -> SourceMigration:
-    migration = SourceMigration(scan.name)
+def plan_source(scan: SourceScan, registry: RegistryView | None = None,
+                target_of: TargetFn = _to_latest) -> SourceMigration:
+    migration = SourceMigration(scan.name, branch=scan.branch)
     for scanned in scan.files:
-        change, skipped = plan_file(scanned, registry)
+        change, skipped = plan_file(scanned, registry, target_of)
         migration.skipped.extend(skipped)
         if change is not None:
             migration.changes.append(change)
@@ -153,3 +169,51 @@ def open_pull_request(source: AzdoSource, migration: SourceMigration, client: Az
     pr_id, url = client.create_pull_request(source.ref, branch, source.branch, PR_TITLE, description(migration))
     migration.pull_request = PullRequest(pr_id, url, f"refs/heads/{branch}", f"refs/heads/{source.branch}", PR_TITLE)
     return migration
+
+
+def pr_branch(base: str, source: AzdoSource | GitBranchSource) -> str:
+    """One migration branch per scanned branch: `<base>/<branch>` when a repository lists branches."""
+    return f"{base}/{source.branch}" if source.repo.branches else base
+
+
+def apply_branch(source: GitBranchSource, migration: SourceMigration, branch: str) -> SourceMigration:
+    """One commit on the scanned commit with the edits, as local branch `branch`, written from git objects:
+    no checkout, index or working tree of the clone changes. An existing `branch` is left as it is."""
+    if not migration.changes:
+        return migration
+    root = source.root
+    ref = f"refs/heads/{branch}"
+    if _git(root, "rev-parse", "--verify", "-q", ref, check=False):
+        raise OperationError(f"{source.name}: branch {branch} exists already; delete it or pass another --branch")
+    with tempfile.TemporaryDirectory(prefix="lifecycle-migrate-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _git(root, "read-tree", source.commit, env=env)
+        for change in migration.changes:
+            mode = _git(root, "ls-tree", source.commit, "--", change.path).split(" ", 1)[0] or "100644"
+            blob = _git(root, "hash-object", "-w", "--stdin", input=change.new).strip()
+            _git(root, "update-index", "--cacheinfo", f"{mode},{blob},{change.path}", env=env)
+        tree = _git(root, "write-tree", env=env).strip()
+    message = f"{PR_TITLE}\n\n{len(migration.edits)} reference(s) in {len(migration.changes)} file(s)\n"
+    commit = _git(root, "commit-tree", tree, "-p", source.commit, input=message.encode(), env=_identity(root)).strip()
+    _git(root, "update-ref", ref, commit, "0" * 40)
+    migration.commit = commit
+    return migration
+
+
+def _identity(root: Path) -> dict[str, str]:
+    """A committer identity where the clone and the environment have none (CI agents)."""
+    env = {}
+    for key, git_key, fallback in (("NAME", "user.name", "lifecycle"), ("EMAIL", "user.email", "lifecycle@localhost")):
+        if not _git(root, "config", git_key, check=False).strip():
+            for kind in ("AUTHOR", "COMMITTER"):
+                env[f"GIT_{kind}_{key}"] = os.environ.get(f"GIT_{kind}_{key}", fallback)
+    return env
+
+
+def _git(root: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+         check: bool = True) -> str:
+    done = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True,
+                          env={**os.environ, **(env or {})})
+    if check and done.returncode != 0:
+        raise OperationError(f"git {' '.join(args[:2])} in {root}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout.decode() if done.returncode == 0 else ""

@@ -13,7 +13,9 @@ from typing import Any, Iterable
 
 from lifecycle.consumers.classify import Classified, KnownImages, RegistryView, classify_all
 from lifecycle.consumers.references import COMMENT, Pattern, Reference, find_references
-from lifecycle.consumers.sources import AzdoSource, LocalSource, MAX_FILE_BYTES
+from lifecycle.consumers.sources import AzdoSource, GitBranchSource, LocalSource, MAX_FILE_BYTES
+
+AnySource = LocalSource | AzdoSource | GitBranchSource
 
 USAGE_VERSION = 1
 ENCODING = "utf-8"
@@ -30,13 +32,17 @@ class ScannedFile:
 
 @dataclass
 class SourceScan:
-    source: LocalSource | AzdoSource
+    source: AnySource
     files: list[ScannedFile] = field(default_factory=list)   # only files with references
     files_read: int = 0
 
     @property
     def name(self) -> str:
         return self.source.name
+
+    @property
+    def branch(self) -> str | None:
+        return self.source.branch
 
     @property
     def references(self) -> list[Classified]:
@@ -54,12 +60,16 @@ class ScanResult:
     def references(self) -> list[tuple[str, Classified]]:
         return [(s.name, c) for s in self.sources for c in s.references]
 
+    def located(self) -> list[tuple[str, str | None, Classified]]:
+        """(repository, branch, reference) for every reference; branch None for a working tree."""
+        return [(s.name, s.branch, c) for s in self.sources for c in s.references]
+
     def rows(self) -> list[dict[str, Any]]:
         rows = []
-        for source, c in self.references:
+        for source, branch, c in self.located():
             r = c.reference
             rows.append({
-                "repository": source, "file": r.path, "line": r.line, "column": r.column,
+                "repository": source, "branch": branch, "file": r.path, "line": r.line, "column": r.column,
                 "kind": r.kind, "class": c.klass, "form": c.form, "reference": r.text,
                 "image": _short(r.text[len(r.registry) + 1 + len(r.repository):]),
                 "tagbase": c.tagbase, "queue": r.queue, "yaml_path": r.yaml_path,
@@ -78,7 +88,7 @@ class ScanResult:
         entries = []
         tags: set[str] = set()
         digests: set[str] = set()
-        for source, c in self.references:
+        for source, branch, c in self.located():
             r = c.reference
             if r.kind == COMMENT or r.expression:
                 continue
@@ -88,7 +98,8 @@ class ScanResult:
                 digests.add(r.digest)
             if c.digest:
                 digests.add(c.digest)
-            entries.append({"repository": source, "file": r.path, "line": r.line, "reference": r.text,
+            entries.append({"repository": source, "branch": branch, "file": r.path, "line": r.line,
+                            "reference": r.text,
                             "tag": r.tag, "digest": r.digest, "resolved": c.digest, "class": c.klass})
         return {
             "version": USAGE_VERSION,
@@ -119,7 +130,7 @@ def encode(text: str) -> bytes:
     return text.encode(ENCODING, ERRORS)
 
 
-def scan_source(source: LocalSource | AzdoSource, pattern: Pattern, known: KnownImages,
+def scan_source(source: AnySource, pattern: Pattern, known: KnownImages,
                 registry: RegistryView | None, today: dt.date) -> SourceScan:
     result = SourceScan(source)
     needle = pattern.repository.encode()
@@ -145,7 +156,7 @@ def scan_source(source: LocalSource | AzdoSource, pattern: Pattern, known: Known
     return result
 
 
-def scan(sources: Iterable[LocalSource | AzdoSource], known: KnownImages, aliases: Iterable[str] = (),
+def scan(sources: Iterable[AnySource], known: KnownImages, aliases: Iterable[str] = (),
          registry: RegistryView | None = None, today: dt.date | None = None,
          now: dt.datetime | None = None) -> ScanResult:
     """Scan every source; any failure (a repository unreachable, the registry down) raises, so that an
@@ -154,3 +165,25 @@ def scan(sources: Iterable[LocalSource | AzdoSource], known: KnownImages, aliase
     today = today or dt.date.today()
     scans = [scan_source(s, pattern, known, registry, today) for s in sources]
     return ScanResult(known, scans, registry is not None, now or dt.datetime.now(dt.timezone.utc))
+
+
+def by_image(result: ScanResult) -> list[dict[str, Any]]:
+    """The "matrix of truth": per image, which repositories and branches use it, and how (class counts)."""
+    images: dict[str, dict[str, Any]] = {}
+    for source, branch, c in result.located():
+        if c.reference.kind == COMMENT:
+            continue
+        name = c.tagbase or "(unknown)"
+        row = images.setdefault(name, {"image": name, "references": 0, "classes": {}, "users": {}})
+        row["references"] += 1
+        row["classes"][c.klass] = row["classes"].get(c.klass, 0) + 1
+        where = f"{source}@{branch}" if branch else source
+        row["users"].setdefault(where, set()).add(c.klass)
+    out = []
+    for name in sorted(images):
+        row = images[name]
+        out.append({"image": name, "references": row["references"],
+                    "classes": ", ".join(f"{k}: {v}" for k, v in sorted(row["classes"].items())),
+                    "used_by": "; ".join(f"{w} ({', '.join(sorted(k))})" for w, k in sorted(row["users"].items())),
+                    "eol": any(k == "eol" for k in row["classes"])})
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -20,17 +21,18 @@ class Source(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def branch(self) -> str | None: ...    # None: a working tree
+
     def files(self) -> list[str]: ...
 
     def read(self, path: str) -> bytes: ...
 
 
-@dataclass
-class LocalSource:
-    """The working tree of a local checkout."""
+class _Clone:
+    """A source in a local clone (`path:` in the consumers file)."""
 
     repo: ConsumerRepo
-    concurrency: int = 1
 
     @property
     def name(self) -> str:
@@ -40,6 +42,18 @@ class LocalSource:
     def root(self) -> Path:
         assert self.repo.path is not None
         return self.repo.path
+
+
+@dataclass
+class LocalSource(_Clone):
+    """The working tree of a local checkout."""
+
+    repo: ConsumerRepo
+    concurrency: int = 1
+
+    @property
+    def branch(self) -> str | None:
+        return None
 
     def files(self) -> list[str]:
         if not self.root.is_dir():
@@ -77,6 +91,7 @@ class AzdoSource:
     client: AzureDevOps
     concurrency: int = 8   # one request per file: read a few at a time
     _commit: str | None = field(default=None, repr=False)
+    branch_name: str | None = None   # default: azureDevOps.branch
 
     @property
     def name(self) -> str:
@@ -91,7 +106,7 @@ class AzdoSource:
     @property
     def branch(self) -> str:
         assert self.repo.azure_devops is not None
-        return self.repo.azure_devops.branch
+        return self.branch_name or self.repo.azure_devops.branch
 
     @property
     def commit(self) -> str:
@@ -107,6 +122,90 @@ class AzdoSource:
 
     def read(self, path: str) -> bytes:
         return self.client.read_file(self.ref, path, self.commit)
+
+
+@dataclass
+class GitBranchSource(_Clone):
+    """One branch of a local clone, read from git objects at its head: no checkout changes, so every
+    branch of a repository is scanned while whatever is checked out stays as it is."""
+
+    repo: ConsumerRepo
+    branch: str
+    commit: str
+    concurrency: int = 1
+    _blobs: dict[str, bytes] | None = field(default=None, repr=False)
+
+    def files(self) -> list[str]:
+        listing = _git(self.root, "ls-tree", "-r", "-z", "--full-tree", self.commit).split(b"\0")
+        found = []
+        for entry in listing:
+            if not entry:
+                continue
+            meta, _, path = entry.partition(b"\t")
+            if meta.split()[1] == b"blob" and self.repo.wants(path.decode("utf-8", "surrogateescape")):
+                found.append(path.decode("utf-8", "surrogateescape"))
+        return found
+
+    def read(self, path: str) -> bytes:
+        if self._blobs is None:  # one git process for every file of the branch
+            paths = self.files()
+            specs = "".join(f"{self.commit}:{p}\n" for p in paths).encode("utf-8", "surrogateescape")
+            self._blobs = dict(zip(paths, _cat_file_batch(self.root, specs)))
+        return self._blobs[path]
+
+
+def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
+    done = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True)
+    if done.returncode != 0:
+        raise OperationError(f"git {' '.join(args[:2])} in {root}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def _cat_file_batch(root: Path, specs: bytes) -> list[bytes]:
+    raw, out, pos = _git(root, "cat-file", "--batch", input=specs), [], 0
+    while pos < len(raw):
+        end = raw.index(b"\n", pos)
+        size = int(raw[pos:end].split()[2])
+        out.append(raw[end + 1:end + 1 + size])
+        pos = end + 1 + size + 1
+    return out
+
+
+def local_branches(root: Path) -> dict[str, str]:
+    """name -> commit: the clone's own branches, and origin's for names it has no branch of."""
+    out = _git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/remotes/origin")
+    heads: dict[str, str] = {}
+    remotes: dict[str, str] = {}
+    for line in out.decode().splitlines():
+        ref, sha = line.split()
+        if ref.startswith("refs/heads/"):
+            heads[ref.removeprefix("refs/heads/")] = sha
+        elif ref != "refs/remotes/origin/HEAD":
+            remotes[ref.removeprefix("refs/remotes/origin/")] = sha
+    return {**remotes, **heads}
+
+
+def open_sources(repo: ConsumerRepo, azdo: AzureDevOps | None, config_path: str = "consumers.yml"
+                 ) -> list[LocalSource | AzdoSource | GitBranchSource]:
+    """Every source of a repository: one per matching branch, or its working tree / configured branch."""
+    if not repo.branches:
+        return [open_source(repo, azdo)]
+    if repo.path is not None:
+        if not (repo.path / ".git").exists():
+            raise InputError(f"repository {repo.name}: {repo.path} is not a git clone (branches: needs one)",
+                             Location(config_path, repo.line))
+        found = local_branches(repo.path)
+        sources: list = [GitBranchSource(repo, b, sha) for b, sha in sorted(found.items()) if repo.wants_branch(b)]
+    else:
+        source = open_source(repo, azdo)
+        assert isinstance(source, AzdoSource)
+        found = source.client.list_branches(source.ref)
+        sources = [AzdoSource(repo, source.client, _commit=sha, branch_name=b)
+                   for b, sha in sorted(found.items()) if repo.wants_branch(b)]
+    if not sources:
+        raise InputError(f"repository {repo.name}: no branch matches {', '.join(repo.branches)} "
+                         f"(branches: {', '.join(sorted(found)) or 'none'})", Location(config_path, repo.line))
+    return sources
 
 
 def open_source(repo: ConsumerRepo, azdo: AzureDevOps | None) -> LocalSource | AzdoSource:
