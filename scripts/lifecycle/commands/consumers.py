@@ -15,7 +15,8 @@ CLASS_CHOICES = ("latest", "staging", "bare", "pinned", "digest", "unknown", "ex
 
 
 def _common(f):
-    f = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    # a str, not a Path: messages name the file exactly as given (`./x.yml` stays `./x.yml`)
+    f = click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
                      help="Consumers file (default: <repo>/manifests/consumers.yml).")(f)
     f = click.option("--consumer", "names", multiple=True, metavar="NAME",
                      help="Only this repository of the consumers file (repeatable).")(f)
@@ -24,7 +25,7 @@ def _common(f):
     return insecure_option(output_option(repo_option(f)))
 
 
-def _prepare(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: bool,
+def _prepare(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bool,
              insecure: tuple[str, ...], out: Reporter):
     """Catalogue, consumers file, sources, registry view: everything scan and migrate share."""
     from lifecycle.catalog import CATALOG_PATH, parse_catalog
@@ -37,8 +38,8 @@ def _prepare(repo: Path, config: Path | None, names: tuple[str, ...], no_registr
         raise InputError("catalogue not found", Location(str(catalog_file)))
     catalog = parse_catalog(catalog_file.read_text(encoding="utf-8"), CATALOG_PATH)
     known = KnownImages.from_catalog(catalog)
-    config_path = config or repo / CONSUMERS_PATH
-    consumers = load_consumers(config_path, repo, str(config or CONSUMERS_PATH))
+    config_path = Path(config) if config else repo / CONSUMERS_PATH
+    consumers = load_consumers(config_path, repo, config or CONSUMERS_PATH)
     selected = consumers.select(names)
     azdo = None
     if any(r.azure_devops for r in selected):
@@ -70,7 +71,7 @@ def consumers() -> None:
               help="Write the usage file (every referenced tag and digest) for `cleanup --usage`.")
 @click.option("--fail-on", multiple=True, type=click.Choice(CLASS_CHOICES),
               help="Exit 1 when a reference has this class (repeatable), e.g. missing, eol.")
-def scan(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: bool, output: str,
+def scan(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bool, output: str,
          insecure: tuple[str, ...], usage_out: Path | None, fail_on: tuple[str, ...]) -> None:
     """Find and classify every reference to our registry and repository."""
     from lifecycle.consumers.scan import scan as run_scan
@@ -109,7 +110,7 @@ def scan(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: b
               help="For Azure DevOps repositories: push a branch and open a pull request per repository.")
 @click.option("--branch", default=None, metavar="NAME",
               help="Branch for the pull requests (default lifecycle/migrate-to-latest).")
-def migrate(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: bool, output: str,
+def migrate(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bool, output: str,
             insecure: tuple[str, ...], dry_run: bool, pull_request: bool, branch: str | None) -> None:
     """Rewrite pinned and bare references to <tagbase>-latest, changing only the reference text."""
     from lifecycle.consumers.migrate import DEFAULT_BRANCH, apply_local, open_pull_request, plan_source

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from lifecycle.azdo import AzureDevOps, RepoRef
 from lifecycle.consumers.config import ConsumerRepo
-from lifecycle.errors import InputError, Location, OperationError
+from lifecycle.errors import InputError, OperationError
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -43,8 +43,7 @@ class LocalSource:
 
     def files(self) -> list[str]:
         if not self.root.is_dir():
-            raise InputError(f"repository {self.repo.name}: {self.root} is not a directory",
-                             Location("consumers.yml", self.repo.line))
+            raise InputError(f"repository {self.repo.name}: path {self.root} is not a directory", self.repo.where)
         found = []
         for folder, dirs, names in os.walk(self.root):
             rel_folder = Path(folder).relative_to(self.root).as_posix()
@@ -113,5 +112,6 @@ def open_source(repo: ConsumerRepo, azdo: AzureDevOps | None) -> LocalSource | A
     if repo.path is not None:
         return LocalSource(repo)
     if azdo is None:
-        raise InputError(f"repository {repo.name} is on Azure DevOps: an Azure DevOps client (token) is needed")
+        raise InputError(f"repository {repo.name} is on Azure DevOps: an Azure DevOps client (token) is needed",
+                         repo.where)
     return AzdoSource(repo, azdo)
