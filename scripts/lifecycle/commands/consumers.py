@@ -113,7 +113,8 @@ def scan(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bo
 def migrate(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bool, output: str,
             insecure: tuple[str, ...], dry_run: bool, pull_request: bool, branch: str | None) -> None:
     """Rewrite pinned and bare references to <tagbase>-latest, changing only the reference text."""
-    from lifecycle.consumers.migrate import DEFAULT_BRANCH, apply_local, open_pull_request, plan_source
+    from lifecycle.consumers.migrate import (DEFAULT_BRANCH, apply_local, open_pull_request, plan_source,
+                                             unchecked_targets)
     from lifecycle.consumers.scan import scan as run_scan
     from lifecycle.consumers.sources import AzdoSource, LocalSource
 
@@ -126,11 +127,18 @@ def migrate(repo: Path, config: str | None, names: tuple[str, ...], no_registry:
     finally:
         if client is not None:
             client.close()
+    if registry is None:  # --no-registry: every target tag is an unverified guess; say so, tag by tag
+        for tag, count in unchecked_targets([m for _, m in migrations]).items():
+            out.warning(f"{tag} was not checked in the registry (--no-registry): {count} reference(s) "
+                        f"{'would be' if dry_run else 'are'} rewritten to it without knowing that it exists")
     rows = []
+    left_alone = []
     for scanned, migration in migrations:
         source = scanned.source
         for skip in migration.skipped:
             out.warning(f"{source.name}:{skip.path}:{skip.line}: {skip.reference} left alone: {skip.reason}")
+            left_alone.append({"repository": source.name, "file": skip.path, "line": skip.line,
+                               "reference": skip.reference, "reason": skip.reason})
         if not migration.changes:
             continue
         remote_without_pr = isinstance(source, AzdoSource) and not pull_request
@@ -154,4 +162,5 @@ def migrate(repo: Path, config: str | None, names: tuple[str, ...], no_registry:
                          "from": e.old, "to": e.new, "applied": not dry_run and not remote_without_pr,
                          "pull_request": pr.url if pr else None})
     title = "Would rewrite" if dry_run else "Rewritten"
-    out.table(rows, ["repository", "file", "line", "class", "from", "to", "pull_request"], title=title)
+    out.table(rows, ["repository", "file", "line", "class", "from", "to", "pull_request"], title=title,
+              data={"registryChecked": registry is not None, "edits": rows, "leftAlone": left_alone})
