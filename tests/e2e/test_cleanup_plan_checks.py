@@ -113,7 +113,7 @@ def test_a_deletion_whose_tag_the_plan_keeps_is_refused(planned, capsys):
         assert client.resolve(plan["repository"], digest) == digest
 
 
-class MovesLatestAfterFirstDelete(RegistryClient):
+class MovesAfterFirstDelete(RegistryClient):
     """A real client whose first successful DELETE is followed, before the apply goes on, by somebody
     else's retag (a rollback running at the same time): `move()` says what moves where."""
 
@@ -133,7 +133,7 @@ class MovesLatestAfterFirstDelete(RegistryClient):
 def apply_with_move(registry, repo: Path, plan_file: Path, move: Callable[[], None]):
     catalog, policy = load_manifests(repo)
     plan = CleanupPlan.load(plan_file)
-    with MovesLatestAfterFirstDelete(registry.host, credentials=ANONYMOUS, retry=TEST_RETRY, move=move) as client:
+    with MovesAfterFirstDelete(registry.host, credentials=ANONYMOUS, retry=TEST_RETRY, move=move) as client:
         return apply_plan(client, plan, policy, Usage()), client.deleted
 
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Absolute paths that only exist on someone's machine. Container paths (/root, /tmp, /opt, /etc) are
 # legitimate in Dockerfiles and image commands and are not listed.
 MACHINE_PATH = re.compile(r"(?<![\w.$}/-])(/(?:(?:home|Users)/[A-Za-z0-9_.-]+|work)/|[A-Za-z]:\\Users\\)")
-LEADING_UP = re.compile(r"(?<![\w./$}-])((?:\.\./)+)(?=[\w.-])")
+LEADING_UP = re.compile(r"(?<![\w./$}-])((?:\.\./)+)[\w.-][^\s'\"`)\]]*")
 MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
 MD_CODE = re.compile(r"`(\.\.?/[^`\s]+)`")
 SH_UP = re.compile(r"""\$\(dirname\s+"?\$\{?(?:BASH_SOURCE(?:\[0\])?|0)\}?"?\)((?:/\.\.)+)|\$\{?REPO\}?((?:/\.\.)+)""")
@@ -85,8 +85,7 @@ def text_findings(rel: str, text: str, machine_paths: tuple[str, ...]) -> list[F
         for m in LEADING_UP.finditer(line):
             ups = m.group(1).count("../")
             if ups > depth(rel):
-                found.append(Finding(rel, no, m.group(0) + line[m.end():].split()[0] if line[m.end():].split()
-                                     else m.group(0), f"{ups} levels up from a file {depth(rel)} deep"))
+                found.append(Finding(rel, no, m.group(0), f"{ups} levels up from a file {depth(rel)} deep"))
     return found
 
 
