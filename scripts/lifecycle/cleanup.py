@@ -132,9 +132,9 @@ class CleanupPlan:
         write_atomic(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "plan") -> "CleanupPlan":
+    def from_dict(cls, data: dict[str, Any], source: str = "plan", text: str | None = None) -> "CleanupPlan":
         # Every field is checked before any is used: a plan is reviewed, maybe edited, then applied.
-        cleanup_planfile.check(data, source)
+        cleanup_planfile.check(data, source, text)
         decisions = [TagDecision(**d) for d in data["tags"]]
         deletions = [Deletion(**d) for d in data["deletions"]]
         return cls(data["registry"], data["repository"], data["now"], dict(data["policy"]),
@@ -142,7 +142,8 @@ class CleanupPlan:
 
     @classmethod
     def load(cls, path: Path) -> "CleanupPlan":
-        return cls.from_dict(read_object(path, "cleanup plan"), str(path))
+        data = read_object(path, "cleanup plan")
+        return cls.from_dict(data, str(path), path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,15 @@
 A plan is reviewed (and may be edited) between `--plan-file` and `--from-plan`, so it is input like the
 catalogue: every field is checked against scripts/lifecycle/schemas/cleanup-plan.schema.json, then for
 what a schema cannot say (each deletion's tags are `delete` decisions on that digest; no digest twice;
-times parse). Every problem is named as `<file>: <entry>.<field>: <what>` (`deletions[0].children: null
-is not an array`), and the whole list is raised as one InputError (exit 2) before any registry request.
+times parse). Every problem is named as `<file>:<line>:<column>: <entry>.<field>: <what>`
+(`plan.json:14:19: deletions[0].children: null is not an array`), and the whole list is raised as one
+InputError (exit 2) before any registry request.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -69,15 +71,15 @@ def _message(error: jsonschema.ValidationError) -> list[tuple[list[Any], str]]:
     return [(path, error.message)]
 
 
-def problems(data: Any) -> list[str]:
-    """Every problem of a parsed plan document, as '<entry>.<field>: <what>' (empty when it is fine)."""
+def _problems(data: Any) -> list[tuple[list[Any], str]]:
+    """Every problem of a parsed plan document as (path of the field, what is wrong); empty when fine."""
     found: list[tuple[list[Any], str]] = []
     for error in _validator().iter_errors(data):
         found += _message(error)
     if not found:
         found += _consistency(data)
     found.sort(key=lambda p: [(0, x) if isinstance(x, int) else (1, str(x)) for x in p[0]])
-    return [f"{field_path(path)}: {what}" for path, what in found]
+    return found
 
 
 def _consistency(data: dict[str, Any]) -> list[tuple[list[Any], str]]:
@@ -107,12 +109,66 @@ def _consistency(data: dict[str, Any]) -> list[tuple[list[Any], str]]:
     return found
 
 
-def check(data: Any, source: str) -> None:
-    """InputError (exit 2) listing every problem, each naming the file, the entry and the field."""
+def check(data: Any, source: str, text: str | None = None) -> None:
+    """InputError (exit 2) listing every problem, each naming the file, the entry and the field (and, given
+    the file's text, the line and column of the field, or of its entry when the field is missing)."""
     if not isinstance(data, dict) or data.get("version") != 1:
         shown = _shown(data.get("version")) if isinstance(data, dict) and "version" in data else "missing"
         raise InputError(f"not a cleanup plan of version 1 (version: {shown})", Location(source))
-    found = problems(data)
+    found = _problems(data)
     if found:
+        places = json_positions(text) if text is not None else {}
+        lines = []
+        for path, what in found:
+            at = places.get(tuple(path)) or places.get(tuple(path[:-1])) if places else None
+            where = Location(source, *_line_col(text, at)) if at is not None and text is not None else source
+            lines.append(f"{where}: {field_path(path)}: {what}")
         raise InputError(f"{len(found)} problem(s) in the cleanup plan; nothing was deleted", Location(source),
-                         [f"{source}: {p}" for p in found])
+                         lines)
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_SCALAR = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
+
+
+def json_positions(text: str) -> dict[tuple[Any, ...], int]:
+    """Offset of every value of a valid JSON document by its path (object members: of their key), so that a
+    problem found on the parsed data can be shown at its line and column."""
+    places: dict[tuple[Any, ...], int] = {}
+
+    def skip(i: int) -> int:
+        return _SPACE.match(text, i).end()  # type: ignore[union-attr]
+
+    def value(i: int, path: tuple[Any, ...]) -> int:
+        i = skip(i)
+        places.setdefault(path, i)
+        if text[i] == "{":
+            i = skip(i + 1)
+            while text[i] != "}":
+                start = i
+                key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
+                places[path + (key,)] = start
+                i = value(skip(i) + 1, path + (key,))      # past the ':'
+                i = skip(i)
+                if text[i] == ",":
+                    i = skip(i + 1)
+            return i + 1
+        if text[i] == "[":
+            i, index = skip(i + 1), 0
+            while text[i] != "]":
+                i = skip(value(i, path + (index,)))
+                index += 1
+                if text[i] == ",":
+                    i = skip(i + 1)
+            return i + 1
+        if text[i] == '"':
+            return json.decoder.scanstring(text, i + 1)[1]  # type: ignore[attr-defined]
+        return _SCALAR.match(text, i).end()  # type: ignore[union-attr]
+
+    value(0, ())
+    return places
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1

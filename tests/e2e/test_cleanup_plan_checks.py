@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -75,25 +76,31 @@ def drop(keys: list[Any]) -> Callable[[dict[str, Any]], None]:
     return change
 
 
-@pytest.mark.parametrize("change,field,what", [
-    (set_in(["deletions", 0, "children"], None), "deletions[0].children", "null is not an array"),
-    (set_in(["deletions", 0, "digest"], None), "deletions[0].digest", "null is not a string"),
-    (set_in(["totals"], "x"), "totals", '"x" is not an object'),
-    (set_in(["totals", "bytesToFree"], "lots"), "totals.bytesToFree", '"lots" is not an integer'),
-    (drop(["deletions", 1, "tags"]), "deletions[1].tags", "missing"),
-    (set_in(["deletions", 2, "reviewedBy"], "me"), "deletions[2].reviewedBy", "unknown field"),
-    (set_in(["deletions", 3, "children", 0], "sha256:abc"), "deletions[3].children[0]", '"sha256:abc" is not a digest'),
-    (set_in(["tags", 0, "candidate"], "yes"), "tags[0].candidate", '"yes" is not true or false'),
+@pytest.mark.parametrize("change,field,what,shown_at", [
+    (set_in(["deletions", 0, "children"], None), "deletions[0].children", "null is not an array", '"children": null'),
+    (set_in(["deletions", 0, "digest"], None), "deletions[0].digest", "null is not a string", '"digest": null'),
+    (set_in(["totals"], "x"), "totals", '"x" is not an object', '"totals": "x"'),
+    (set_in(["totals", "bytesToFree"], "lots"), "totals.bytesToFree", '"lots" is not an integer',
+     '"bytesToFree": "lots"'),
+    (drop(["deletions", 1, "tags"]), "deletions[1].tags", "missing", "{"),   # the entry's line
+    (set_in(["deletions", 2, "reviewedBy"], "me"), "deletions[2].reviewedBy", "unknown field", '"reviewedBy"'),
+    (set_in(["deletions", 3, "children", 0], "sha256:abc"), "deletions[3].children[0]",
+     '"sha256:abc" is not a digest', '"sha256:abc"'),
+    (set_in(["tags", 0, "candidate"], "yes"), "tags[0].candidate", '"yes" is not true or false', '"candidate"'),
 ], ids=["children-null", "digest-null", "totals-string", "bytes-string", "missing", "unknown", "bad-child",
         "bool-string"])
-def test_a_bad_plan_file_exits_2_naming_entry_and_field_and_deletes_nothing(planned, capsys, change, field, what):
+def test_a_bad_plan_file_exits_2_naming_entry_and_field_and_deletes_nothing(planned, capsys, change, field, what,
+                                                                             shown_at):
     client, repo, plan_file, digests = planned
     name = json.loads(plan_file.read_text())["repository"]
     before = contents(client, name)
     edit(plan_file, change)
     code, out, err = run_cli(capsys, "cleanup", "--repo", str(repo), "--from-plan", str(plan_file), "--apply")
     assert code == 2, err
-    assert f"{plan_file}: {field}: {what}" in err, err
+    found = re.search(rf"{re.escape(str(plan_file))}:(\d+):(\d+): {re.escape(field)}: {re.escape(what)}", err)
+    assert found, err
+    line, column = int(found.group(1)), int(found.group(2))
+    assert plan_file.read_text().splitlines()[line - 1][column - 1:].startswith(shown_at)
     assert "Traceback" not in err + out
     assert contents(client, name) == before
     for digest in digests["old"] + digests["children"]:
@@ -108,7 +115,8 @@ def test_a_deletion_whose_tag_the_plan_keeps_is_refused(planned, capsys):
     edit(plan_file, set_in(["tags", at, "action"], "keep"))
     code, _, err = run_cli(capsys, "cleanup", "--repo", str(repo), "--from-plan", str(plan_file), "--apply")
     assert code == 2
-    assert f"{plan_file}: deletions[0].tags[0]: {doomed_tag} is a 'keep' decision in tags[{at}]" in err, err
+    assert re.search(rf"{re.escape(str(plan_file))}:\d+:\d+: deletions\[0\]\.tags\[0\]: {doomed_tag} is a "
+                     rf"'keep' decision in tags\[{at}\]", err), err
     for digest in digests["old"]:
         assert client.resolve(plan["repository"], digest) == digest
 
