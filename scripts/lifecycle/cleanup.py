@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from lifecycle import cleanup_planfile
 from lifecycle.catalog import Catalog, Policy, split_immutable_tag
 from lifecycle.jsonio import read_object, write_atomic
-from lifecycle.errors import InputError, Location
+from lifecycle.errors import InputError
 from lifecycle.registry.models import Manifest
 
 PLAN_VERSION = 1
@@ -131,20 +132,18 @@ class CleanupPlan:
         write_atomic(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "plan") -> "CleanupPlan":
-        if not isinstance(data, dict) or data.get("version") != PLAN_VERSION:
-            raise InputError(f"not a cleanup plan of version {PLAN_VERSION}", Location(source))
-        try:
-            decisions = [TagDecision(**d) for d in data["tags"]]
-            deletions = [Deletion(**d) for d in data["deletions"]]
-            return cls(data["registry"], data["repository"], data["now"], dict(data.get("policy") or {}),
-                       decisions, deletions, int(data.get("totals", {}).get("bytesToFree", 0)))
-        except (KeyError, TypeError) as exc:
-            raise InputError(f"malformed cleanup plan ({type(exc).__name__}: {exc})", Location(source)) from None
+    def from_dict(cls, data: dict[str, Any], source: str = "plan", text: str | None = None) -> "CleanupPlan":
+        # Every field is checked before any is used: a plan is reviewed, maybe edited, then applied.
+        cleanup_planfile.check(data, source, text)
+        decisions = [TagDecision(**d) for d in data["tags"]]
+        deletions = [Deletion(**d) for d in data["deletions"]]
+        return cls(data["registry"], data["repository"], data["now"], dict(data["policy"]),
+                   decisions, deletions, data["totals"]["bytesToFree"])
 
     @classmethod
     def load(cls, path: Path) -> "CleanupPlan":
-        return cls.from_dict(read_object(path, "cleanup plan"), str(path))
+        data = read_object(path, "cleanup plan")
+        return cls.from_dict(data, str(path), path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ Applying re-checks the world, because a plan may be hours old (the pipeline's ap
   re-resolved once; a digest such a tag now points at is not deleted (a rollback moving `-latest`
   onto an old digest protects it), nor the children of such an index;
 - right before each delete, every tag of that digest is re-resolved; if one moved or vanished, the
-  digest is skipped (re-plan to pick it up);
+  digest is skipped (re-plan to pick it up); and the floating tags that could protect it (those of its
+  tag bases, shared tags, tags new since the plan) are resolved again: one that moved onto it, or onto
+  an index naming it, stops that delete even when the move happened after the apply started;
 - tags now in the usage file or matching a current exception pattern are skipped.
 """
 
@@ -98,8 +100,42 @@ class Outcome:
         return {"digest": self.digest, "tags": self.tags, "status": self.status, "detail": self.detail}
 
 
-def _guards(client: RegistryClient, plan: CleanupPlan, usage: Usage) -> dict[str, str]:
-    """digest -> why it must stay, from the registry as it is now (not as it was when planned)."""
+@dataclass
+class Protection:
+    """What keeps digests, kept current through the apply: a long apply races publish, rollout and rollback,
+    which move floating tags (a rollback moves `-latest` back onto an old, maybe doomed, digest)."""
+
+    guards: dict[str, str]               # digest -> why it must stay
+    watch: dict[str, str]                # movable tag -> the digest it pointed at when last resolved
+    tagbases: dict[str, str | None]      # planned tag -> its tag base (None: a shared tag; absent: new)
+
+    def recheck(self, client: RegistryClient, repo: str, tags: list[str]) -> None:
+        """Resolve again, just before deleting the digest of `tags`, the movable tags that could protect it:
+        floating tags of its tag bases, shared tags, and tags that appeared since the plan. Only those:
+        a floating tag moves within its own tag base, so this costs a few HEADs per delete, not one per
+        floating tag of the repository."""
+        own = {self.tagbases.get(t) for t in tags} - {None}
+        wanted = [t for t in self.watch if t not in self.tagbases or self.tagbases[t] is None
+                  or self.tagbases[t] in own]
+        for tag, digest in client.resolve_many(repo, wanted).items():
+            if digest and digest != self.watch[tag]:
+                self.watch[tag] = digest
+                self.guards.setdefault(digest, f"tag {tag} moved onto it during the apply")
+                _guard_children(client, repo, digest, self.guards, f"child of index {digest}, which tag {tag} "
+                                                                   "moved onto during the apply")
+
+
+def _guard_children(client: RegistryClient, repo: str, digest: str, guards: dict[str, str], why: str) -> None:
+    try:
+        manifest = client.manifest(repo, digest)
+    except NotFoundError:
+        return
+    for child in manifest.children:
+        guards.setdefault(child.digest, why)
+
+
+def _guards(client: RegistryClient, plan: CleanupPlan, usage: Usage) -> Protection:
+    """What must stay, from the registry as it is now (not as it was when planned)."""
     repo = plan.repository
     planned = {d.tag: d for d in plan.decisions}
     doomed_tags = {t for x in plan.deletions for t in x.tags}
@@ -115,6 +151,7 @@ def _guards(client: RegistryClient, plan: CleanupPlan, usage: Usage) -> dict[str
             recheck.append(tag)
     resolved = client.resolve_many(repo, recheck)
     fresh = []
+    watch: dict[str, str] = {}
     for tag, digest in resolved.items():
         if not digest:
             continue
@@ -124,6 +161,8 @@ def _guards(client: RegistryClient, plan: CleanupPlan, usage: Usage) -> dict[str
             continue
         guards.setdefault(digest, f"now tagged {tag} (kept)")
         fresh.append(digest)
+        if tag not in planned or planned[tag].kind == "floating":
+            watch[tag] = digest
     for digest in usage.digests:
         guards.setdefault(digest, "in use by a consumer (usage file)")
     # children of an index a movable or new tag points at now
@@ -134,7 +173,7 @@ def _guards(client: RegistryClient, plan: CleanupPlan, usage: Usage) -> dict[str
             continue
         for child in manifest.children:
             guards.setdefault(child.digest, f"child of kept index {digest}")
-    return guards
+    return Protection(guards, watch, {t: d.tagbase for t, d in planned.items()})
 
 
 def preview(plan: CleanupPlan, max_deletions: int | None = None) -> list[Outcome]:
@@ -149,7 +188,8 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
     """Delete the plan's digests, oldest first, each re-checked right before; at most `max_deletions`.
     With dry_run, the same re-checks run and report what would be deleted now (for a stored plan)."""
     repo = plan.repository
-    guards = _guards(client, plan, usage)
+    protection = _guards(client, plan, usage)
+    guards = protection.guards
     outcomes: list[Outcome] = []
     done = 0
     for deletion in plan.deletions:
@@ -165,9 +205,13 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
         if blocked:
             outcomes.append(Outcome(deletion.digest, tags, "skipped", f"{blocked[0]} is now in use or an exception"))
             continue
-        moved = _moved(client, repo, deletion.digest, tags)
+        moved = _moved(client, repo, deletion.digest, tags, guards)
         if moved:
             outcomes.append(Outcome(deletion.digest, tags, "skipped", moved))
+            continue
+        protection.recheck(client, repo, tags)  # right before the delete, not only at the start
+        if deletion.digest in guards:
+            outcomes.append(Outcome(deletion.digest, tags, "skipped", guards[deletion.digest]))
             continue
         if dry_run:
             outcomes.append(Outcome(deletion.digest, tags, "would-delete"))
@@ -188,6 +232,7 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
         children, problems = 0, []
         for child in deletion.children:
             if child in guards:
+                problems.append(f"child {child} kept: {guards[child]}")
                 continue
             try:
                 client.delete(repo, child)
@@ -201,13 +246,15 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
     return outcomes
 
 
-def _moved(client: RegistryClient, repo: str, digest: str, tags: list[str]) -> str:
-    """'' when every tag still points at `digest`, else what changed (one HEAD per tag, just before delete)."""
+def _moved(client: RegistryClient, repo: str, digest: str, tags: list[str], guards: dict[str, str]) -> str:
+    """'' when every tag still points at `digest`, else what changed (one HEAD per tag, just before delete).
+    A tag moved onto another digest makes that one wanted: it is guarded for the rest of the apply."""
     for tag in tags:
         now = client.try_resolve(repo, tag)
         if now is None:
             return f"tag {tag} is gone since the plan"
         if now != digest:
+            guards.setdefault(now, f"tag {tag} moved onto it since the plan")
             return f"tag {tag} moved to {now} since the plan"
     return ""
 

@@ -20,7 +20,7 @@ from jsonschema import Draft7Validator
 from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "azure-pipelines" / "service-schema.json"
+SCHEMA_PATH = REPO / "eng" / "schemas" / "azure-pipelines" / "service-schema.json"
 PIPELINE_DIRS = (REPO / "pipelines", REPO / "eng" / "pipelines")
 
 TEMPLATE_EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")

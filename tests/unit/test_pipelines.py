@@ -1,8 +1,9 @@
 """The Azure Pipelines files, proven offline.
 
 1. Every YAML file under pipelines/ and eng/pipelines/ (templates included: a steps or jobs template is
-   a valid pipeline document) validates against the Azure Pipelines schema in ../shared/azure-pipelines,
-   loaded the way Azure Pipelines reads YAML: every scalar a string.
+   a valid pipeline document) validates against the Azure Pipelines schema kept in
+   eng/schemas/azure-pipelines (version and refresh command in its README.md), loaded the way Azure
+   Pipelines reads YAML: every scalar a string.
 2. That validation fails on a broken copy, naming the place.
 3. Every `lifecycle ...` invocation in a `script:`/`bash:` step (and in the runbooks' shell blocks)
    names a command and options that the CLI's own click parser accepts (parsed, never invoked).

@@ -39,11 +39,11 @@ def cleanup(repo: Path, output: str, insecure: tuple[str, ...], do_apply: bool, 
     catalog, policy = load_manifests(repo)  # bad policy: InputError (exit 2) before any request
     usage = load_usage(usage_file) if usage_file else Usage()
     now = parse_iso(now_text, "--now") or dt.datetime.now(dt.timezone.utc)
+    if from_plan:  # every field checked (exit 2) before the registry is asked anything
+        plan = CleanupPlan.load(from_plan)
+        check_plan_target(plan, catalog, str(from_plan))
     with RegistryClient(catalog.registry, insecure=insecure) as client:
-        if from_plan:
-            plan = CleanupPlan.load(from_plan)
-            check_plan_target(plan, catalog, str(from_plan))
-        else:
+        if not from_plan:
             plan = decide(read_inventory(client, catalog.repository, catalog), catalog, policy, usage, now)
             if plan_file:
                 plan.write(plan_file)

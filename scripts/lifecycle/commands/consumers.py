@@ -42,7 +42,8 @@ def failing(fail_on: tuple[str, ...], classified) -> bool:
 
 
 def _common(f):
-    f = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    # a str, not a Path: messages name the file exactly as given (`./x.yml` stays `./x.yml`)
+    f = click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
                      help="Consumers file (default: <repo>/manifests/consumers.yml).")(f)
     f = click.option("--consumer", "names", multiple=True, metavar="NAME",
                      help="Only this repository of the consumers file (repeatable).")(f)
@@ -51,7 +52,7 @@ def _common(f):
     return insecure_option(output_option(repo_option(f)))
 
 
-def _prepare(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: bool,
+def _prepare(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bool,
              insecure: tuple[str, ...], out: Reporter):
     """Catalogue, consumers file, sources, registry view: everything scan and migrate share."""
     from lifecycle.catalog import CATALOG_PATH, parse_catalog
@@ -65,8 +66,8 @@ def _prepare(repo: Path, config: Path | None, names: tuple[str, ...], no_registr
     catalog = parse_catalog(catalog_file.read_text(encoding="utf-8"), CATALOG_PATH)
     floating_tags = _floating(repo)
     known = KnownImages.from_catalog(catalog, {f.tag: f.target for f in floating_tags})
-    config_path = config or repo / CONSUMERS_PATH
-    consumers = load_consumers(config_path, repo, str(config or CONSUMERS_PATH))
+    config_path = Path(config) if config else repo / CONSUMERS_PATH
+    consumers = load_consumers(config_path, repo, config or CONSUMERS_PATH)
     selected = consumers.select(names)
     azdo = None
     if any(r.azure_devops for r in selected):
@@ -74,7 +75,7 @@ def _prepare(repo: Path, config: Path | None, names: tuple[str, ...], no_registr
 
         azdo = AzureDevOps.from_env()
         out.add_secret(azdo.token.reveal())
-    sources = [s for r in selected for s in open_sources(r, azdo, consumers.path)]
+    sources = [s for r in selected for s in open_sources(r, azdo)]
     registry = client = None
     if not no_registry:
         from lifecycle.registry import RegistryClient
@@ -120,7 +121,7 @@ def consumers() -> None:
                    "pinned-older-than=30d for tag@sha256: pins on images older than 30 days.")
 @click.option("--by-image", is_flag=True,
               help="One row per image: which repositories and branches use it, and how.")
-def scan(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: bool, output: str,
+def scan(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bool, output: str,
          insecure: tuple[str, ...], usage_out: Path | None, fail_on: tuple[str, ...], by_image: bool) -> None:
     """Find and classify every reference to our registry and repository."""
     from lifecycle.consumers.scan import scan as run_scan
@@ -171,11 +172,11 @@ def scan(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: b
               help="Branch for the pull requests (default lifecycle/migrate-to-latest; with branches: in the "
                    "consumers file, <NAME>/<scanned branch>).")
 @click.option("--unpin", is_flag=True, help="Also move tag@sha256: pins (left alone by default).")
-def migrate(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: bool, output: str,
+def migrate(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bool, output: str,
             insecure: tuple[str, ...], dry_run: bool, pull_request: bool, branch: str | None, unpin: bool) -> None:
     """Move references to the branch's .NET floating tag, else <tagbase>-latest, changing only the reference text."""
     from lifecycle.consumers.migrate import (DEFAULT_BRANCH, apply_branch, apply_local, open_pull_request,
-                                             plan_source, pr_branch)
+                                             plan_source, pr_branch, unchecked_targets)
     from lifecycle.consumers.scan import scan as run_scan
     from lifecycle.consumers.sources import AzdoSource, GitBranchSource, LocalSource
 
@@ -190,11 +191,18 @@ def migrate(repo: Path, config: Path | None, names: tuple[str, ...], no_registry
     finally:
         if client is not None:
             client.close()
+    if registry is None:  # --no-registry: every target tag is an unverified guess; say so, tag by tag
+        for tag, count in unchecked_targets([m for _, m in migrations]).items():
+            out.warning(f"{tag} was not checked in the registry (--no-registry): {count} reference(s) "
+                        f"{'would be' if dry_run else 'are'} rewritten to it without knowing that it exists")
     rows = []
+    left_alone = []
     for scanned, migration in migrations:
         source = scanned.source
         for skip in migration.skipped:
             out.warning(f"{source.name}:{skip.path}:{skip.line}: {skip.reference} left alone: {skip.reason}")
+            left_alone.append({"repository": source.name, "branch": source.branch, "file": skip.path, "line": skip.line,
+                               "reference": skip.reference, "reason": skip.reason})
         if not migration.changes:
             continue
         remote_without_pr = isinstance(source, AzdoSource) and not pull_request
@@ -224,4 +232,5 @@ def migrate(repo: Path, config: Path | None, names: tuple[str, ...], no_registry
                          "pull_request": pr.url if pr else None})
     title = "Would rewrite" if dry_run else "Rewritten"
     branches = ["branch"] if any(r["branch"] for r in rows) else []
-    out.table(rows, ["repository", *branches, "file", "line", "class", "from", "to", "pull_request"], title=title)
+    out.table(rows, ["repository", *branches, "file", "line", "class", "from", "to", "pull_request"], title=title,
+              data={"registryChecked": registry is not None, "edits": rows, "leftAlone": left_alone})

@@ -37,8 +37,15 @@ class ConsumerRepo:
     azure_devops: AzdoLocation | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    line: int | None = None
+    line: int | None = None               # the entry's line in the consumers file
+    config: str = CONSUMERS_PATH          # the consumers file, named as the user gave it
+    path_line: int | None = None          # the line of its `path:` (what an unusable path names)
     branches: tuple[str, ...] = ()        # branch name patterns; () = the working tree / azureDevOps.branch
+
+    @property
+    def where(self) -> Location:
+        """Where a problem with this repository's `path:` is reported: `<consumers file>:<line of path:>`."""
+        return Location(self.config, self.path_line or self.line)
 
     def wants_branch(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.branches)
@@ -76,7 +83,8 @@ class ConsumersConfig:
 
 
 def load_consumers(config_path: Path, base: Path, display: str | None = None) -> ConsumersConfig:
-    """Read consumers.yml; local paths are relative to `base` (the GitOps repository root)."""
+    """Read consumers.yml; local paths are relative to `base` (the GitOps repository root). `display` is
+    how messages name the file: the path as the user gave it, or `manifests/consumers.yml`."""
     name = display or str(config_path)
     document = yamlio.load_file(config_path, name)
     if document is None:
@@ -94,6 +102,8 @@ def load_consumers(config_path: Path, base: Path, display: str | None = None) ->
         seen.add(entry["name"])
         azdo = entry.get("azureDevOps")
         local = entry.get("path")
+        key = "path" if local else "azureDevOps"
+        key_line = yamlio.key_position(document, ["repositories", index], key)[0]
         repos.append(ConsumerRepo(
             name=entry["name"],
             path=(base / local).resolve() if local else None,
@@ -102,6 +112,8 @@ def load_consumers(config_path: Path, base: Path, display: str | None = None) ->
             include=tuple(entry.get("include") or default_include),
             exclude=tuple(entry.get("exclude") or ()) + default_exclude,
             line=line,
+            config=name,
+            path_line=key_line,
             branches=tuple(entry.get("branches") or ()),
         ))
     return ConsumersConfig(tuple(repos), tuple(plain.get("registryAliases") or ()), name)

@@ -3,6 +3,9 @@
 Edits replace exact character spans found by the scan, from the end of the file backwards, so every
 other byte (comments, quoting, anchors, order, line endings) is unchanged and `git diff` shows only the
 references. A second run finds nothing pinned or bare and changes nothing.
+
+With a registry, a reference is rewritten only to a tag the registry has; the others are left alone and
+reported. Without one (`--no-registry`) nothing is verified, so every target tag is reported as unchecked.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class Edit:
     new: str
     kind: str
     klass: str
+    target: str = ""      # the tag the reference moves to
 
 
 @dataclass
@@ -111,7 +115,7 @@ def plan_file(scanned: ScannedFile, registry: RegistryView | None = None,
         pieces.append(text[cursor:r.start])
         pieces.append(new)
         cursor = r.end
-        edits.append(Edit(r.path, r.line, r.column, r.text, new, r.kind, c.klass))
+        edits.append(Edit(r.path, r.line, r.column, r.text, new, r.kind, c.klass, target))
     if not edits:
         return None, skipped
     pieces.append(text[cursor:])
@@ -127,6 +131,16 @@ def plan_source(scan: SourceScan, registry: RegistryView | None = None,
         if change is not None:
             migration.changes.append(change)
     return migration
+
+
+def unchecked_targets(migrations: list[SourceMigration]) -> dict[str, int]:
+    """Target tag -> how many references move to it: what `--no-registry` rewrites without knowing the tag
+    exists, so that each can be named in a warning."""
+    counts: dict[str, int] = {}
+    for migration in migrations:
+        for edit in migration.edits:
+            counts[edit.target] = counts.get(edit.target, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def apply_local(source: LocalSource, migration: SourceMigration) -> None:

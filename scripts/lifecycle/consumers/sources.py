@@ -10,7 +10,7 @@ from typing import Protocol
 
 from lifecycle.azdo import AzureDevOps, RepoRef
 from lifecycle.consumers.config import ConsumerRepo
-from lifecycle.errors import InputError, Location, OperationError
+from lifecycle.errors import InputError, OperationError
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -57,8 +57,7 @@ class LocalSource(_Clone):
 
     def files(self) -> list[str]:
         if not self.root.is_dir():
-            raise InputError(f"repository {self.repo.name}: {self.root} is not a directory",
-                             Location("consumers.yml", self.repo.line))
+            raise InputError(f"repository {self.repo.name}: path {self.root} is not a directory", self.repo.where)
         found = []
         for folder, dirs, names in os.walk(self.root):
             rel_folder = Path(folder).relative_to(self.root).as_posix()
@@ -185,15 +184,14 @@ def local_branches(root: Path) -> dict[str, str]:
     return {**remotes, **heads}
 
 
-def open_sources(repo: ConsumerRepo, azdo: AzureDevOps | None, config_path: str = "consumers.yml"
-                 ) -> list[LocalSource | AzdoSource | GitBranchSource]:
+def open_sources(repo: ConsumerRepo, azdo: AzureDevOps | None) -> list[LocalSource | AzdoSource | GitBranchSource]:
     """Every source of a repository: one per matching branch, or its working tree / configured branch."""
     if not repo.branches:
         return [open_source(repo, azdo)]
     if repo.path is not None:
         if not (repo.path / ".git").exists():
             raise InputError(f"repository {repo.name}: {repo.path} is not a git clone (branches: needs one)",
-                             Location(config_path, repo.line))
+                             repo.where)
         found = local_branches(repo.path)
         sources: list = [GitBranchSource(repo, b, sha) for b, sha in sorted(found.items()) if repo.wants_branch(b)]
     else:
@@ -204,7 +202,7 @@ def open_sources(repo: ConsumerRepo, azdo: AzureDevOps | None, config_path: str 
                    for b, sha in sorted(found.items()) if repo.wants_branch(b)]
     if not sources:
         raise InputError(f"repository {repo.name}: no branch matches {', '.join(repo.branches)} "
-                         f"(branches: {', '.join(sorted(found)) or 'none'})", Location(config_path, repo.line))
+                         f"(branches: {', '.join(sorted(found)) or 'none'})", Location(repo.config, repo.line))
     return sources
 
 
@@ -212,5 +210,6 @@ def open_source(repo: ConsumerRepo, azdo: AzureDevOps | None) -> LocalSource | A
     if repo.path is not None:
         return LocalSource(repo)
     if azdo is None:
-        raise InputError(f"repository {repo.name} is on Azure DevOps: an Azure DevOps client (token) is needed")
+        raise InputError(f"repository {repo.name} is on Azure DevOps: an Azure DevOps client (token) is needed",
+                         repo.where)
     return AzdoSource(repo, azdo)
