@@ -241,7 +241,8 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
             engine: Engine | None, reporter: Reporter, pool: RegistryPool | None = None, refresh: bool = False,
             no_cache: bool = False, push: bool = True, move: bool = True, dry_run: bool = False,
             info_path: Path | None = None, now: Callable[[], dt.datetime] | None = None,
-            build_log: Callable[[str], None] | None = None) -> PublishReport:
+            build_log: Callable[[str], None] | None = None,
+            parents_from: list[ImageInfo] | None = None) -> PublishReport:
     """Build, test and publish `tagbases` (None: all) from the working tree at `root`, in dependency order."""
     if channel not in CHANNELS:
         raise OperationError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
@@ -256,6 +257,7 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
         if now is not None:
             publisher.now = now
         publisher.build_log = build_log
+        use_earlier_legs(publisher, parents_from or [])
         report = publisher.run(tagbases)
     finally:
         if own_pool:
@@ -285,3 +287,17 @@ def move_from_info(records: list[ImageInfo], *, channel: str, client: RegistryCl
             record.status = "failed"
             record.reason = f"moving {tag} failed: {getattr(outcome, 'error', '') or 'unknown'}"
     return records
+
+
+def use_earlier_legs(publisher: Publisher, records: list[ImageInfo]) -> None:
+    """A matrix leg after the first level: its in-repo parents were built by earlier legs of this run.
+
+    A parent an earlier leg pushed is taken by the digest that leg recorded (pulled by digest, never looked
+    up by a tag); one that failed or was blocked there blocks its children here. A parent with no record
+    falls back to its channel digest, as for any parent this run does not build.
+    """
+    for record in records:
+        if record.status in ("failed", "blocked"):
+            publisher.built[record.tagbase] = record
+        elif record.status in ("pushed", "published", "skipped") and record.digest:
+            publisher._digests[f"{record.tagbase}-{publisher.channel}"] = record.digest
