@@ -194,7 +194,7 @@ def _pack(ws: Workspace, items: list[tuple[str, ...]], max_legs: int, level: int
 
 def _allocate(sizes: dict[str, list[int]], max_legs: int) -> dict[str, int]:
     """Legs per pool: one each, then each further leg to the most loaded pool (work per leg), never more
-    legs than items; finally each pool keeps the fewest legs that give it the same work per leg."""
+    legs than items."""
     legs = {p: 1 for p in sizes}
 
     def load(p: str, n: int) -> int:
@@ -206,7 +206,8 @@ def _allocate(sizes: dict[str, list[int]], max_legs: int) -> dict[str, int]:
             break
         chosen = max(open_pools, key=lambda p: (load(p, legs[p]), p))
         legs[chosen] += 1
-    return {p: math.ceil(sum(sizes[p]) / load(p, n)) for p, n in legs.items()}
+    # single images: the fewest legs with the same images per leg (the same critical path, fewer agents)
+    return {p: math.ceil(sum(sizes[p]) / load(p, n)) if max(sizes[p]) == 1 else n for p, n in legs.items()}
 
 
 def _contiguous(images: list[str], n: int) -> list[list[str]]:
