@@ -9,7 +9,7 @@ import re
 import pytest
 
 from lifecycle.errors import InputError
-from lifecycle.matrix import (LEG_OVERHEAD, MAX_LEVELS, as_azure_matrix, build_matrix, chain_legs, level_legs,
+from lifecycle.matrix import (LEG_OVERHEAD, MAX_LEVELS, as_azure_matrix, build_matrix, level_legs,
                               levels_of, plan_matrix)
 from lifecycle.source import WorkTree
 from lifecycle.workspace import Workspace
