@@ -6,7 +6,10 @@
   start after level k (dependent jobs) and take their parents' digests from the earlier legs' image-info
   artifacts (`publish --parents-from`). A wide fan-out is spread over many legs instead of one.
 
-`plan_matrix` builds both and keeps the cheaper by `estimate` (docs/architecture.md, "Build matrix"):
+- **split** (only when asked, for builds that push nothing): one level, a large family cut over several legs,
+  each leg building the planned ancestors its images need (matrix_split.py).
+
+`plan_matrix` builds chain and levels and keeps the cheaper by `estimate` (docs/architecture.md, "Build matrix"):
 each stage costs LEG_OVERHEAD image builds (agent, checkout, set-up, parent pulls) plus its largest leg.
 `max_legs` is a hard bound on the legs of every level. The pipelines have MAX_LEVELS level jobs: a deeper
 plan builds what is below the last level as chains in that level.
@@ -19,6 +22,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from lifecycle import matrix_split
 from lifecycle.errors import InputError, Location
 from lifecycle.matrix_pools import needs_emulation, pool_for
 from lifecycle.workspace import Workspace
@@ -26,7 +30,7 @@ from lifecycle.workspace import Workspace
 DEFAULT_MAX_LEGS = 20
 MAX_LEVELS = 6       # jobs BuildLevel0..BuildLevel5 in pipelines/publish.yml and pr.yml
 LEG_OVERHEAD = 0.5   # one stage's start, in image builds: agent, checkout, set-up, login, parent pulls
-MODES = ("auto", "chain", "levels")
+MODES = ("auto", "chain", "levels", "split")
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ def plan_matrix(ws: Workspace, tagbases: list[str], max_legs: int = DEFAULT_MAX_
         raise InputError(f"unknown matrix mode {mode!r} (one of {', '.join(MODES)})")
     if max_legs < 1 or levels < 1:
         raise InputError(f"--max-legs and levels must be at least 1 (got {max_legs}, {levels})")
+    if mode == "split":  # never chosen by auto: it rebuilds shared ancestors, worth it only without a push
+        return MatrixPlan("split", tuple(split_legs(ws, tagbases, max_legs)))
     chain = MatrixPlan("chain", tuple(chain_legs(ws, tagbases, max_legs)))
     if mode == "chain" or not tagbases:
         return chain
@@ -106,6 +112,27 @@ def build_matrix(ws: Workspace, tagbases: list[str], max_legs: int = DEFAULT_MAX
 def chain_legs(ws: Workspace, tagbases: list[str], max_legs: int, level: int = 0) -> list[Leg]:
     assert ws.graph is not None
     return _pack(ws, [tuple(c) for c in ws.graph.components(tagbases)], max_legs, level, set())
+
+
+def split_legs(ws: Workspace, tagbases: list[str], max_legs: int) -> list[Leg]:
+    """One level; large families cut over several legs, each leg building the ancestors it needs
+    (matrix_split.py). An image may be in several legs."""
+    assert ws.graph is not None
+    by_pool: dict[str, list[str]] = {}
+    components = ws.graph.components(tagbases)
+    for component in components:
+        by_pool.setdefault(_pool(ws, component[-1]), []).extend(component)
+    if len(by_pool) > max_legs:
+        raise InputError(f"--max-legs {max_legs} cannot hold the plan: its images need {len(by_pool)} different "
+                         f"agent pools ({', '.join(sorted(by_pool))})", Location(ws.policy.path))
+    budget = _allocate({p: [len(c) for c in components if _pool(ws, c[-1]) == p] for p in by_pool}, max_legs)
+    position = {t: i for i, t in enumerate(ws.order(tagbases))}
+    legs: list[Leg] = []
+    used: set[str] = set()
+    for pool in sorted(by_pool):
+        for images in matrix_split.split(ws, by_pool[pool], budget[pool]):
+            legs.append(_leg(ws, sorted(images, key=position.__getitem__), pool, 0, used))
+    return legs
 
 
 def levels_of(ws: Workspace, tagbases: list[str]) -> dict[str, int]:

@@ -7,6 +7,8 @@ builder has 30 children. For `--max-legs` legs it reports the critical path, the
 another on the longest path (the sum over levels of the largest leg), of
 - chain-per-leg (what `matrix` did before levels: one level, whole dependency chains per leg), and
 - levels (`matrix --mode levels`: one job per dependency level, legs balanced by image count),
+- split (`matrix --mode split`, what pull requests use since they push nothing: one level, a large family
+  cut over legs that each rebuild the ancestors they need; the extra builds are shown),
 and which one `--mode auto` picks. Goal: levels' critical path at most a third of chains'. The same is
 printed for a minimal shape (only the 30-children family, everything else independent) for comparison,
 without a goal: there the largest chain is short, so chains lose less. Also times `lifecycle matrix --all`
@@ -39,7 +41,9 @@ def shape(root: Path, minimal: bool, max_legs: int) -> dict[str, object]:
     chain = plan_matrix(ws, tagbases, max_legs, "chain")
     levels = plan_matrix(ws, tagbases, max_legs, "levels")
     auto = plan_matrix(ws, tagbases, max_legs, "auto")
-    return {"repo": repo, "images": len(tagbases), "chain": chain, "levels": levels, "auto": auto.mode}
+    split = plan_matrix(ws, tagbases, max_legs, "split")
+    return {"repo": repo, "images": len(tagbases), "chain": chain, "levels": levels, "auto": auto.mode,
+            "split": split}
 
 
 def main() -> int:
@@ -53,12 +57,14 @@ def main() -> int:
         for name, minimal in (("upstream-shaped", False), ("minimal fan-out", True)):
             r = shape(Path(tmp) / name.replace(" ", "-"), minimal, args.max_legs)
             results[name] = r
-            chain, levels = r["chain"], r["levels"]
+            chain, levels, split = r["chain"], r["levels"], r["split"]
             ratio = levels.critical_path() / chain.critical_path()
+            extra = sum(len(leg.images) for leg in split.legs) - r["images"]
             rows.append(f"| {name} | {r['images']} | {chain.critical_path()} ({len(chain.legs)} legs) | "
                         f"{levels.critical_path()} ({levels.level_count} levels, {len(levels.legs)} legs, "
                         f"largest per level {[max(len(l.images) for l in levels.level(k)) for k in range(levels.level_count)]}) "
-                        f"| {ratio:.2f} | {r['auto']} |")
+                        f"| {ratio:.2f} | {r['auto']} | {split.critical_path()} ({len(split.legs)} legs, "
+                        f"{extra} extra builds) |")
         best = float("inf")
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -68,8 +74,8 @@ def main() -> int:
             if done.returncode != 0:
                 raise SystemExit(f"lifecycle matrix failed: {done.stderr[-2000:]}")
     print(f"Critical path in images built one after another, at --max-legs {args.max_legs}:\n")
-    print("| catalogue | images | chain-per-leg | levels | levels / chains | auto picks |")
-    print("|---|---|---|---|---|---|")
+    print("| catalogue | images | chain-per-leg | levels | levels / chains | auto picks | split (no push) |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     upstream = results["upstream-shaped"]
     ratio = upstream["levels"].critical_path() / upstream["chain"].critical_path()

@@ -212,3 +212,26 @@ def test_cli_prints_json_and_azure_variables(tmp_path, monkeypatch):
     code, out, _ = run_cli(["matrix", "--repo", str(repo), "--since", "HEAD", "-o", "json"])
     assert code == 0 and "##vso[task.setvariable variable=legCount;isOutput=true]0" in out.splitlines()
     assert "##vso[task.setvariable variable=level0;isOutput=true]{}" in out.splitlines()
+
+
+def test_split_cuts_a_family_and_gives_each_leg_its_ancestors(fleet):
+    tagbases = fleet.order()
+    result = plan_matrix(fleet, tagbases, 20, "split")
+    assert result.mode == "split" and result.level_count == 1 and len(result.legs) <= 20
+    built = [t for leg in result.legs for t in leg.images]
+    assert set(built) == set(tagbases)
+    for leg in result.legs:  # nothing crosses agents: every planned parent is earlier in the same leg
+        for i, t in enumerate(leg.images):
+            assert all(p in leg.images[:i] for p in fleet.parents_of(t) if p in set(tagbases)), (leg.name, t)
+    chain = plan_matrix(fleet, tagbases, 20, "chain")
+    assert result.critical_path() * 3 <= chain.critical_path()
+    assert len(built) - len(tagbases) <= 0.1 * len(tagbases)  # the price: a few ancestors built twice
+
+
+def test_split_of_a_small_plan_is_chain_per_leg(tmp_path):
+    ws = Workspace.load(WorkTree(workspace(tmp_path)))
+    split = plan_matrix(ws, ws.order(), 20, "split")
+    chain = plan_matrix(ws, ws.order(), 20, "chain")
+    assert sorted(leg.images for leg in split.legs) == sorted(leg.images for leg in chain.legs)
+    one = plan_matrix(ws, ws.order(), 1, "split")
+    assert len(one.legs) == 1 and sorted(one.legs[0].images) == sorted(ws.order())

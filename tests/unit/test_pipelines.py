@@ -330,10 +330,12 @@ def _steps(includer: Path, steps: list[Any], params: dict[str, Any]) -> list[dic
     return out
 
 
-def _run_on_paper(pipeline: str, outputs: dict[str, str], failing: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _run_on_paper(pipeline: str, outputs: dict[str, str], failing: frozenset[str] = frozenset(),
+                  rebuilds: bool = False) -> dict[str, Any]:
     """Walk the pipeline's jobs in order as Azure would: evaluate each condition and `strategy: matrix`
     runtime expression against the Plan job's outputs, expand every leg's steps with its matrix variables,
-    and collect what each leg's `lifecycle publish` is asked to build."""
+    and collect what each leg's `lifecycle publish` is asked to build (`rebuilds`: an image may be built by
+    several legs, as `--mode split` does; `built` then keeps every place)."""
     from lifecycle.cli import cli
     from tests.unit.pipelineexpr import Context, condition, macros, runtime
 
@@ -341,6 +343,7 @@ def _run_on_paper(pipeline: str, outputs: dict[str, str], failing: frozenset[str
     results: dict[str, str] = {"Plan": "Succeeded"}
     ancestors: dict[str, set[str]] = {"Plan": set()}
     built: dict[str, tuple[str, str, int]] = {}
+    everywhere: dict[str, list[tuple[str, str, int]]] = {}
     legs_per_job: dict[str, dict[str, dict[str, str]]] = {}
     steps_run: dict[tuple[str, str], list[str]] = {}
     for job in load(path)["jobs"]:
@@ -373,10 +376,12 @@ def _run_on_paper(pipeline: str, outputs: dict[str, str], failing: frozenset[str
                     if args[0] == "publish" and "--images" in args:
                         assert "--no-descendants" in args and "--parents-from" in args, args
                         for index, image in enumerate(args[args.index("--images") + 1].split(",")):
-                            assert image not in built, f"{image} built twice"
+                            assert rebuilds or image not in built, f"{image} built twice"
                             built[image] = (name, leg, index)
+                            everywhere.setdefault(image, []).append((name, leg, index))
         results[name] = "Failed" if name in failing else "Succeeded"
-    return {"results": results, "ancestors": ancestors, "built": built, "legs": legs_per_job, "steps": steps_run}
+    return {"results": results, "ancestors": ancestors, "built": built, "legs": legs_per_job, "steps": steps_run,
+            "everywhere": everywhere}
 
 
 @pytest.fixture(scope="module")
@@ -439,8 +444,8 @@ def test_chain_matrix_and_empty_plan_through_the_pipelines(tmp_path: Path, monke
     assert run["built"] == {} and run["results"]["BuildLevel0"] == "Skipped"
     assert run["results"]["MoveStaging"] == "Skipped"
     pr = load(REPO / "pipelines/pr.yml")
-    assert any("--mode" in i.args and "chain" in i.args for i in invocations([REPO / "pipelines/pr.yml"])), \
-        "a pull request pushes nothing: its matrix must be whole chains in one level"
+    assert any("--mode" in i.args and "split" in i.args for i in invocations([REPO / "pipelines/pr.yml"])), \
+        "a pull request pushes nothing: its matrix must be one level, each leg with its images' ancestors"
     assert [j["job"] for j in pr["jobs"]] == ["Plan", "BuildLevel0"]
 
 
@@ -454,3 +459,29 @@ def test_level_jobs_match_the_matrix_levels() -> None:
     maxima = {int(jobs[n]["strategy"]["maxParallel"]) for n in levels}
     from lifecycle.matrix import DEFAULT_MAX_LEGS
     assert maxima == {DEFAULT_MAX_LEGS}, "every leg of a level runs at once: the critical path assumes it"
+
+
+def test_split_matrix_runs_through_the_pr_pipeline(fleet_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull request pushes nothing: each leg builds the planned ancestors of its images itself, and the wide
+    cross family is cut over many legs instead of queueing on one agent."""
+    from lifecycle.source import WorkTree
+    from lifecycle.workspace import Workspace
+
+    outputs = _plan_outputs(fleet_repo, monkeypatch, "--all", "--mode", "split")
+    assert outputs["matrix.mode"] == "split" and outputs["matrix.levelCount"] == "1"
+    run = _run_on_paper("pipelines/pr.yml", outputs, rebuilds=True)
+    ws = Workspace.load(WorkTree(fleet_repo))
+    assert sorted(run["everywhere"]) == sorted(ws.order())
+    legs: dict[str, list[str]] = {}
+    for image, places in run["everywhere"].items():
+        for job, leg, index in places:
+            assert job == "BuildLevel0"
+            legs.setdefault(leg, []).append((index, image))
+    for leg, members in legs.items():
+        order = [image for _, image in sorted(members)]
+        for i, image in enumerate(order):
+            missing = [p for p in ws.parents_of(image) if p not in order[:i]]
+            assert not missing, f"{leg}: {image} needs {missing} built before it in the same leg"
+    assert len(legs) <= 20 and max(len(m) for m in legs.values()) <= 20
+    builder = "azurelinux-3.0-net10.0-crossdeps-builder-amd64"
+    assert len(run["everywhere"][builder]) > 1  # the fan-out's parent is rebuilt by each leg that needs it
