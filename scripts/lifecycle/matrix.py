@@ -41,10 +41,12 @@ class Leg:
     pool: str = "ubuntu-22.04"  # vmImage of the agent
     level: int = 0
     emulation: bool = False
+    parents: tuple[str, ...] = ()  # planned parents built by earlier levels' legs (publish --require-parents)
 
     def variables(self) -> dict[str, str]:
         return {"images": ",".join(self.images), "platform": self.platform, "imageCount": str(len(self.images)),
-                "vmImage": self.pool, "level": str(self.level), "emulation": str(self.emulation).lower()}
+                "vmImage": self.pool, "level": str(self.level), "emulation": str(self.emulation).lower(),
+                "parents": ",".join(self.parents)}
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def build_matrix(ws: Workspace, tagbases: list[str], max_legs: int = DEFAULT_MAX
 
 def chain_legs(ws: Workspace, tagbases: list[str], max_legs: int, level: int = 0) -> list[Leg]:
     assert ws.graph is not None
-    return _pack(ws, [tuple(c) for c in ws.graph.components(tagbases)], max_legs, level, set())
+    return _pack(ws, [tuple(c) for c in ws.graph.components(tagbases)], max_legs, level, set(), set(tagbases))
 
 
 def split_legs(ws: Workspace, tagbases: list[str], max_legs: int) -> list[Leg]:
@@ -131,7 +133,7 @@ def split_legs(ws: Workspace, tagbases: list[str], max_legs: int) -> list[Leg]:
     used: set[str] = set()
     for pool in sorted(by_pool):
         for images in matrix_split.split(ws, by_pool[pool], budget[pool]):
-            legs.append(_leg(ws, sorted(images, key=position.__getitem__), pool, 0, used))
+            legs.append(_leg(ws, sorted(images, key=position.__getitem__), pool, 0, used, set(tagbases)))
     return legs
 
 
@@ -181,11 +183,12 @@ def level_legs(ws: Workspace, tagbases: list[str], max_legs: int, levels: int = 
             items = [(t,) for t in order if level[t] == k]
         else:  # the last level job: everything deeper, as chains
             items = [tuple(c) for c in ws.graph.components([t for t in order if level[t] >= k])]
-        legs += _pack(ws, items, max_legs, k, used)
+        legs += _pack(ws, items, max_legs, k, used, set(tagbases))
     return legs
 
 
-def _pack(ws: Workspace, items: list[tuple[str, ...]], max_legs: int, level: int, used: set[str]) -> list[Leg]:
+def _pack(ws: Workspace, items: list[tuple[str, ...]], max_legs: int, level: int, used: set[str],
+          planned: set[str]) -> list[Leg]:
     """Spread `items` (chains, or single images) over at most `max_legs` legs, each on one pool.
 
     Chains are packed largest first onto the least loaded leg. Single images are cut into contiguous runs
@@ -215,7 +218,7 @@ def _pack(ws: Workspace, items: list[tuple[str, ...]], max_legs: int, level: int
         for images in bins:
             if images:
                 images.sort(key=position.__getitem__)
-                legs.append(_leg(ws, images, pool, level, used))
+                legs.append(_leg(ws, images, pool, level, used, planned))
     return legs
 
 
@@ -256,10 +259,12 @@ def _pool(ws: Workspace, tagbase: str) -> str:
     return pool_for(ws.image(tagbase).platform, ws.policy)
 
 
-def _leg(ws: Workspace, images: list[str], pool: str, level: int, used: set[str]) -> Leg:
+def _leg(ws: Workspace, images: list[str], pool: str, level: int, used: set[str], planned: set[str]) -> Leg:
     platforms = sorted({ws.image(t).platform for t in images}, key=str)
+    mine = set(images)
+    parents = sorted({p for t in images for p in ws.parents_of(t) if p in planned and p not in mine})
     return Leg(_leg_name(images[0], level, used), ",".join(map(str, platforms)), tuple(images), pool, level,
-               needs_emulation(platforms))
+               needs_emulation(platforms), tuple(parents))
 
 
 def _leg_name(first: str, level: int, used: set[str]) -> str:

@@ -31,7 +31,8 @@ def test_a_later_leg_builds_on_the_earlier_legs_digest(sample, tmp_path):
     # level 1, another agent: the child's parent is the digest level 0 pushed
     sample.engine.remove(sample.names.ref(first[PARENT]["immutable_tag"]))
     done = sample.cli("publish", "--repo", str(sample.root), "--images", CHILD, "--no-descendants", "--no-move",
-                      "--parents-from", str(legs), "--info", str(tmp_path / "2.json"), "-o", "json")
+                      "--parents-from", str(legs), "--require-parents", PARENT, "--info", str(tmp_path / "2.json"),
+                      "-o", "json")
     assert done.returncode == 0, done.stderr
     (child,) = json.loads((tmp_path / "2.json").read_text())["images"]
     assert child["tagbase"] == CHILD and child["status"] == "pushed"
@@ -48,6 +49,12 @@ def test_a_later_leg_builds_on_the_earlier_legs_digest(sample, tmp_path):
                       "--parents-from", str(failed.parent), "-o", "json")
     assert done.returncode == 1
     assert f"parent {PARENT} did not publish" in done.stdout + done.stderr
+    assert sample.tags() == before
+
+    # a required parent whose leg left no image-info blocks its child instead of taking the channel's
+    done = sample.cli("publish", "--repo", str(sample.root), "--images", CHILD, "--no-descendants", "--no-move",
+                      "--parents-from", str(tmp_path / "lost"), "--require-parents", PARENT, "-o", "json")
+    assert done.returncode == 1 and f"parent {PARENT} did not publish" in done.stdout + done.stderr
     assert sample.tags() == before
 
     # bad input: --no-descendants without --images, and image-info of another repository

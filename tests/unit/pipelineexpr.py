@@ -17,6 +17,7 @@ from typing import Any
 TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<name>[A-Za-z_][A-Za-z0-9_.]*)|(?P<punct>[(),\[\]]))")
 RUNTIME = re.compile(r"^\$\[\s*(.*?)\s*\]$", re.S)
 MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.]*)\)")
+ENV = re.compile(r"\$\{([A-Z_][A-Z0-9_]*):-\}")
 
 
 @dataclass
@@ -46,6 +47,12 @@ def condition(text: str | None, ctx: Context) -> bool:
 def macros(text: str, variables: dict[str, str]) -> str:
     """$(name) replaced by the variable's value; an unknown name stays as written (as Azure leaves it)."""
     return MACRO.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
+
+
+def environment(text: str, variables: dict[str, str]) -> str:
+    """${NAME:-} in a bash step: the agent exports every variable as NAME (upper case, '.' as '_')."""
+    env = {k.upper().replace(".", "_"): v for k, v in variables.items()}
+    return ENV.sub(lambda m: env.get(m.group(1), ""), text)
 
 
 def truthy(value: Any) -> bool:

@@ -76,7 +76,7 @@ def test_max_legs_is_a_hard_bound(tmp_path):
     assert all(leg.platform == "linux/amd64" and not leg.emulation for leg in wide if "amd64" in leg.images[0])
     assert as_azure_matrix(wide)[wide[0].name] == {
         "images": ",".join(wide[0].images), "platform": wide[0].platform, "imageCount": str(len(wide[0].images)),
-        "vmImage": "ubuntu-22.04", "level": "0", "emulation": "false"}
+        "vmImage": "ubuntu-22.04", "level": "0", "emulation": "false", "parents": ""}
 
 
 @pytest.mark.parametrize("max_legs", [1, 3, 10, 20])
@@ -208,7 +208,8 @@ def test_cli_prints_json_and_azure_variables(tmp_path, monkeypatch):
     code, out, _ = run_cli(["matrix", "--repo", str(repo), "--all", "--mode", "levels", "-o", "json"])
     variables = dict(re.findall(r"^##vso\[task\.setvariable variable=(\w+);isOutput=true\](.*)$", out, re.M))
     assert variables["mode"] == "levels" and variables["levelCount"] == "3" and variables["level3"] == "{}"
-    assert [leg["images"] for leg in json.loads(variables["level1"]).values()] == ["base-tools-amd64"]
+    assert [(leg["images"], leg["parents"]) for leg in json.loads(variables["level1"]).values()] == [
+        ("base-tools-amd64", "base-amd64")]
     code, out, _ = run_cli(["matrix", "--repo", str(repo), "--since", "HEAD", "-o", "json"])
     assert code == 0 and "##vso[task.setvariable variable=legCount;isOutput=true]0" in out.splitlines()
     assert "##vso[task.setvariable variable=level0;isOutput=true]{}" in out.splitlines()

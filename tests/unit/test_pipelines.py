@@ -337,13 +337,14 @@ def _run_on_paper(pipeline: str, outputs: dict[str, str], failing: frozenset[str
     and collect what each leg's `lifecycle publish` is asked to build (`rebuilds`: an image may be built by
     several legs, as `--mode split` does; `built` then keeps every place)."""
     from lifecycle.cli import cli
-    from tests.unit.pipelineexpr import Context, condition, macros, runtime
+    from tests.unit.pipelineexpr import Context, condition, environment, macros, runtime
 
     path = REPO / pipeline
     results: dict[str, str] = {"Plan": "Succeeded"}
     ancestors: dict[str, set[str]] = {"Plan": set()}
     built: dict[str, tuple[str, str, int]] = {}
     everywhere: dict[str, list[tuple[str, str, int]]] = {}
+    required: dict[tuple[str, str], str] = {}
     legs_per_job: dict[str, dict[str, dict[str, str]]] = {}
     steps_run: dict[tuple[str, str], list[str]] = {}
     for job in load(path)["jobs"]:
@@ -371,17 +372,18 @@ def _run_on_paper(pipeline: str, outputs: dict[str, str], failing: frozenset[str
                     continue
                 steps_run.setdefault((name, leg), []).append(step.get("displayName") or step.get("task") or "")
                 script = step.get("bash") or step.get("script")
-                for args in lifecycle_invocations(macros(script, variables)) if script else []:
+                for args in lifecycle_invocations(environment(macros(script, variables), variables)) if script else []:
                     assert check_invocation(cli, args) is None, (name, leg, args, check_invocation(cli, args))
                     if args[0] == "publish" and "--images" in args:
                         assert "--no-descendants" in args and "--parents-from" in args, args
+                        required[(name, leg)] = args[args.index("--require-parents") + 1]
                         for index, image in enumerate(args[args.index("--images") + 1].split(",")):
                             assert rebuilds or image not in built, f"{image} built twice"
                             built[image] = (name, leg, index)
                             everywhere.setdefault(image, []).append((name, leg, index))
         results[name] = "Failed" if name in failing else "Succeeded"
     return {"results": results, "ancestors": ancestors, "built": built, "legs": legs_per_job, "steps": steps_run,
-            "everywhere": everywhere}
+            "everywhere": everywhere, "required": required}
 
 
 @pytest.fixture(scope="module")
@@ -407,6 +409,13 @@ def test_level_matrix_runs_through_the_publish_pipeline(fleet_repo: Path, monkey
         for parent in ws.parents_of(image):
             pjob, pleg, pindex = run["built"][parent]
             assert pjob in run["ancestors"][job] or (pjob, pleg) == (job, leg) and pindex < index, (parent, image)
+    # each leg requires exactly the planned parents that other legs build (a missing record then blocks)
+    for (job, leg), value in run["required"].items():
+        mine = {i for i, (j, l, _) in run["built"].items() if (j, l) == (job, leg)}
+        needed = {p for i in mine for p in ws.parents_of(i)} - mine
+        assert set(filter(None, value.split(","))) == needed, (job, leg)
+        assert all(run["built"][p][0] in run["ancestors"][job] for p in needed)
+    assert any(run["required"].values()) and not any(v for (j, _), v in run["required"].items() if j == "BuildLevel0")
     assert [run["results"][f"BuildLevel{k}"] for k in range(6)] == ["Succeeded"] * 5 + ["Skipped"]
     assert all(len(run["legs"][f"BuildLevel{k}"]) <= 20 for k in range(5))
     assert run["results"]["MoveStaging"] == "Succeeded"

@@ -41,10 +41,12 @@ from lifecycle.source import WorkTree
 @click.option("--parents-from", "parents_from", multiple=True, type=click.Path(path_type=Path),
               help="Image-info files (or folders) of earlier matrix legs: in-repo parents they pushed are built "
                    "on by digest, parents they failed block their children. A missing folder means none.")
+@click.option("--require-parents", "require_parents", metavar="T1,T2", default="",
+              help="With --parents-from: these parents must have a record there; a missing one blocks its children.")
 def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], channel: str, since: str | None,
             all_images: bool, plan_file: Path | None, images: str | None, refresh: bool, no_cache: bool,
             no_push: bool, no_move: bool, move_from: tuple[Path, ...], info_path: Path | None,
-            no_descendants: bool = False, parents_from: tuple[Path, ...] = ()) -> None:
+            no_descendants: bool, parents_from: tuple[Path, ...], require_parents: str) -> None:
     """Build in dependency order, test inside each image, push the immutable tag, move <tagbase>-<channel>."""
     out = reporter(output)
     if move_from:
@@ -66,7 +68,8 @@ def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], c
         client = pool.get(ws.catalog.registry)
         report = run_publish(repo, chosen.tagbases, channel=channel, client=client, engine=engine, reporter=out,
                              pool=pool, refresh=refresh, no_cache=no_cache, push=not no_push, move=not no_move,
-                             dry_run=dry_run, info_path=info_path, parents_from=earlier)
+                             dry_run=dry_run, info_path=info_path, parents_from=earlier,
+                             required_parents=[t.strip() for t in require_parents.split(",") if t.strip()])
     _print(out, report, channel, dry_run)
 
 
