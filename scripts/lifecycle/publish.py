@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from lifecycle import imageinfo, labels as labels_mod
 from lifecycle.catalog import ImageSpec
@@ -289,21 +289,23 @@ def move_from_info(records: list[ImageInfo], *, channel: str, client: RegistryCl
     return records
 
 
-def use_earlier_legs(publisher: Publisher, records: list[ImageInfo], required: list[str] = ()) -> None:
+def use_earlier_legs(publisher: Publisher, records: list[ImageInfo], required: Iterable[str] = ()) -> None:
     """A matrix leg after the first level: its in-repo parents were built by earlier legs of this run.
 
     A parent an earlier leg pushed is taken by the digest that leg recorded (pulled by digest, never looked
     up by a tag); one that failed or was blocked there blocks its children here. A `required` parent with no
-    record (its leg died before writing image-info) blocks them too: the channel's digest would be the
-    parent this run meant to replace. Any other parent with no record is taken from the channel, as for any
-    parent this run does not build.
+    usable record (its leg died before writing image-info, or did not push) blocks them too: the channel's
+    digest would be the parent this run meant to replace. Any other parent with no record is taken from the
+    channel, as for any parent this run does not build.
     """
+    recorded = set()
     for record in records:
         if record.status in ("failed", "blocked"):
             publisher.built[record.tagbase] = record
+            recorded.add(record.tagbase)
         elif record.status in ("pushed", "published", "skipped") and record.digest:
             publisher._digests[f"{record.tagbase}-{publisher.channel}"] = record.digest
-    recorded = {r.tagbase for r in records}
+            recorded.add(record.tagbase)
     for parent in required:
         if parent not in recorded:
             publisher.built[parent] = ImageInfo(parent, "blocked", "", "", reason="no image-info from its leg")
