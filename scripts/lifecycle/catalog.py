@@ -128,6 +128,8 @@ class Policy:
     keep_last: int = DEFAULT_KEEP_LAST
     cleanup_exceptions: tuple[str, ...] = ()
     retired_grace_days: int = DEFAULT_RETIRED_GRACE_DAYS
+    # matrix legs: agent pool (Microsoft-hosted vmImage) per "os" or "os/osVersion"; over the defaults in matrix_pools.py
+    build_pools: tuple[tuple[str, str], ...] = ()
     path: str = POLICY_PATH
     dotnet_eol: tuple[tuple[str, dt.date], ...] = ()     # (.NET version, end of life), for floating tags
     evaluation_days: int = DEFAULT_EVALUATION_DAYS
@@ -219,7 +221,8 @@ def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document:
         images.append(ImageSpec(
             tagbase=entry["tagBase"],
             folder=entry["dockerfile"].rstrip("/").removesuffix("/Dockerfile"),
-            platform=Platform(platform["os"], platform["architecture"], platform.get("variant")),
+            platform=Platform(platform["os"], platform["architecture"], platform.get("variant"),
+                              platform.get("osVersion")),
             build_args=dict(entry.get("buildArgs") or {}),
             tests=tuple(entry.get("tests") or ()),
             owners=tuple(entry.get("owners") or ()),
@@ -250,6 +253,7 @@ def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
         keep_last=retention.get("keepLast", DEFAULT_KEEP_LAST),
         cleanup_exceptions=tuple(retention.get("exceptions") or ()),
         retired_grace_days=retention.get("retiredGraceDays", DEFAULT_RETIRED_GRACE_DAYS),
+        build_pools=tuple(sorted((plain.get("buildPools") or {}).items())),
         path=filename,
         dotnet_eol=tuple((version, _parse_date(entry["endOfLife"], document, ["dotnetVersions", version, "endOfLife"],
                                                filename))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -10,6 +10,9 @@ class Platform:
     os: str
     architecture: str
     variant: str | None = None
+    # Windows release of the image (ltsc2019, ltsc2022...): the build host must match it, so `matrix` picks
+    # the agent pool by it. Not part of the OCI platform string, nor of equality (a registry's platform has none).
+    os_version: str | None = field(default=None, compare=False)
 
     @classmethod
     def parse(cls, text: str) -> "Platform":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from lifecycle import imageinfo, labels as labels_mod
 from lifecycle.catalog import ImageSpec
@@ -241,7 +241,8 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
             engine: Engine | None, reporter: Reporter, pool: RegistryPool | None = None, refresh: bool = False,
             no_cache: bool = False, push: bool = True, move: bool = True, dry_run: bool = False,
             info_path: Path | None = None, now: Callable[[], dt.datetime] | None = None,
-            build_log: Callable[[str], None] | None = None) -> PublishReport:
+            build_log: Callable[[str], None] | None = None,
+            parents_from: list[ImageInfo] | None = None, required_parents: list[str] | None = None) -> PublishReport:
     """Build, test and publish `tagbases` (None: all) from the working tree at `root`, in dependency order."""
     if channel not in CHANNELS:
         raise OperationError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
@@ -256,6 +257,7 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
         if now is not None:
             publisher.now = now
         publisher.build_log = build_log
+        use_earlier_legs(publisher, parents_from or [], required_parents or [])
         report = publisher.run(tagbases)
     finally:
         if own_pool:
@@ -285,3 +287,25 @@ def move_from_info(records: list[ImageInfo], *, channel: str, client: RegistryCl
             record.status = "failed"
             record.reason = f"moving {tag} failed: {getattr(outcome, 'error', '') or 'unknown'}"
     return records
+
+
+def use_earlier_legs(publisher: Publisher, records: list[ImageInfo], required: Iterable[str] = ()) -> None:
+    """A matrix leg after the first level: its in-repo parents were built by earlier legs of this run.
+
+    A parent an earlier leg pushed is taken by the digest that leg recorded (pulled by digest, never looked
+    up by a tag); one that failed or was blocked there blocks its children here. A `required` parent with no
+    usable record (its leg died before writing image-info, or did not push) blocks them too: the channel's
+    digest would be the parent this run meant to replace. Any other parent with no record is taken from the
+    channel, as for any parent this run does not build.
+    """
+    recorded = set()
+    for record in records:
+        if record.status in ("failed", "blocked"):
+            publisher.built[record.tagbase] = record
+            recorded.add(record.tagbase)
+        elif record.status in ("pushed", "published", "skipped") and record.digest:
+            publisher._digests[f"{record.tagbase}-{publisher.channel}"] = record.digest
+            recorded.add(record.tagbase)
+    for parent in required:
+        if parent not in recorded:
+            publisher.built[parent] = ImageInfo(parent, "blocked", "", "", reason="no image-info from its leg")

@@ -17,6 +17,7 @@ The helpers live in tests/unit/pipelinecheck.py.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -296,3 +297,201 @@ def test_gated_jobs_use_environments() -> None:
     steps = cleanup[0]["strategy"]["runOnce"]["deploy"]["steps"]
     assert steps[0].get("download") == "current" and steps[0].get("artifact") == "cleanup-plan"
 
+
+
+# ------------------------------------------------------------------ the level matrix, run on paper
+
+LEG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+
+
+def _plan_outputs(repo: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict[str, str]:
+    """The output variables `lifecycle matrix` sets under Azure Pipelines, as the Plan job's step `matrix`."""
+    from tests.fixtures.catalogs import run_cli
+
+    monkeypatch.setenv("TF_BUILD", "True")
+    code, out, err = run_cli(["matrix", "--repo", str(repo), *args])
+    assert code == 0, err
+    found = re.findall(r"^##vso\[task\.setvariable variable=(\w+);isOutput=true\](.*)$", out, re.M)
+    return {f"matrix.{name}": value for name, value in found}
+
+
+def _steps(includer: Path, steps: list[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Steps with every `template:` expanded and ${{ parameters.x }} substituted, as Azure compiles them."""
+    from tests.unit.pipelinecheck import declared_parameters, expand, resolve_template
+
+    out: list[dict[str, Any]] = []
+    for step in steps:
+        if "template" in step:
+            target = resolve_template(includer, step["template"])
+            given = {k: expand(v, params) if isinstance(v, str) else v for k, v in (step.get("parameters") or {}).items()}
+            values = {n: s.get("default") for n, s in declared_parameters(target).items()} | given
+            out += _steps(target, load(target)["steps"], values)
+        else:
+            out.append({k: expand(v, params) if isinstance(v, str) else v for k, v in step.items()})
+    return out
+
+
+def _run_on_paper(pipeline: str, outputs: dict[str, str], failing: frozenset[str] = frozenset(),
+                  rebuilds: bool = False) -> dict[str, Any]:
+    """Walk the pipeline's jobs in order as Azure would: evaluate each condition and `strategy: matrix`
+    runtime expression against the Plan job's outputs, expand every leg's steps with its matrix variables,
+    and collect what each leg's `lifecycle publish` is asked to build (`rebuilds`: an image may be built by
+    several legs, as `--mode split` does; `built` then keeps every place)."""
+    from lifecycle.cli import cli
+    from tests.unit.pipelineexpr import Context, condition, environment, macros, runtime
+
+    path = REPO / pipeline
+    results: dict[str, str] = {"Plan": "Succeeded"}
+    ancestors: dict[str, set[str]] = {"Plan": set()}
+    built: dict[str, tuple[str, str, int]] = {}
+    everywhere: dict[str, list[tuple[str, str, int]]] = {}
+    required: dict[tuple[str, str], str] = {}
+    legs_per_job: dict[str, dict[str, dict[str, str]]] = {}
+    steps_run: dict[tuple[str, str], list[str]] = {}
+    for job in load(path)["jobs"]:
+        name = job["job"]
+        if name == "Plan":
+            continue
+        deps = job.get("dependsOn") or []
+        deps = [deps] if isinstance(deps, str) else list(deps)
+        assert all(d in results for d in deps), f"{name} depends on a job listed after it: {deps}"
+        ancestors[name] = set(deps).union(*(ancestors[d] for d in deps))
+        ctx = Context(results, {"Plan": outputs}, depends_on=tuple(deps))
+        if not condition(job.get("condition"), ctx):
+            results[name] = "Skipped"
+            continue
+        expression = (job.get("strategy") or {}).get("matrix")
+        legs = json.loads(runtime(expression, ctx)) if expression else {"": {}}
+        legs_per_job[name] = legs
+        for leg, variables in legs.items():
+            assert not expression or LEG_NAME.match(leg), leg
+            if expression:
+                pool = macros(job["pool"]["vmImage"], variables)
+                assert pool and "$(" not in pool, f"{name}.{leg}: pool {pool!r}"
+            for step in _steps(path, job["steps"], {}):
+                if not condition(step.get("condition"), Context(variables=variables)):
+                    continue
+                steps_run.setdefault((name, leg), []).append(step.get("displayName") or step.get("task") or "")
+                script = step.get("bash") or step.get("script")
+                for args in lifecycle_invocations(environment(macros(script, variables), variables)) if script else []:
+                    assert check_invocation(cli, args) is None, (name, leg, args, check_invocation(cli, args))
+                    if args[0] == "publish" and "--images" in args:
+                        assert "--no-descendants" in args and "--parents-from" in args, args
+                        required[(name, leg)] = args[args.index("--require-parents") + 1]
+                        for index, image in enumerate(args[args.index("--images") + 1].split(",")):
+                            assert rebuilds or image not in built, f"{image} built twice"
+                            built[image] = (name, leg, index)
+                            everywhere.setdefault(image, []).append((name, leg, index))
+        results[name] = "Failed" if name in failing else "Succeeded"
+    return {"results": results, "ancestors": ancestors, "built": built, "legs": legs_per_job, "steps": steps_run,
+            "everywhere": everywhere, "required": required}
+
+
+@pytest.fixture(scope="module")
+def fleet_repo(tmp_path_factory) -> Path:
+    from tests.fixtures.fleet import upstream_shaped_files
+    from tests.fixtures.gitrepo import make_repo
+
+    return make_repo(tmp_path_factory.mktemp("fleet"), upstream_shaped_files())
+
+
+def test_level_matrix_runs_through_the_publish_pipeline(fleet_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lifecycle matrix --all` on the 250-image fleet, fed to pipelines/publish.yml's own expressions: every
+    image is built once, by a leg whose job runs after (dependsOn, transitively) the job of each parent."""
+    from lifecycle.source import WorkTree
+    from lifecycle.workspace import Workspace
+
+    outputs = _plan_outputs(fleet_repo, monkeypatch, "--all", "--max-legs", "20")
+    assert outputs["matrix.mode"] == "levels" and outputs["matrix.levelCount"] == "5"
+    run = _run_on_paper("pipelines/publish.yml", outputs)
+    ws = Workspace.load(WorkTree(fleet_repo))
+    assert sorted(run["built"]) == sorted(ws.order())
+    for image, (job, leg, index) in run["built"].items():
+        for parent in ws.parents_of(image):
+            pjob, pleg, pindex = run["built"][parent]
+            assert pjob in run["ancestors"][job] or (pjob, pleg) == (job, leg) and pindex < index, (parent, image)
+    # each leg requires exactly the planned parents that other legs build (a missing record then blocks)
+    for (job, leg), value in run["required"].items():
+        mine = {i for i, (j, l, _) in run["built"].items() if (j, l) == (job, leg)}
+        needed = {p for i in mine for p in ws.parents_of(i)} - mine
+        assert set(filter(None, value.split(","))) == needed, (job, leg)
+        assert all(run["built"][p][0] in run["ancestors"][job] for p in needed)
+    assert any(run["required"].values()) and not any(v for (j, _), v in run["required"].items() if j == "BuildLevel0")
+    assert [run["results"][f"BuildLevel{k}"] for k in range(6)] == ["Succeeded"] * 5 + ["Skipped"]
+    assert all(len(run["legs"][f"BuildLevel{k}"]) <= 20 for k in range(5))
+    assert run["results"]["MoveStaging"] == "Succeeded"
+    # the first level downloads no earlier image-info; every later leg does; only non-amd64 legs emulate
+    for (job, leg), steps in run["steps"].items():
+        if job.startswith("BuildLevel"):
+            variables = run["legs"][job][leg]
+            assert ("Download the earlier levels' image-info" in steps) == (job != "BuildLevel0")
+            assert ("Enable emulation of other CPU architectures" in steps) == (variables["emulation"] == "true")
+            assert variables["emulation"] == str(any(not p.startswith("linux/amd64")
+                                                     for p in variables["platform"].split(","))).lower()
+
+
+def test_a_failed_level_does_not_stop_later_levels(fleet_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed leg blocks its own images' descendants (publish reads the failure from its image-info); the
+    later level jobs still run for everything else, and staging still moves for what passed."""
+    outputs = _plan_outputs(fleet_repo, monkeypatch, "--all")
+    run = _run_on_paper("pipelines/publish.yml", outputs, failing=frozenset({"BuildLevel1"}))
+    assert [run["results"][f"BuildLevel{k}"] for k in range(5)] == ["Succeeded", "Failed"] + ["Succeeded"] * 3
+    assert run["results"]["MoveStaging"] == "Succeeded"
+
+
+def test_chain_matrix_and_empty_plan_through_the_pipelines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixtures.catalogs import sample_files
+    from tests.fixtures.gitrepo import make_repo
+
+    repo = make_repo(tmp_path, sample_files())
+    outputs = _plan_outputs(repo, monkeypatch, "--all", "--mode", "chain")
+    for pipeline in ("pipelines/publish.yml", "pipelines/pr.yml"):
+        run = _run_on_paper(pipeline, outputs)
+        assert {job for job, _, _ in run["built"].values()} == {"BuildLevel0"}
+        assert len(run["built"]) == 5
+    empty = _plan_outputs(repo, monkeypatch, "--since", "HEAD")
+    run = _run_on_paper("pipelines/publish.yml", empty)
+    assert run["built"] == {} and run["results"]["BuildLevel0"] == "Skipped"
+    assert run["results"]["MoveStaging"] == "Skipped"
+    pr = load(REPO / "pipelines/pr.yml")
+    assert any("--mode" in i.args and "split" in i.args for i in invocations([REPO / "pipelines/pr.yml"])), \
+        "a pull request pushes nothing: its matrix must be one level, each leg with its images' ancestors"
+    assert [j["job"] for j in pr["jobs"]] == ["Plan", "BuildLevel0"]
+
+
+def test_level_jobs_match_the_matrix_levels() -> None:
+    from lifecycle.matrix import MAX_LEVELS
+
+    jobs = {j["job"]: j for j in load(REPO / "pipelines/publish.yml")["jobs"]}
+    levels = sorted(n for n in jobs if n.startswith("BuildLevel"))
+    assert levels == [f"BuildLevel{k}" for k in range(MAX_LEVELS)]
+    assert set(levels) <= set(jobs["MoveStaging"]["dependsOn"])
+    maxima = {int(jobs[n]["strategy"]["maxParallel"]) for n in levels}
+    from lifecycle.matrix import DEFAULT_MAX_LEGS
+    assert maxima == {DEFAULT_MAX_LEGS}, "every leg of a level runs at once: the critical path assumes it"
+
+
+def test_split_matrix_runs_through_the_pr_pipeline(fleet_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull request pushes nothing: each leg builds the planned ancestors of its images itself, and the wide
+    cross family is cut over many legs instead of queueing on one agent."""
+    from lifecycle.source import WorkTree
+    from lifecycle.workspace import Workspace
+
+    outputs = _plan_outputs(fleet_repo, monkeypatch, "--all", "--mode", "split")
+    assert outputs["matrix.mode"] == "split" and outputs["matrix.levelCount"] == "1"
+    run = _run_on_paper("pipelines/pr.yml", outputs, rebuilds=True)
+    ws = Workspace.load(WorkTree(fleet_repo))
+    assert sorted(run["everywhere"]) == sorted(ws.order())
+    legs: dict[str, list[str]] = {}
+    for image, places in run["everywhere"].items():
+        for job, leg, index in places:
+            assert job == "BuildLevel0"
+            legs.setdefault(leg, []).append((index, image))
+    for leg, members in legs.items():
+        order = [image for _, image in sorted(members)]
+        for i, image in enumerate(order):
+            missing = [p for p in ws.parents_of(image) if p not in order[:i]]
+            assert not missing, f"{leg}: {image} needs {missing} built before it in the same leg"
+    assert len(legs) <= 20 and max(len(m) for m in legs.values()) <= 20
+    builder = "azurelinux-3.0-net10.0-crossdeps-builder-amd64"
+    assert len(run["everywhere"][builder]) > 1  # the fan-out's parent is rebuilt by each leg that needs it

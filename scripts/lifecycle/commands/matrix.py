@@ -9,7 +9,8 @@ import click
 
 from lifecycle.commands.options import output_option, repo_option, reporter
 from lifecycle.commands.plan import compute_plan
-from lifecycle.matrix import DEFAULT_MAX_LEGS, as_azure_matrix, build_matrix
+from lifecycle.matrix import DEFAULT_MAX_LEGS, MODES, MatrixPlan, as_azure_matrix, plan_matrix
+from lifecycle.output import Reporter
 from lifecycle.planning import Plan
 from lifecycle.source import WorkTree
 from lifecycle.workspace import Workspace
@@ -22,22 +23,31 @@ from lifecycle.workspace import Workspace
 @click.option("--since", metavar="REF")
 @click.option("--all", "all_images", is_flag=True)
 @click.option("--images", metavar="T1,T2")
-@click.option("--max-legs", type=click.IntRange(1, 256), default=DEFAULT_MAX_LEGS, show_default=True)
+@click.option("--max-legs", type=click.IntRange(1, 256), default=DEFAULT_MAX_LEGS, show_default=True,
+              help="Hard upper bound on the legs of each level.")
+@click.option("--mode", type=click.Choice(MODES), default="auto", show_default=True,
+              help="chain: one level, whole chains per leg; levels: one level per dependency depth; "
+                   "auto: the one with the shorter estimated critical path.")
 def matrix(repo: Path, output: str, plan_file: Path | None, since: str | None, all_images: bool,
-           images: str | None, max_legs: int) -> None:
-    """An Azure Pipelines matrix: one leg per dependency chain per platform."""
+           images: str | None, max_legs: int, mode: str) -> None:
+    """An Azure Pipelines matrix: legs by dependency chain or by dependency level, per agent pool."""
     out = reporter(output)
     ws = Workspace.load(WorkTree(repo))
     chosen = Plan.from_file(plan_file) if plan_file else compute_plan(repo, since, all_images, images)
-    legs = build_matrix(ws, chosen.tagbases, max_legs)
-    data = as_azure_matrix(legs)
-    compact = json.dumps(data, separators=(",", ":"))
-    out.set_variable("matrix", compact)
-    out.set_variable("legCount", str(len(legs)))
+    show(out, output, plan_matrix(ws, chosen.tagbases, max_legs, mode))
+
+
+def show(out: Reporter, output: str, result: MatrixPlan, title: str = "Matrix") -> None:
+    """Set the pipeline's output variables and print the legs (shared with `stale --matrix`)."""
+    for name, value in result.variables().items():
+        out.set_variable(name, value)
+    rows = [{"leg": leg.name, "level": leg.level, "pool": leg.pool, "platform": leg.platform,
+             "images": list(leg.images)} for leg in result.legs]
+    heading = (f"{title} ({len(result.legs)} legs, {result.mode}, {result.level_count} levels, "
+               f"critical path {result.critical_path() if result.legs else 0} images)")
     if output == "table":
-        out.table([{"leg": leg.name, "platform": leg.platform, "images": list(leg.images)} for leg in legs],
-                  title=f"Matrix ({len(legs)} legs)")
+        out.table(rows, title=heading)
     elif output == "markdown":
-        out.table([{"leg": leg.name, "platform": leg.platform, "images": list(leg.images)} for leg in legs])
+        out.table(rows)
     else:
-        out.write(json.dumps(data, indent=2) + "\n")
+        out.write(json.dumps(as_azure_matrix(list(result.legs)), indent=2) + "\n")

@@ -10,7 +10,7 @@ from lifecycle.commands.options import dry_run_option, insecure_option, output_o
 from lifecycle.commands.plan import compute_plan
 from lifecycle.errors import InputError, OperationError
 from lifecycle.output import short_digest
-from lifecycle.planning import Plan
+from lifecycle.planning import Plan, plan_images
 from lifecycle import imageinfo
 from lifecycle.publish import CHANNELS, PublishReport, move_from_info, publish as run_publish
 from lifecycle.registries import RegistryPool
@@ -36,16 +36,30 @@ from lifecycle.source import WorkTree
 @click.option("--move-from", "move_from", multiple=True, type=click.Path(path_type=Path),
               help="No build: move <tagbase>-<channel> to what these image-info files (or folders) recorded.")
 @click.option("--info", "info_path", type=click.Path(dir_okay=False, path_type=Path), help="Write image-info.json here.")
+@click.option("--no-descendants", is_flag=True,
+              help="With --images: exactly these images; their descendants are later matrix levels' work.")
+@click.option("--parents-from", "parents_from", multiple=True, type=click.Path(path_type=Path),
+              help="Image-info files (or folders) of earlier matrix legs: in-repo parents they pushed are built "
+                   "on by digest, parents they failed block their children. A missing folder means none.")
+@click.option("--require-parents", "require_parents", metavar="T1,T2", default="",
+              help="With --parents-from: these parents must have a record there; a missing one blocks its children.")
 def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], channel: str, since: str | None,
             all_images: bool, plan_file: Path | None, images: str | None, refresh: bool, no_cache: bool,
-            no_push: bool, no_move: bool, move_from: tuple[Path, ...], info_path: Path | None) -> None:
+            no_push: bool, no_move: bool, move_from: tuple[Path, ...], info_path: Path | None,
+            no_descendants: bool, parents_from: tuple[Path, ...], require_parents: str) -> None:
     """Build in dependency order, test inside each image, push the immutable tag, move <tagbase>-<channel>."""
     out = reporter(output)
     if move_from:
         _move_from(repo, out, channel, insecure, list(move_from), info_path, dry_run)
         return
-    chosen = Plan.from_file(plan_file) if plan_file else compute_plan(repo, since, all_images, images)
     ws = Workspace.load(WorkTree(repo))
+    if no_descendants and not images:
+        raise click.UsageError("--no-descendants goes with --images")
+    if no_descendants:
+        chosen = plan_images(ws, [t.strip() for t in (images or "").split(",") if t.strip()], with_descendants=False)
+    else:
+        chosen = Plan.from_file(plan_file) if plan_file else compute_plan(repo, since, all_images, images)
+    earlier = _earlier_legs(ws, out, list(parents_from))
     engine = None
     if not dry_run:
         from lifecycle.engine import Engine
@@ -54,7 +68,8 @@ def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], c
         client = pool.get(ws.catalog.registry)
         report = run_publish(repo, chosen.tagbases, channel=channel, client=client, engine=engine, reporter=out,
                              pool=pool, refresh=refresh, no_cache=no_cache, push=not no_push, move=not no_move,
-                             dry_run=dry_run, info_path=info_path)
+                             dry_run=dry_run, info_path=info_path, parents_from=earlier,
+                             required_parents=[t.strip() for t in require_parents.split(",") if t.strip()])
     _print(out, report, channel, dry_run)
 
 
@@ -87,3 +102,20 @@ def _move_from(repo: Path, out, channel: str, insecure: tuple[str, ...], paths: 
     if info_path is not None and not dry_run:
         imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.repository, moved)
     _print(out, PublishReport(channel, revision, moved), channel, dry_run)
+
+
+def _earlier_legs(ws: Workspace, out, paths: list[Path]) -> list[imageinfo.ImageInfo]:
+    """The records of earlier matrix legs (`--parents-from`); a folder that does not exist holds none (the
+    first level has no earlier legs), a file that is not image-info for this repository is bad input."""
+    present = [p for p in paths if p.exists()]
+    for missing in sorted(set(paths) - set(present)):
+        out.info(f"--parents-from {missing}: no such folder, no earlier legs")
+    records: list[imageinfo.ImageInfo] = []
+    files = imageinfo.info_files(present) if any(p.is_file() or any(p.rglob("*.json")) for p in present) else []
+    for path in files:
+        document, found = imageinfo.read_records(path)
+        if (document.get("registry"), document.get("repository")) != (ws.catalog.registry, ws.catalog.repository):
+            raise InputError(f"{path}: written for {document.get('registry')}/{document.get('repository')}, "
+                             f"not {ws.catalog.name}")
+        records += found
+    return records

@@ -9,7 +9,7 @@ import click
 
 from lifecycle.cleanup import parse_iso
 from lifecycle.commands.options import insecure_option, output_option, repo_option, reporter
-from lifecycle.matrix import DEFAULT_MAX_LEGS, as_azure_matrix, build_matrix
+from lifecycle.matrix import DEFAULT_MAX_LEGS, MatrixPlan, as_azure_matrix, plan_matrix
 from lifecycle.output import short_digest
 from lifecycle.source import WorkTree
 from lifecycle.registries import RegistryPool
@@ -33,11 +33,12 @@ def stale(repo: Path, output: str, insecure: tuple[str, ...], channel: str, want
     ws = Workspace.load(WorkTree(repo))
     with RegistryPool(tuple(insecure)) as pool:
         report = find_stale(ws, channel, pool, parse_iso(now_text, "--now"))
-    legs = build_matrix(ws, report.rebuild, max_legs) if want_matrix and report.rebuild else []
+    plan = plan_matrix(ws, report.rebuild, max_legs) if want_matrix and report.rebuild else MatrixPlan("chain", ())
+    legs = list(plan.legs)
     matrix = as_azure_matrix(legs)
-    if want_matrix:
-        out.set_variable("matrix", json.dumps(matrix, separators=(",", ":")))
-        out.set_variable("legCount", str(len(legs)))
+    if want_matrix:  # the same output variables as `lifecycle matrix` (level0.. for the level jobs)
+        for name, value in plan.variables().items():
+            out.set_variable(name, value)
     out.set_variable("staleCount", str(len(report.stale)))
     if output == "json":
         data = report.to_dict()
