@@ -89,10 +89,8 @@ def scan(repo: Path, config: Path | None, names: tuple[str, ...], no_registry: b
         summary = ", ".join(f"{k}: {v}" for k, v in result.counts().items()) or "no references"
         out.info(f"{len(rows)} reference(s) in {sum(len(s.files) for s in result.sources)} file(s) of "
                  f"{len(result.sources)} repository(ies); {summary}")
-    for source, c in result.references:
-        if c.klass in ("missing", "eol"):
-            r = c.reference
-            out.warning(f"{source}:{r.path}:{r.line}: {r.text}: {c.klass}: {c.note}")
+    out.problems(("warning", f"{source}:{c.reference.path}:{c.reference.line}: {c.reference.text}: {c.klass}: "
+                             f"{c.note}") for source, c in result.references if c.klass in ("missing", "eol"))
     if usage_out:
         usage_out.parent.mkdir(parents=True, exist_ok=True)
         usage_out.write_text(json.dumps(result.usage(), indent=2) + "\n", encoding="utf-8")
