@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lifecycle.catalog import Catalog
 from lifecycle.errors import InputError, LifecycleError, OperationError
 from lifecycle.gitops import ROLLOUT_TRAILER, GitOps, Hold, PushRejected, compute_holds, merged_definitions
 from lifecycle.journal import Journal, TagEntry
@@ -50,6 +51,7 @@ class RolloutPlan:
     message: str = ""
     main_branch: str = "main"
     production_branch: str = "production"
+    catalog: Catalog | None = None   # the promoted tree's catalogue: what the journal is bound to
 
     @property
     def target(self) -> str:
@@ -177,7 +179,7 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
             raise OperationError(f"{sha[:10]} is already in production, but production HEAD has images without an "
                                  f"LKG: {_describe_missing(missing)}; run `lifecycle reconcile --channel latest`")
         return RolloutPlan(production, main, promoted, sha, True, None, {}, lkgs, plan_tags(ws, lkgs, client),
-                           ws.catalog.repository, skipped)
+                           ws.catalog.repository, skipped, catalog=ws.catalog)
     prod_ws, cand_ws = wss.get(production), wss.get(sha)
     held = {t: [s.folder for s in (prod_ws.catalog.get(t), cand_ws.catalog.get(t)) if s is not None] for t in holds}
     tree = ops.rollout_tree(production, sha, held)
@@ -191,7 +193,8 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         raise OperationError(f"internal check failed: the rollout tree's definitions differ from the plan for "
                              f"{', '.join(differ)}; nothing was pushed")
     plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, plan_tags(ws, lkgs, client),
-                       ws.catalog.repository, skipped, main_branch=ops.main, production_branch=ops.production)
+                       ws.catalog.repository, skipped, main_branch=ops.main, production_branch=ops.production,
+                       catalog=ws.catalog)
     plan.message = merge_message(plan)
     plan.merge = ops.commit_tree(tree, [production, sha], plan.message)
     return plan
@@ -226,9 +229,10 @@ def rollout(ops: GitOps, client: RegistryClient, out: Reporter, *, commit: str |
 
 
 def _journal(plan: RolloutPlan, entries: list[TagEntry]) -> Journal:
-    return Journal("rollout", plan.target, main_commit=plan.commit, tags=entries,
-                   holds=[{"image": h.tagbase, "reason": h.reason} for h in plan.holds.values()],
-                   time=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    journal = Journal("rollout", plan.target, main_commit=plan.commit, tags=entries,
+                      holds=[{"image": h.tagbase, "reason": h.reason} for h in plan.holds.values()],
+                      time=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return journal.bound_to(plan.catalog) if plan.catalog is not None else journal
 
 
 def summary_rows(result: RolloutResult) -> list[dict[str, str | None]]:
