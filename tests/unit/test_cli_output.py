@@ -106,9 +106,10 @@ def test_every_verb_in_a_pipeline_masks_the_secrets_and_fails_with_a_logging_com
     code, out, err = run_cli([a.format(empty=empty) for a in VERBS[verb]])
     assert code in (1, 2), out + err
     lines = err.splitlines()
-    announced = [line.removeprefix("##vso[task.setsecret]") for line in lines if line.startswith("##vso[task.setsecret]")]
+    mark = "##vso[task.setsecret]"
+    announced = [line.removeprefix(mark) for line in lines if line.startswith(mark)]
     assert sorted(announced) == sorted(pipeline)          # every secret, each once, before anything else
-    assert lines[:len(pipeline)] == [f"##vso[task.setsecret]{s}" for s in announced]
+    assert lines[:len(pipeline)] == [f"{mark}{s}" for s in announced]
     assert lines[-1].startswith(PIPELINE_ERROR) and not any(line.startswith("error:") for line in lines)
     rest = out + "\n".join(lines[len(pipeline):])
     assert not any(s in rest for s in pipeline)
@@ -140,3 +141,11 @@ def test_problems_go_to_the_issue_list_only_in_a_pipeline_table_run(pipeline, mo
     monkeypatch.delenv("TF_BUILD")
     Reporter().problems([("warning", "w1")])
     assert capsys.readouterr().err == ""
+
+
+def test_a_secret_in_a_fatal_error_is_masked(tmp_path, pipeline):
+    folder = tmp_path / f"x{pipeline[0]}x"     # a message that happens to carry a secret (here: a path)
+    folder.mkdir()
+    code, out, err = run_cli(["stale", "--repo", str(folder), "--channel", "latest"])
+    last = err.splitlines()[-1]
+    assert code == 2 and last.startswith(PIPELINE_ERROR) and "x***x" in last and pipeline[0] not in last
