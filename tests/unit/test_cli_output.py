@@ -146,6 +146,6 @@ def test_problems_go_to_the_issue_list_only_in_a_pipeline_table_run(pipeline, mo
 def test_a_secret_in_a_fatal_error_is_masked(tmp_path, pipeline):
     folder = tmp_path / f"x{pipeline[0]}x"     # a message that happens to carry a secret (here: a path)
     folder.mkdir()
-    code, out, err = run_cli(["stale", "--repo", str(folder), "--channel", "latest"])
+    code, out, err = run_cli(["rollback", "--repo", str(folder), "--commit", "HEAD", "--push", "--dry-run"])
     last = err.splitlines()[-1]
     assert code == 2 and last.startswith(PIPELINE_ERROR) and "x***x" in last and pipeline[0] not in last
