@@ -13,6 +13,8 @@ import sys
 import click
 
 from lifecycle.errors import LifecycleError
+from lifecycle.masking import pipeline_secrets
+from lifecycle.output import Reporter, in_pipeline
 
 # verb -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
@@ -55,6 +57,15 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="lifecycle")
 def cli() -> None:
     """Keep build/test container images fresh: validate, plan, publish, roll out, roll back, clean up."""
+    # Before any verb runs, whichever it is: Azure Pipelines masks a secret only once it is named.
+    announce = Reporter()
+    for secret in pipeline_secrets():
+        announce.add_secret(secret)
+
+
+def _fatal(message: str) -> None:
+    """The one line a failed run ends with: a logging command in Azure Pipelines, `error: ...` elsewhere."""
+    Reporter(secrets=pipeline_secrets()).error(message)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,10 +75,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        if in_pipeline():
+            _fatal(exc.format_message())
+        else:
+            exc.show()
         sys.exit(2)
     except LifecycleError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _fatal(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

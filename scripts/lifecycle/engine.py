@@ -27,7 +27,9 @@ import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.utils import parse_repository_tag
 
+from .engine_retry import retried
 from .errors import OperationError
+from .registry.transport import RetryPolicy
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 START_HINT = 'start the local engine with: eval "$(eng/local-env.sh up)"'
@@ -102,6 +104,9 @@ def _stream_error(chunk: dict) -> str | None:
 
 class Engine:
     """Build, test, pull, tag, push and remove images on one engine."""
+
+    # How pushes and pulls are retried: the registry client's policy (an instance may set its own).
+    retry: RetryPolicy = RetryPolicy()
 
     def __init__(self, base_url: str | None = None, *, timeout: float = 3600, test_network: str = "none"):
         # A long RUN step can stay silent for minutes and the SDK's timeout is a read timeout on
@@ -183,11 +188,16 @@ class Engine:
         return image_id
 
     def pull(self, ref: str) -> None:
-        """Pull `ref` (normally name@sha256:..., so that exactly that image is used)."""
+        """Pull `ref` (normally name@sha256:..., so that exactly that image is used). A registry's transient
+        answer is retried with the registry client's policy (lifecycle.engine_retry)."""
         repository, tag = parse_repository_tag(ref)
-        error = _drain(lambda: self._api.pull(repository, tag=tag, stream=True, decode=True))
-        if error:
-            raise OperationError(f"pull of {ref} failed: {error.strip()}")
+
+        def once() -> None:
+            error = _drain(lambda: self._api.pull(repository, tag=tag, stream=True, decode=True))
+            if error:
+                raise OperationError(f"pull of {ref} failed: {error.strip()}")
+
+        retried(once, self.retry)
         if self.image_id(ref) is None:
             raise OperationError(f"pull of {ref} reported success but the image is absent")
 
@@ -202,22 +212,27 @@ class Engine:
             raise OperationError(f"tagging {image} as {ref} failed")
 
     def push(self, ref: str, *, log: LogFn | None = None) -> str:
-        """Push `ref` (name:tag) and return the digest of the manifest the registry now holds."""
+        """Push `ref` (name:tag) and return the digest of the manifest the registry now holds. A registry's
+        transient answer is retried with the registry client's policy (lifecycle.engine_retry)."""
         repository, tag = _split_ref(ref)
-        digest = None
 
-        def seen(chunk: dict) -> None:
-            nonlocal digest
-            digest = _digest_of(chunk) or digest
-            if log and chunk.get("status") and "progressDetail" not in chunk:
-                log(str(chunk["status"]))
+        def once() -> str:
+            digest = None
 
-        error = _drain(lambda: self._api.push(repository, tag=tag, stream=True, decode=True), seen)
-        if error:
-            raise OperationError(f"push of {ref} failed: {error.strip()}")
-        if not digest:
-            raise OperationError(f"push of {ref} finished without reporting a digest")
-        return digest
+            def seen(chunk: dict) -> None:
+                nonlocal digest
+                digest = _digest_of(chunk) or digest
+                if log and chunk.get("status") and "progressDetail" not in chunk:
+                    log(str(chunk["status"]))
+
+            error = _drain(lambda: self._api.push(repository, tag=tag, stream=True, decode=True), seen)
+            if error:
+                raise OperationError(f"push of {ref} failed: {error.strip()}")
+            if not digest:
+                raise OperationError(f"push of {ref} finished without reporting a digest")
+            return digest
+
+        return retried(once, self.retry, note=log)
 
     def remove(self, ref: str) -> None:
         """Remove the local name `ref` (the image goes when no name is left); absent is fine."""

@@ -10,7 +10,6 @@ and no tree exists that nobody tested.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import subprocess
 import tempfile
@@ -19,9 +18,9 @@ from pathlib import Path
 from typing import Iterator
 
 import git
-from ruamel.yaml import YAML
 
 from lifecycle.catalog import CATALOG_PATH
+from lifecycle.catalog_splice import splice_entries
 from lifecycle.errors import InputError, OperationError
 from lifecycle.workspace import Workspace
 
@@ -99,27 +98,9 @@ def merged_definitions(production: Workspace, candidate: Workspace, holds: dict[
 
 def held_catalog(candidate_text: str, production_text: str, held: list[str]) -> str:
     """main@C's images.yml with each held image's entry replaced by production's (or removed when
-    production has none), edited round-trip so that every other line stays as main wrote it."""
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-wrap a line main wrote
-    doc = yaml.load(candidate_text)
-    prod = yaml.load(production_text)
-    prod_entries = {e["tagBase"]: e for e in prod["images"]}
-    images = doc["images"]
-    for tagbase in held:
-        index = next((i for i, e in enumerate(images) if e["tagBase"] == tagbase), None)
-        entry = prod_entries.get(tagbase)
-        if index is None:
-            if entry is not None:
-                images.append(entry)
-        elif entry is None:
-            del images[index]
-        else:
-            images[index] = entry
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    return out.getvalue()
+    production has none). Only those entries' lines change: the rest keeps main's bytes (a hold must not
+    make the merge rewrite a file that neither branch changed)."""
+    return splice_entries(candidate_text, production_text, held)
 
 
 @dataclass

@@ -20,6 +20,12 @@ def in_pipeline() -> bool:
     return bool(os.environ.get("TF_BUILD"))
 
 
+def logging_data(message: str) -> str:
+    """A message as the data of one logging command: the agent reads one line, so line breaks (and the
+    percent sign that starts an escape) are escaped the way the agent unescapes them."""
+    return message.replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -73,10 +79,13 @@ class Reporter:
         return text
 
     def add_secret(self, secret: str | None) -> None:
-        if secret:
+        """Mask `secret` in everything printed from now on; in Azure Pipelines also tell the agent (once)."""
+        if secret and secret not in self.secrets:
             self.secrets.append(secret)
+            self.secrets.sort(key=len, reverse=True)  # a longer secret first: no readable tail of it is left
             if in_pipeline():
-                self.err.write(f"##vso[task.setsecret]{secret}\n")
+                self.err.write(f"##vso[task.setsecret]{logging_data(secret)}\n")
+                self.err.flush()
 
     def write(self, text: str) -> None:
         self.stream.write(self.mask(text))
@@ -87,12 +96,25 @@ class Reporter:
         self.err.flush()
 
     def warning(self, message: str) -> None:
-        prefix = "##vso[task.logissue type=warning]" if in_pipeline() else "warning: "
-        self.info(prefix + message)
+        self._issue("warning", message)
 
     def error(self, message: str) -> None:
-        prefix = "##vso[task.logissue type=error]" if in_pipeline() else "error: "
-        self.info(prefix + message)
+        self._issue("error", message)
+
+    def _issue(self, severity: str, message: str) -> None:
+        if in_pipeline():
+            self.info(f"##vso[task.logissue type={severity}]{logging_data(self.mask(message))}")
+        else:
+            self.info(f"{severity}: {message}")
+
+    def problems(self, items: Iterable[tuple[str, str]]) -> None:
+        """(severity, message) pairs that the command's table or JSON document also lists. Each is printed
+        once per output mode: as a logging command (the run's issue list) in Azure Pipelines with table
+        output; not at all elsewhere, where the table, the JSON or the markdown document says it."""
+        if self.format != "table" or not in_pipeline():
+            return
+        for severity, message in items:
+            self._issue("warning" if severity == "warning" else "error", message)
 
     def set_variable(self, name: str, value: str, output: bool = True) -> None:
         if in_pipeline():

@@ -182,7 +182,7 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             report.unresolved = [again[t] for t in missing if not again[t].found]
             entries = apply_tags(client, ws.catalog.repository, plan_tags(ws, again, client))
             report.entries += [_since(e, before.get(e.tag)) for e in entries]
-    report.journal = Journal("reconcile", head, tags=report.entries)
+    report.journal = Journal("reconcile", head, tags=report.entries).bound_to(ws.catalog)
     if journal_path is not None:
         report.journal.write(journal_path)
     return report

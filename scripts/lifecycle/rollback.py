@@ -163,9 +163,12 @@ class EmergencyResult:
 
 
 def emergency(ws: Workspace, client: RegistryClient, tagbase: str, *, journal: Journal | None = None,
-              journal_name: str = "", dry_run: bool = False) -> EmergencyResult:
+              journal_name: str = "", dry_run: bool = False, legacy_journal: bool = False) -> EmergencyResult:
     """Point `tagbase`'s production tags back at the previous digest: the journal's `previous` for each
-    tag, or without a journal, the newest published digest older than what `latest` points at now."""
+    tag, or without a journal, the newest published digest older than what `latest` points at now.
+    A journal of another registry, repository or GitOps repository is refused before any registry call."""
+    if journal is not None:
+        journal.check_belongs(ws.catalog, journal_name, legacy=legacy_journal)
     image = ws.catalog.image(tagbase)
     repository = ws.catalog.repository
     tags = production_tags(image, ws.policy)

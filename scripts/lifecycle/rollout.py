@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lifecycle.catalog import Catalog
 from lifecycle.errors import InputError, LifecycleError, OperationError
 from lifecycle.floating import FloatingHold
 from lifecycle.floating_rollout import plan_floating
@@ -53,6 +54,7 @@ class RolloutPlan:
     main_branch: str = "main"
     production_branch: str = "production"
     floating_holds: dict[str, FloatingHold] = field(default_factory=dict)
+    catalog: Catalog | None = None   # the promoted tree's catalogue: what the journal is bound to
 
     @property
     def target(self) -> str:
@@ -192,7 +194,8 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
                                  f"LKG: {_describe_missing(missing)}; run `lifecycle reconcile --channel latest`")
         if not floating.changes_production:
             return RolloutPlan(production, main, promoted, sha, True, None, {}, lkgs,
-                               plan_tags(prod_ws, lkgs, client), prod_ws.catalog.repository, skipped)
+                               plan_tags(prod_ws, lkgs, client), prod_ws.catalog.repository, skipped,
+                               catalog=prod_ws.catalog)
         # main@C is in production, but a floating tag's hold has ended: merge C again, on production's tree
         # with only floating.yml changed, so the move is a commit that a revert can undo.
         tree = ops.rollout_tree(production, production, {}, floating.files)
@@ -211,7 +214,7 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
                              f"{', '.join(differ)}; nothing was pushed")
     plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, plan_tags(ws, lkgs, client),
                        ws.catalog.repository, skipped, main_branch=ops.main, production_branch=ops.production,
-                       floating_holds=floating.holds)
+                       floating_holds=floating.holds, catalog=ws.catalog)
     plan.message = merge_message(plan)
     plan.merge = ops.commit_tree(tree, [production, sha], plan.message)
     return plan
@@ -246,10 +249,11 @@ def rollout(ops: GitOps, client: RegistryClient, out: Reporter, *, commit: str |
 
 
 def _journal(plan: RolloutPlan, entries: list[TagEntry]) -> Journal:
-    return Journal("rollout", plan.target, main_commit=plan.commit, tags=entries,
-                   holds=[{"image": h.tagbase, "reason": h.reason} for h in plan.holds.values()]
-                   + [{"floatingTag": h.tag, "reason": h.reason} for h in plan.floating_holds.values()],
-                   time=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    journal = Journal("rollout", plan.target, main_commit=plan.commit, tags=entries,
+                      holds=[{"image": h.tagbase, "reason": h.reason} for h in plan.holds.values()]
+                      + [{"floatingTag": h.tag, "reason": h.reason} for h in plan.floating_holds.values()],
+                      time=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return journal.bound_to(plan.catalog) if plan.catalog is not None else journal
 
 
 def summary_rows(result: RolloutResult) -> list[dict[str, str | None]]:

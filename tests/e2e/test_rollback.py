@@ -161,3 +161,57 @@ def test_rollback_one_image_reverts_only_it_and_the_next_rollout_holds_it(gitops
     origin.commit({"README.md": "next week\n"}, "docs")
     result = rollout(GitOps(origin.agent), client, quiet())
     assert set(result.plan.holds) == {SOLO} and latest(client, origin, SOLO) == v1[SOLO]
+
+
+def _two_rollouts(origin, client, journal) -> tuple[dict[str, str], dict[str, str]]:
+    """v1 rolled out, then v2 of SOLO rolled out with `journal`: (v1 digests, v2 digests)."""
+    c1 = origin.commit({"README.md": "v1\n"}, "v1")
+    v1 = origin.publish_synthetic(client, c1)
+    rollout(GitOps(origin.agent), client, quiet())
+    c2 = origin.commit({SOLO_DF: origin.show(c1, SOLO_DF).replace("solo v1", "solo v2")}, "solo v2")
+    v2 = origin.publish_synthetic(client, c2)
+    rollout(GitOps(origin.agent), client, quiet(), journal_path=journal)
+    return v1, v2
+
+
+def test_emergency_refuses_the_journal_of_another_gitops_repository_before_any_registry_call(
+        gitops_origin, registry, fault_proxy, tmp_path):
+    """Two GitOps repositories with the same tag bases in two registry repositories: ours talks to the
+    registry through a proxy that counts requests. Their journal is refused (exit 2, naming the journal and
+    what differs) with no request sent and nothing reverted; an old journal without the binding is refused
+    too, unless --legacy-journal."""
+    from lifecycle.registry import RegistryClient
+
+    ours, theirs = gitops_origin(fault_proxy.host), gitops_origin(registry.host)
+    their_journal, our_journal = tmp_path / "theirs.json", tmp_path / "ours.json"
+    with RegistryClient(fault_proxy.host) as via_proxy, registry.client() as direct:
+        _, their_v2 = _two_rollouts(theirs, direct, their_journal)
+        v1, v2 = _two_rollouts(ours, via_proxy, our_journal)
+        assert Journal.read(their_journal).entry(f"{SOLO}-latest").previous   # it would retag, if let through
+        production = ours.head("production")
+        fault_proxy.reset()
+        for extra in ((), ("--push",), ("--dry-run",)):
+            run = cli("rollback", "--repo", str(ours.agent), "--image", SOLO, "--emergency",
+                      "--journal", str(their_journal), *extra)
+            assert run.returncode == 2, run.stderr
+            assert f"{their_journal}: this journal belongs to another repository" in run.stderr
+            assert f"repository {theirs.repository} (this repository: {ours.repository})" in run.stderr
+            assert "Traceback" not in run.stderr
+        assert fault_proxy.requests == 0 and ours.head("production") == production
+
+        legacy = json.loads(our_journal.read_text())
+        for key in ("registry", "repository", "source"):
+            del legacy[key]
+        legacy["version"] = 1
+        old = tmp_path / "old.json"
+        old.write_text(json.dumps(legacy))
+        run = cli("rollback", "--repo", str(ours.agent), "--image", SOLO, "--emergency", "--journal", str(old))
+        assert run.returncode == 2 and str(old) in run.stderr and "--legacy-journal" in run.stderr, run.stderr
+        assert fault_proxy.requests == 0
+        assert via_proxy.resolve(ours.repository, f"{SOLO}-latest") == v2[SOLO]
+
+        run = cli("rollback", "--repo", str(ours.agent), "--image", SOLO, "--emergency", "--journal", str(old),
+                  "--legacy-journal")
+        assert run.returncode == 0, run.stderr
+        assert via_proxy.resolve(ours.repository, f"{SOLO}-latest") == v1[SOLO]
+        assert direct.resolve(theirs.repository, f"{SOLO}-latest") == their_v2[SOLO]

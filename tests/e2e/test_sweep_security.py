@@ -214,9 +214,9 @@ def test_validate_rejects_an_unapproved_mutable_base_in_a_build_stage(tmp_path, 
                   "FROM 127.0.0.1:1/base/os:1\n"
                   "COPY --from=build /v /v\n")
     repo = gitops_repo(tmp_path, "127.0.0.1:5000", "test/validate", {app: dockerfile})
-    code, _, err = run_cli(capsys, "validate", "--no-pipelines", "--repo", str(repo))
+    code, out, err = run_cli(capsys, "validate", "--no-pipelines", "--repo", str(repo))
     assert code == 2, err
-    assert "src/app/1.0/amd64/Dockerfile:2" in err and "docker.io/library/golang:latest" in err, err
+    assert "src/app/1.0/amd64/Dockerfile:2" in out and "docker.io/library/golang:latest" in out, out
     # the same stage from an approved registry passes: the build stage was the only problem
     fixed = dockerfile.replace("docker.io/library/golang:latest", "127.0.0.1:1/base/golang:1")
     (repo / "src/app/1.0/amd64/Dockerfile").write_text(fixed)

@@ -44,7 +44,9 @@ def test_scan_fail_on_and_markdown(tmp_path, consumer_sample):
                          "--fail-on", "eol")
     assert done.returncode == 1
     assert "| product | azure-pipelines.yml | 32 |" in done.stdout
-    assert "centos-stream9-amd64 reached end-of-life on 2026-05-31" in done.stderr
+    # printed once, in the markdown document (issue 11 item 6)
+    assert done.stdout.count("centos-stream9-amd64 reached end-of-life on 2026-05-31") == 1
+    assert "end-of-life" not in done.stderr
 
 
 def test_dry_run_prints_the_diff_and_changes_nothing(tmp_path, consumer_sample):

@@ -197,3 +197,27 @@ def test_held_catalog_replaces_only_the_held_entries():
     assert 'V: "1"' in out and 'V: "2"' not in out
     assert "src/b-old" not in out and "# keep me" in out and "# first image" in out
     assert "  - tagBase: a" not in held_catalog(main, prod.replace("tagBase: a", "tagBase: z"), ["a"])
+
+
+def test_a_hold_merge_changes_only_the_held_entry_of_the_catalogue(origin, ops):
+    """Issue 11 item 11: the merge that holds SOLO writes main's images.yml with only SOLO's entry taken
+    from production, so against production (its first parent) the catalogue is unchanged byte for byte, and
+    against main only SOLO's lines differ."""
+    import difflib
+
+    c1 = origin.commit(solo_v(origin, "2"), "solo v2")
+    origin.revert_on_production(promote(ops, c1))
+    c2 = origin.commit({"README.md": "moved on\n"}, "docs")
+    assert set(holds_now(ops, c2)) == {SOLO}
+    merge = promote(ops, c2)
+    production_before = origin.parents(merge)[0]
+    assert origin.show(merge, CATALOG) == origin.show(production_before, CATALOG)
+    assert git(origin.bare, "diff", "--name-only", production_before, merge, "--", CATALOG) == ""
+    main_lines = origin.show(c2, CATALOG).splitlines()
+    merged_lines = origin.show(merge, CATALOG).splitlines()
+    start = next(i for i, line in enumerate(main_lines) if line.strip() == f"- tagBase: {SOLO}")
+    end = next((i for i in range(start + 1, len(main_lines)) if main_lines[i].lstrip().startswith("- ")),
+               len(main_lines))
+    changed = [i for tag, i1, i2, _, _ in difflib.SequenceMatcher(a=main_lines, b=merged_lines).get_opcodes()
+               if tag != "equal" for i in range(i1, max(i2, i1 + 1))]
+    assert changed and all(start <= i < end for i in changed), (changed, start, end)

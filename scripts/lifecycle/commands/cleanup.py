@@ -60,9 +60,8 @@ def cleanup(repo: Path, output: str, insecure: tuple[str, ...], do_apply: bool, 
     else:
         _print_summary(out, plan, outcomes, do_apply, mode)
     failed = [o for o in outcomes if o.status == "failed"]
-    for o in outcomes:
-        if o.status == "skipped":
-            out.warning(f"skipped {o.digest} ({', '.join(o.tags)}): {o.detail}")
+    out.problems(("warning", f"skipped {o.digest} ({', '.join(o.tags)}): {o.detail}")
+                 for o in outcomes if o.status == "skipped")
     if failed:
         raise OperationError(f"{len(failed)} deletion(s) failed; re-run to finish: "
                              + "; ".join(f"{o.digest}: {o.detail}" for o in failed))

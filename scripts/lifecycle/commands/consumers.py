@@ -148,11 +148,9 @@ def scan(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bo
         summary = ", ".join(f"{k}: {v}" for k, v in result.counts().items()) or "no references"
         out.info(f"{len(rows)} reference(s) in {sum(len(s.files) for s in result.sources)} file(s) of "
                  f"{len(result.sources)} repository(ies); {summary}")
-    for source, branch, c in result.located():
-        if c.klass in ("missing", "eol"):
-            r = c.reference
-            where = f"{source}@{branch}" if branch else source
-            out.warning(f"{where}:{r.path}:{r.line}: {r.text}: {c.klass}: {c.note}")
+    out.problems(("warning", f"{source}{'@' + branch if branch else ''}:{c.reference.path}:{c.reference.line}: "
+                             f"{c.reference.text}: {c.klass}: {c.note}")
+                 for source, branch, c in result.located() if c.klass in ("missing", "eol"))
     if usage_out:
         usage_out.parent.mkdir(parents=True, exist_ok=True)
         usage_out.write_text(json.dumps(result.usage(), indent=2) + "\n", encoding="utf-8")

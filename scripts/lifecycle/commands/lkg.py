@@ -30,5 +30,4 @@ def lkg(repo: Path, output: str, insecure: tuple[str, ...], rev: str | None) -> 
     out.table(rows, title=f"Last known good at {ws.source.label}",
               data=[found[t].as_row() for t in ws.order()])
     missing = [t for t in ws.order() if not found[t].found]
-    if missing:
-        out.warning(f"{len(missing)} image(s) without an LKG: {', '.join(missing)}")
+    out.problems(("warning", f"{t}: no LKG: {found[t].reason}") for t in missing)

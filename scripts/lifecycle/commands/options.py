@@ -7,6 +7,7 @@ from typing import Callable
 
 import click
 
+from lifecycle.masking import pipeline_secrets
 from lifecycle.output import FORMATS, Reporter
 
 
@@ -30,7 +31,8 @@ def insecure_option(f: Callable) -> Callable:
 
 
 def reporter(output: str = "table") -> Reporter:
-    return Reporter(format=output)
+    """The verb's reporter; in Azure Pipelines it masks every secret the CLI named at start (lifecycle.masking)."""
+    return Reporter(format=output, secrets=pipeline_secrets())
 
 
 def git_options(f: Callable) -> Callable:

@@ -31,9 +31,12 @@ from lifecycle.workspace import Workspace
                    "change of it; with --emergency, the image whose latest goes back.")
 @click.option("--emergency", "emergency_flag", is_flag=True,
               help="Retag the image's production tags to their previous digest now (journal or registry history).")
+@click.option("--legacy-journal", is_flag=True,
+              help="Accept a --journal written before journals named their registry, repository and GitOps "
+                   "repository (check by hand that it is this repository's).")
 def rollback(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], remote: str, main_branch: str,
              production: str, journal_path: Path | None, commit: str | None, mode: str | None,
-             azdo_repo: str | None, tagbase: str | None, emergency_flag: bool) -> None:
+             azdo_repo: str | None, tagbase: str | None, emergency_flag: bool, legacy_journal: bool) -> None:
     """Revert a commit (or one image) on production; --emergency also moves the image's latest back at once.
 
     \b
@@ -53,7 +56,12 @@ def rollback(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], 
         raise click.UsageError("say where the revert goes: --push or --pull-request (or --emergency for the retag)")
     if journal_path and not emergency_flag:
         raise click.UsageError("--journal is read by --emergency only")
+    if legacy_journal and not journal_path:
+        raise click.UsageError("--legacy-journal goes with --journal FILE")
     journal = Journal.read(journal_path) if journal_path else None   # bad input fails before any change
+    ws = Workspace.load(WorkTree(repo)) if emergency_flag else None
+    if journal is not None and ws is not None:   # another repository's journal: before the revert, too
+        journal.check_belongs(ws.catalog, str(journal_path), legacy=legacy_journal)
     reverted: RevertResult | None = None
     if mode is not None:
         ops = GitOps(repo, remote, main_branch, production)
@@ -67,10 +75,9 @@ def rollback(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], 
                                     fetch=bool(remote))
         print_revert(out, reverted)
     if emergency_flag:
-        assert tagbase is not None
-        ws = Workspace.load(WorkTree(repo))
+        assert tagbase is not None and ws is not None
         with RegistryPool(insecure) as pool:
-            result = emergency_run(ws, pool, tagbase, journal, journal_path, dry_run)
+            result = emergency_run(ws, pool, tagbase, journal, journal_path, dry_run, legacy_journal)
         print_emergency(out, result, production, reverted)
         if not result.ok:
             raise OperationError("retag failed: " + ", ".join(e.tag for e in result.entries if e.status == "failed"))
@@ -90,9 +97,9 @@ def pull_request_opener(ops: GitOps, remote: str, azdo_repo: str | None) -> Call
 
 
 def emergency_run(ws: Workspace, pool: RegistryPool, tagbase: str, journal: Journal | None,
-                  journal_path: Path | None, dry_run: bool) -> EmergencyResult:
+                  journal_path: Path | None, dry_run: bool, legacy_journal: bool = False) -> EmergencyResult:
     return emergency(ws, pool.get(ws.catalog.registry), tagbase, journal=journal,
-                     journal_name=str(journal_path or ""), dry_run=dry_run)
+                     journal_name=str(journal_path or ""), dry_run=dry_run, legacy_journal=legacy_journal)
 
 
 def print_revert(out: Reporter, result: RevertResult) -> None:

@@ -8,6 +8,7 @@ import click
 
 from lifecycle.commands.options import output_option, repo_option, reporter
 from lifecycle.errors import InputError
+from lifecycle.output import in_pipeline
 from lifecycle.source import WorkTree
 from lifecycle.validation import validate as run_validate
 
@@ -21,9 +22,9 @@ def validate(repo: Path, output: str, pipelines: bool) -> None:
     out = reporter(output)
     ws = run_validate(WorkTree(repo), pipelines_root=repo if pipelines else None, consumers_root=repo)
     rows = [{"severity": p.severity, "where": str(p.location), "problem": p.message} for p in ws.problems]
-    for p in ws.problems:
-        (out.warning if p.severity == "warning" else out.error)(f"{p.location}: {p.message}")
-    if output != "table" or rows:
+    # Each problem once: the table on a terminal, logging commands in Azure Pipelines, the JSON document.
+    out.problems((p.severity, f"{p.location}: {p.message}") for p in ws.problems)
+    if output != "table" or (rows and not in_pipeline()):
         out.table(rows, ["severity", "where", "problem"], title="Validation")
     errors = ws.errors
     if errors:
