@@ -1,0 +1,151 @@
+"""`lifecycle status` from a real cycle's state: a bare origin with main and production, the real registry,
+publish (synthetic images carrying the definition label), two rollouts, a revert on production with its
+reconcile (so the next rollout holds the image), and a newer main commit published but not rolled out.
+The HTML page is opened in a real headless Chromium (tests/e2e/test_status_page.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lifecycle.cleanup import load_usage
+from lifecycle.gitops import GitOps
+from lifecycle.reconcile import reconcile
+from lifecycle.registries import RegistryPool
+from lifecycle.rollout import rollout
+from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
+from lifecycle.status.collect import collect_status
+from tests.fixtures.gitops_origin import quiet
+
+pytestmark = pytest.mark.e2e
+
+SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
+PARENT_DF = "src/busybox/1.0/amd64/Dockerfile"
+SYNTHETIC_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)  # publish_synthetic's clock
+LINK = "https://dev.example/{repository}/blob/main/{file}#L{line}"
+
+
+def fleet_state(origin, client, tmp_path):
+    """Build the state; returns what each step pushed and the commits, for the assertions."""
+    c1 = origin.commit({"README.md": "v1\n"}, "v1")
+    v1 = origin.publish_synthetic(client, c1)
+    rollout(GitOps(origin.agent), client, quiet())
+    c2 = origin.commit({SOLO_DF: origin.show(c1, SOLO_DF).replace("solo v1", "solo v2")}, "solo v2")
+    v2 = origin.publish_synthetic(client, c2)
+    rollout(GitOps(origin.agent), client, quiet())
+    merge2 = origin.head("production")
+    revert = origin.revert_on_production(merge2)
+    assert reconcile(GitOps(origin.agent), client, quiet()).ok
+    c3 = origin.commit({PARENT_DF: origin.show(c2, PARENT_DF).replace("parent v1", "parent v2")}, "parent v2")
+    v3 = origin.publish_synthetic(client, c3)
+    pinned = next(t for t in sorted(client.tags(origin.repository)) if t.startswith(CHILD + "-2"))
+    usage = tmp_path / "usage.json"
+    refs = [{"repository": "product", "file": "eng/ci.yml", "line": 8, "reference": f"x:{pinned}",
+             "tag": pinned, "digest": None, "resolved": v1[CHILD], "class": "pinned"},
+            {"repository": "product", "file": "eng/ci.yml", "line": 12, "reference": f"x:{SOLO}-latest",
+             "tag": f"{SOLO}-latest", "digest": None, "resolved": v1[SOLO], "class": "latest"},
+            {"repository": "tools <b>", "file": "Dockerfile", "line": 1, "reference": f"x:{SOLO}",
+             "tag": SOLO, "digest": None, "resolved": v1[SOLO], "class": "bare"}]
+    usage.write_text(json.dumps({"version": 1, "tags": [r["tag"] for r in refs],
+                                 "digests": [r["resolved"] for r in refs], "references": refs}))
+    git_sha = {"c1": c1, "c2": c2, "c3": c3, "merge2": merge2, "revert": revert}
+    return {"v1": v1, "v2": v2, "v3": v3, "usage": usage, "git": git_sha}
+
+
+def fetched(origin) -> GitOps:
+    ops = GitOps(origin.agent)
+    ops.fetch()  # as the command does: status reads the remote-tracking branches
+    return ops
+
+
+@pytest.fixture
+def state(origin, client, tmp_path):
+    return fleet_state(origin, client, tmp_path)
+
+
+def test_status_from_a_real_cycle(origin, client, state):
+    v1, v2, v3 = state["v1"], state["v2"], state["v3"]
+    now = SYNTHETIC_TIME + dt.timedelta(days=1)  # within maxAgeDays of the synthetic builds
+    with RegistryPool() as pool:
+        fleet = collect_status(fetched(origin), pool, usage=load_usage(state["usage"]), now=now,
+                               link_template=LINK)
+    images = {i.tagbase: i for i in fleet.images}
+    assert [i.tagbase for i in fleet.images][0] == PARENT and set(images) == set(TAGBASES)
+
+    solo = images[SOLO]
+    assert solo.state == "held"
+    assert solo.hold and solo.hold.startswith("reverted on production since the last rollout")
+    assert solo.latest.digest == v1[SOLO] == client.try_resolve(origin.repository, f"{SOLO}-latest")
+    assert solo.staging.digest == v2[SOLO] and not solo.in_sync
+    assert solo.lkg_digest == v1[SOLO]  # held: the next rollout keeps production's definition
+    assert solo.consumers == {"bare": 1, "latest": 1}
+    assert {(c.file, c.line, c.url) for c in solo.references} == {
+        ("eng/ci.yml", 12, "https://dev.example/product/blob/main/eng/ci.yml#L12"),
+        ("Dockerfile", 1, "https://dev.example/tools <b>/blob/main/Dockerfile#L1")}
+    assert solo.labels["io.lifecycle.definition"] == solo.production_definition
+
+    for tagbase in (PARENT, CHILD, MULTISTAGE):  # main moved on, published, not rolled out yet
+        image = images[tagbase]
+        # synthetic images record no base: stale says so (the state outranks "pending")
+        assert image.state == "stale" and not image.in_sync and image.hold is None
+        assert image.staging.digest == v3[tagbase] and image.latest.digest == v1[tagbase]
+        assert image.lkg_digest == v3[tagbase]
+        assert image.latest.reasons == ["no base digest recorded in its labels"]
+    assert images[CHILD].consumers == {"pinned": 1}
+    assert {t["tag"] for t in images[PARENT].tags} >= {PARENT, f"{PARENT}-latest", f"{PARENT}-staging"}
+
+    assert [(r.kind, r.sha) for r in fleet.rollouts][:1] == [("reverted", state["git"]["revert"])]
+    assert [r.kind for r in fleet.rollouts] == ["reverted", "promoted", "promoted"]
+    assert fleet.rollouts[1].sha == state["git"]["merge2"] and fleet.rollouts[1].promoted == [SOLO]
+    assert fleet.rollouts[1].reverts is None and fleet.rollouts[0].reverts == state["git"]["merge2"]
+    assert fleet.counts() == {"held": 1, "eol": 0, "unpublished": 0, "stale": 3, "pending": 0, "current": 0}
+
+    # request budget: the tag list once, each tag one HEAD, each distinct digest at most one manifest and
+    # one config blob, whatever stale, LKG and cleanup each asked for
+    tags = client.tags(origin.repository)
+    digests = {client.try_resolve(origin.repository, t) for t in tags}
+    assert fleet.requests["HEAD"] == len(tags)
+    assert fleet.requests["GET"] <= 1 + 2 * len(digests)
+
+
+def test_cleanup_candidates_and_usage(origin, client, state):
+    later = SYNTHETIC_TIME + dt.timedelta(days=400)
+    with RegistryPool() as pool:
+        fleet = collect_status(fetched(origin), pool, usage=load_usage(state["usage"]), now=later)
+    images = {i.tagbase: i for i in fleet.images}
+    solo = images[SOLO]
+    # solo has two immutable tags (v1, v2) and keepLast keeps the newest: v1 is the candidate, and
+    # the consumers' usage file (SOLO-latest resolved to v1's digest) keeps it
+    v1_tag = next(t["tag"] for t in solo.tags if t["kind"] == "immutable" and t["digest"] == state["v1"][SOLO])
+    assert solo.cleanup_candidates == [v1_tag] and solo.cleanup_deletes == []
+    assert solo.staging.age_days == 399  # built a few minutes into SYNTHETIC_TIME
+    assert solo.state == "held"  # holds win over age
+    assert "built" in " ".join(solo.stale_reasons)
+
+
+def test_cli_outputs(origin, client, state, tmp_path):
+    page, summary = tmp_path / "page" / "status.html", tmp_path / "summary.md"
+    done = subprocess.run([sys.executable, "-m", "lifecycle", "status", "--repo", str(origin.agent), "-o", "json",
+                           "--usage", str(state["usage"]), "--html", str(page), "--summary", str(summary)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {i["tagbase"]: i["state"] for i in data["images"]} == {
+        PARENT: "stale", CHILD: "stale", MULTISTAGE: "stale", SOLO: "held"}
+    assert data["totals"]["held"] == 1 and data["production"] == origin.head("production")
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    text = summary.read_text(encoding="utf-8")
+    assert f"| {SOLO} | held |" in text and "status.html" in text
+
+    table = subprocess.run([sys.executable, "-m", "lifecycle", "status", "--repo", str(origin.agent)],
+                           capture_output=True, text=True, timeout=300)
+    assert table.returncode == 0, table.stderr
+    assert any(line.startswith(SOLO) and " held " in line for line in table.stdout.splitlines())
+
+    bad = subprocess.run([sys.executable, "-m", "lifecycle", "status", "--repo", str(origin.agent),
+                          "--link-template", "https://x/{repo}/{file}"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "{repo}" not in bad.stdout and "unknown field" in bad.stderr
