@@ -67,7 +67,12 @@ class ImageStatus:
 
     @property
     def stale_reasons(self) -> list[str]:
-        return [f"{c.tag}: {r}" for c in (self.latest, self.staging) for r in c.reasons]
+        """"latest: reason", "latest, staging: reason" when both channels have it."""
+        channels: dict[str, list[str]] = {}
+        for c in (self.latest, self.staging):
+            for reason in c.reasons:
+                channels.setdefault(reason, []).append(c.tag.rsplit("-", 1)[-1])
+        return [f"{', '.join(names)}: {reason}" for reason, names in channels.items()]
 
 
 @dataclass

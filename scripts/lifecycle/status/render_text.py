@@ -7,7 +7,8 @@ from typing import Any
 from lifecycle.output import markdown_table, short_digest
 from lifecycle.status.model import STATE_TEXT, STATES, FleetStatus, ImageStatus
 
-ICONS = {"held": "⏸", "eol": "⛔", "unpublished": "∅", "stale": "⚠", "pending": "↑", "current": "✓"}
+# Plain text symbols every system font has (no emoji: a bare CI agent or headless browser lacks them).
+ICONS = {"held": "‖", "eol": "✕", "unpublished": "∅", "stale": "⚠", "pending": "↑", "current": "✓"}
 
 
 def _age(days: int | None) -> str:
