@@ -15,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import string
 from collections import Counter
+from dataclasses import dataclass
 
 from lifecycle.cleanup import DELETE, CleanupPlan, Usage, classify_tags, decide, iso
 from lifecycle.cleanup_registry import read_inventory
 from lifecycle.errors import InputError
-from lifecycle.gitops import GitOps, compute_holds, merged_definitions
+from lifecycle.gitops import GitOps, Hold, compute_holds, merged_definitions
 from lifecycle.lkg import resolver_for
 from lifecycle.registries import RegistryPool
 from lifecycle.stale import REBUILD, STALE, StaleEntry, find_stale
@@ -106,20 +107,50 @@ def _tags(plan: CleanupPlan) -> dict[str, list[dict[str, str | None]]]:
     return out
 
 
+@dataclass(frozen=True)
+class GitState:
+    """main, production and what the next rollout would hold, read from the remote-tracking branches."""
+
+    main: str
+    production: str
+    promoted: str | None
+    main_ws: Workspace
+    prod_ws: Workspace
+    holds: dict[str, Hold]
+
+    @classmethod
+    def read(cls, ops: GitOps) -> "GitState":
+        main, production = ops.main_head(), ops.production_head()
+        main_ws, prod_ws = ops.workspace(main), ops.workspace(production)
+        promoted = ops.last_promoted(production, main)
+        holds = compute_holds(prod_ws, ops.workspace(promoted) if promoted else None, main_ws)
+        return cls(main, production, promoted, main_ws, prod_ws, holds)
+
+
 def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = None, now: dt.datetime | None = None,
                    link_template: str | None = None, rollouts: int = 12) -> FleetStatus:
     check_link_template(link_template)
-    now = now or dt.datetime.now(dt.timezone.utc)
-    usage = usage or Usage()
-    main, production = ops.main_head(), ops.production_head()
-    main_ws, prod_ws = ops.workspace(main), ops.workspace(production)
-    promoted = ops.last_promoted(production, main)
-    holds = compute_holds(prod_ws, ops.workspace(promoted) if promoted else None, main_ws)
-    catalog, policy = main_ws.catalog, main_ws.policy
+    git = GitState.read(ops)
+    registry = git.main_ws.catalog.registry
+    # stale's reads of our registry go through the snapshot too; the caller's pool is left as it was
+    client = SnapshotClient(registry, insecure=pool.insecure)
+    view = RegistryPool(pool.insecure, {**pool.clients, registry: client})
+    try:
+        fleet = _collect(git, view, client, usage or Usage(), now or dt.datetime.now(dt.timezone.utc),
+                         link_template)
+        fleet.rollouts = recent_rollouts(ops, git.production, git.main, rollouts)
+        return fleet
+    finally:
+        client.close()
+        for host, other in view.clients.items():  # clients of base registries stale opened: the pool closes them
+            if other is not client and host not in pool.clients:
+                pool.add(other)
 
-    client = SnapshotClient(catalog.registry, insecure=pool.insecure)
-    pool.clients.pop(catalog.registry, None)
-    pool.add(client)  # the pool closes it; stale's reads of our registry go through the snapshot too
+
+def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: Usage, now: dt.datetime,
+             link_template: str | None) -> FleetStatus:
+    main_ws, prod_ws, holds = git.main_ws, git.prod_ws, git.holds
+    catalog, policy = main_ws.catalog, main_ws.policy
     inventory = read_inventory(client, catalog.repository, catalog)
     staging = {e.tagbase: e for e in find_stale(main_ws, "staging", pool, now).entries}
     latest = {e.tagbase: e for e in find_stale(prod_ws, "latest", pool, now).entries}
@@ -159,5 +190,5 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
             labels=dict(sorted(labels.items())), tags=tags.get(tagbase, []),
             consumers=dict(sorted(Counter(c.klass for c in refs).items())), references=refs,
             cleanup_candidates=[d.tag for d in mine], cleanup_deletes=[d.tag for d in mine if d.action == DELETE]))
-    return FleetStatus(iso(now) or "", catalog.registry, catalog.repository, main, production, promoted, images,
-                       recent_rollouts(ops, production, main, rollouts), usage.path, dict(client.stats))
+    return FleetStatus(iso(now) or "", catalog.registry, catalog.repository, git.main, git.production, git.promoted,
+                       images, [], usage.path, dict(client.stats))
