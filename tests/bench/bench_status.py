@@ -9,7 +9,7 @@ the newest with the current definition) and `--tags-per-image` tags: -staging, -
 on the newest build, the rest immutable tags spread over the builds across two years.
 
 Times `collect_status` (what `lifecycle status` does: holds, LKG, stale on both channels, the cleanup plan,
-consumers) and renders the HTML page; counts its registry requests. The same run times the separate
+consumers) and renders the HTML page; counts its registry requests; then the same with `--no-cleanup`. The same run times the separate
 library calls a person would otherwise run (stale --channel staging, stale --channel latest, lkg, cleanup),
 each with its own client, as the baseline: the ratio is what sharing one snapshot saves.
 """
@@ -165,6 +165,10 @@ def main() -> None:
                 collected = time.perf_counter() - started
                 page = render_page(fleet)
                 rendered = time.perf_counter() - started - collected
+            with RegistryPool() as pool:
+                started = time.perf_counter()
+                light = collect_status(GitOps(repo), pool, now=NOW, cleanup=False)
+                light_elapsed = time.perf_counter() - started
             total = sum(fleet.requests.values())
             base_elapsed, base_total = separate_commands(server.host, repo)
             counts = {k: v for k, v in fleet.counts().items() if v}
@@ -175,6 +179,11 @@ def main() -> None:
             print(f"requests             {total} {dict(sorted(fleet.requests.items()))}")
             print(f"requests per image   {total / n_images:.1f} (per tag {total / n_tags:.2f}: one HEAD per tag, "
                   f"each manifest and config once per distinct digest)")
+            light_total = sum(light.requests.values())
+            print(f"\n== lifecycle status --no-cleanup (no cleanup plan: no HEAD per tag)")
+            print(f"wall time            {light_elapsed:.2f}s")
+            print(f"requests             {light_total} {dict(sorted(light.requests.items()))}; "
+                  f"{light_total / n_images:.1f} per image")
             print(f"\n== baseline: stale staging + stale latest + lkg + cleanup plan, separately")
             print(f"wall time            {base_elapsed:.2f}s")
             print(f"requests             {base_total} ({base_total / n_images:.1f} per image)")

@@ -1,6 +1,6 @@
 """`lifecycle status` from a real cycle's state: a bare origin with main and production, the real registry,
 publish (synthetic images carrying the definition label), two rollouts, a revert on production with its
-reconcile (so the next rollout holds the image), and a newer main commit published but not rolled out.
+reconcile, a third rollout that holds the reverted image, and a newer main commit published but not rolled out.
 The HTML page is opened in a real headless Chromium (tests/e2e/test_status_page.py)."""
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ def fleet_state(origin, client, tmp_path):
     assert reconcile(GitOps(origin.agent), client, quiet()).ok
     c3 = origin.commit({PARENT_DF: origin.show(c2, PARENT_DF).replace("parent v1", "parent v2")}, "parent v2")
     v3 = origin.publish_synthetic(client, c3)
+    held = rollout(GitOps(origin.agent), client, quiet())  # promotes the parent chain, holds solo
+    assert set(held.plan.holds) == {SOLO}
+    merge3 = origin.head("production")
+    c4 = origin.commit({PARENT_DF: origin.show(c3, PARENT_DF).replace("parent v2", "parent v3")}, "parent v3")
+    v4 = origin.publish_synthetic(client, c4)  # published, not rolled out yet
     pinned = next(t for t in sorted(client.tags(origin.repository)) if t.startswith(CHILD + "-2"))
     usage = tmp_path / "usage.json"
     refs = [{"repository": "product", "file": "eng/ci.yml", "line": 8, "reference": f"x:{pinned}",
@@ -52,8 +57,8 @@ def fleet_state(origin, client, tmp_path):
              "tag": SOLO, "digest": None, "resolved": v1[SOLO], "class": "bare"}]
     usage.write_text(json.dumps({"version": 1, "tags": [r["tag"] for r in refs],
                                  "digests": [r["resolved"] for r in refs], "references": refs}))
-    git_sha = {"c1": c1, "c2": c2, "c3": c3, "merge2": merge2, "revert": revert}
-    return {"v1": v1, "v2": v2, "v3": v3, "usage": usage, "git": git_sha}
+    git_sha = {"c1": c1, "c2": c2, "c3": c3, "c4": c4, "merge2": merge2, "revert": revert, "merge3": merge3}
+    return {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "usage": usage, "git": git_sha}
 
 
 def fetched(origin) -> GitOps:
@@ -68,7 +73,7 @@ def state(origin, client, tmp_path):
 
 
 def test_status_from_a_real_cycle(origin, client, state):
-    v1, v2, v3 = state["v1"], state["v2"], state["v3"]
+    v1, v2, v3, v4 = state["v1"], state["v2"], state["v3"], state["v4"]
     now = SYNTHETIC_TIME + dt.timedelta(days=1)  # within maxAgeDays of the synthetic builds
     with RegistryPool() as pool:
         fleet = collect_status(fetched(origin), pool, usage=load_usage(state["usage"]), now=now,
@@ -92,16 +97,19 @@ def test_status_from_a_real_cycle(origin, client, state):
         image = images[tagbase]
         # synthetic images record no base: stale says so (the state outranks "pending")
         assert image.state == "stale" and not image.in_sync and image.hold is None
-        assert image.staging.digest == v3[tagbase] and image.latest.digest == v1[tagbase]
-        assert image.lkg_digest == v3[tagbase]
+        assert image.staging.digest == v4[tagbase] and image.latest.digest == v3[tagbase]
+        assert image.lkg_digest == v4[tagbase]
         assert image.latest.reasons == ["no base digest recorded in its labels"]
     assert images[CHILD].consumers == {"pinned": 1}
     assert {t["tag"] for t in images[PARENT].tags} >= {PARENT, f"{PARENT}-latest", f"{PARENT}-staging"}
 
-    assert [(r.kind, r.sha) for r in fleet.rollouts][:1] == [("reverted", state["git"]["revert"])]
-    assert [r.kind for r in fleet.rollouts] == ["reverted", "promoted", "promoted"]
-    assert fleet.rollouts[1].sha == state["git"]["merge2"] and fleet.rollouts[1].promoted == [SOLO]
-    assert fleet.rollouts[1].reverts is None and fleet.rollouts[0].reverts == state["git"]["merge2"]
+    sha = state["git"]
+    assert [(r.kind, r.sha) for r in fleet.rollouts][:2] == [("held", sha["merge3"]), ("reverted", sha["revert"])]
+    assert [r.kind for r in fleet.rollouts] == ["held", "reverted", "promoted", "promoted"]
+    assert fleet.rollouts[0].held == [SOLO] and fleet.rollouts[0].promoted == [PARENT, CHILD, MULTISTAGE]
+    assert fleet.rollouts[0].main_commit == sha["c3"]
+    assert fleet.rollouts[2].sha == sha["merge2"] and fleet.rollouts[2].promoted == [SOLO]
+    assert fleet.rollouts[2].reverts is None and fleet.rollouts[1].reverts == sha["merge2"]
     assert fleet.counts() == {"held": 1, "eol": 0, "unpublished": 0, "stale": 3, "pending": 0, "current": 0}
 
     # request budget: the tag list once, each tag one HEAD, each distinct digest at most one manifest and
@@ -149,3 +157,24 @@ def test_cli_outputs(origin, client, state, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "lifecycle", "status", "--repo", str(origin.agent),
                           "--link-template", "https://x/{repo}/{file}"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "{repo}" not in bad.stdout and "unknown field" in bad.stderr
+
+
+def test_without_cleanup_the_requests_are_about_stales(origin, client, state):
+    ops = fetched(origin)
+    with RegistryPool() as pool:
+        fleet = collect_status(ops, pool, now=SYNTHETIC_TIME + dt.timedelta(days=1), cleanup=False)
+    with RegistryPool() as pool:
+        full = collect_status(ops, pool, now=SYNTHETIC_TIME + dt.timedelta(days=1))
+    # the same answers, but no cleanup plan and no digest for tags nobody read
+    assert [(i.tagbase, i.state, i.hold, i.lkg_digest, i.latest.digest, i.staging.digest) for i in fleet.images] == [
+        (i.tagbase, i.state, i.hold, i.lkg_digest, i.latest.digest, i.staging.digest) for i in full.images]
+    assert not fleet.cleanup_checked and all(not i.cleanup_candidates for i in fleet.images)
+    solo = {t["tag"]: t for t in next(i for i in fleet.images if i.tagbase == SOLO).tags}
+    assert solo[f"{SOLO}-latest"]["digest"] == state["v1"][SOLO] and solo[f"{SOLO}-latest"]["cleanup"] is None
+    assert {t["kind"] for t in solo.values()} == {"floating", "immutable"}
+    # what stale on both channels costs (a manifest and a config per channel tag), plus the LKG lookups
+    # (one HEAD per immutable tag walked: two for the held image, whose LKG is its older build); no HEAD
+    # per tag
+    tags = client.tags(origin.repository)
+    assert fleet.requests.get("HEAD", 0) == len(fleet.images) + 1 < len(tags) == full.requests["HEAD"]
+    assert sum(fleet.requests.values()) <= 6 * len(fleet.images)

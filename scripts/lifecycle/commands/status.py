@@ -32,10 +32,12 @@ from lifecycle.status.render_text import headline, image_row, markdown_summary, 
               help="Also write the markdown run summary here (uploaded as the pipeline's summary).")
 @click.option("--rollouts", type=click.IntRange(0, 100), default=12, show_default=True,
               help="How many of production's recent rollouts and reverts to show.")
+@click.option("--no-cleanup", "skip_cleanup", is_flag=True,
+              help="Skip the cleanup plan and its one HEAD per tag (then about the requests of `stale`).")
 @click.option("--now", "now_text", metavar="ISO", help="Evaluate ages at this time (default: now, UTC).")
 def status(repo: Path, output: str, insecure: tuple[str, ...], remote: str, main_branch: str, production: str,
            usage_file: Path | None, link_template: str | None, html_path: Path | None, summary_path: Path | None,
-           rollouts: int, now_text: str | None) -> None:
+           rollouts: int, skip_cleanup: bool, now_text: str | None) -> None:
     """Every image at a glance: channels, holds, LKG, stale reasons, end of life, consumers, cleanup."""
     out = reporter(output)
     check_link_template(link_template)  # bad input: exit 2 before any request
@@ -44,7 +46,8 @@ def status(repo: Path, output: str, insecure: tuple[str, ...], remote: str, main
     ops = GitOps(repo, remote, main_branch, production)
     ops.fetch()
     with RegistryPool(tuple(insecure)) as pool:
-        fleet = collect_status(ops, pool, usage=usage, now=now, link_template=link_template, rollouts=rollouts)
+        fleet = collect_status(ops, pool, usage=usage, now=now, link_template=link_template, rollouts=rollouts,
+                               cleanup=not skip_cleanup)
     if html_path:
         write_page(fleet, html_path)
         out.info(f"status page written to {html_path}")
@@ -57,7 +60,7 @@ def status(repo: Path, output: str, insecure: tuple[str, ...], remote: str, main
     if output == "json":
         out.write(json.dumps(fleet.to_dict(), indent=2) + "\n")
         return
-    out.table([image_row(i) for i in fleet.images], title=headline(fleet))
+    out.table([image_row(i, fleet.cleanup_checked) for i in fleet.images], title=headline(fleet))
     out.write("\n")
     out.table([fleet.totals()], title="Totals")
     out.write("\n")

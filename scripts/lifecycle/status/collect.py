@@ -17,8 +17,8 @@ import string
 from collections import Counter
 from dataclasses import dataclass
 
-from lifecycle.cleanup import DELETE, CleanupPlan, Usage, classify_tags, decide, iso
-from lifecycle.cleanup_registry import read_inventory
+from lifecycle.cleanup import DELETE, Usage, classify_tags, decide, iso
+from lifecycle.cleanup_registry import TAGS_PAGE, read_inventory
 from lifecycle.errors import InputError
 from lifecycle.gitops import GitOps, Hold, compute_holds, merged_definitions
 from lifecycle.lkg import resolver_for
@@ -93,16 +93,40 @@ def _consumers(usage: Usage, ws: Workspace, tags_of_digest: dict[str, set[str]],
     return out
 
 
-def _tags(plan: CleanupPlan) -> dict[str, list[dict[str, str | None]]]:
-    out: dict[str, list[dict[str, str | None]]] = {}
-    for d in plan.decisions:
-        if d.tagbase:
-            out.setdefault(d.tagbase, []).append({"tag": d.tag, "digest": d.digest, "kind": d.kind,
-                                                  "built": d.built_at, "cleanup": d.action})
-    for tagbase, rows in out.items():  # floating tags first, then the others newest first
-        floating = sorted((r for r in rows if r["kind"] == "floating"), key=lambda r: str(r["tag"]))
-        others = sorted((r for r in rows if r["kind"] != "floating"), key=lambda r: (r["built"] or "", r["tag"]),
-                        reverse=True)
+@dataclass
+class TagRow:
+    tag: str
+    tagbase: str | None
+    kind: str                     # cleanup.classify_tags: floating | immutable | retired | other
+    digest: str | None
+    built: str | None
+    cleanup: str | None = None    # keep | delete (None: cleanup not checked)
+    candidate: bool = False
+
+    def as_row(self) -> dict[str, str | None]:
+        return {"tag": self.tag, "digest": self.digest, "kind": self.kind, "built": self.built,
+                "cleanup": self.cleanup}
+
+
+def _tag_rows(client: SnapshotClient, ws: Workspace, usage: Usage, now: dt.datetime, cleanup: bool) -> list[TagRow]:
+    """Every tag of the repository: with the cleanup plan (one HEAD per tag, as `lifecycle cleanup`), or
+    from the tag list alone (no digests: the channels' come from stale's reads)."""
+    catalog = ws.catalog
+    if cleanup:
+        plan = decide(read_inventory(client, catalog.repository, catalog), catalog, ws.policy, usage, now)
+        return [TagRow(d.tag, d.tagbase, d.kind, d.digest, d.built_at, d.action, d.candidate) for d in plan.decisions]
+    kinds = classify_tags(client.tags(catalog.repository, page_size=TAGS_PAGE), catalog)
+    return [TagRow(t, k.tagbase, k.kind, None, iso(k.built_at)) for t, k in sorted(kinds.items())]
+
+
+def _by_tagbase(rows: list[TagRow]) -> dict[str, list[TagRow]]:
+    out: dict[str, list[TagRow]] = {}
+    for row in rows:
+        if row.tagbase:
+            out.setdefault(row.tagbase, []).append(row)
+    for tagbase, mine in out.items():  # floating tags first, then the others newest first
+        floating = sorted((r for r in mine if r.kind == "floating"), key=lambda r: r.tag)
+        others = sorted((r for r in mine if r.kind != "floating"), key=lambda r: (r.built or "", r.tag), reverse=True)
         out[tagbase] = floating + others
     return out
 
@@ -128,7 +152,9 @@ class GitState:
 
 
 def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = None, now: dt.datetime | None = None,
-                   link_template: str | None = None, rollouts: int = 12) -> FleetStatus:
+                   link_template: str | None = None, rollouts: int = 12, cleanup: bool = True) -> FleetStatus:
+    """The fleet's status. cleanup=False skips the cleanup plan and with it the one HEAD per tag: the
+    requests are then about those of `stale` on both channels plus the LKG lookups."""
     check_link_template(link_template)
     git = GitState.read(ops)
     registry = git.main_ws.catalog.registry
@@ -137,7 +163,7 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
     view = RegistryPool(pool.insecure, {**pool.clients, registry: client})
     try:
         fleet = _collect(git, view, client, usage or Usage(), now or dt.datetime.now(dt.timezone.utc),
-                         link_template)
+                         link_template, cleanup)
         fleet.rollouts = recent_rollouts(ops, git.production, git.main, rollouts)
         return fleet
     finally:
@@ -148,21 +174,26 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
 
 
 def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: Usage, now: dt.datetime,
-             link_template: str | None) -> FleetStatus:
+             link_template: str | None, cleanup: bool) -> FleetStatus:
     main_ws, prod_ws, holds = git.main_ws, git.prod_ws, git.holds
-    catalog, policy = main_ws.catalog, main_ws.policy
-    inventory = read_inventory(client, catalog.repository, catalog)
+    catalog = main_ws.catalog
+    # with cleanup, every tag is resolved first, so stale and LKG then read each manifest by digest, once
+    rows = _tag_rows(client, main_ws, usage, now, True) if cleanup else None
     staging = {e.tagbase: e for e in find_stale(main_ws, "staging", pool, now).entries}
     latest = {e.tagbase: e for e in find_stale(prod_ws, "latest", pool, now).entries}
     resolver = resolver_for(main_ws, client)
     lkgs = resolver.lkgs({t: d for t, d in merged_definitions(prod_ws, main_ws, holds).items()
                           if catalog.get(t) is not None})
-    plan = decide(inventory, catalog, policy, usage, now)
-    tags = _tags(plan)
+    if rows is None:
+        rows = _tag_rows(client, main_ws, usage, now, False)
+    channel_digests = {e.tag: e.digest for e in (*staging.values(), *latest.values()) if e.digest}
+    for row in rows:
+        row.digest = row.digest or channel_digests.get(row.tag)
+    tags = _by_tagbase(rows)
     tags_of_digest: dict[str, set[str]] = {}
-    for d in plan.decisions:
-        if d.tagbase and catalog.get(d.tagbase):
-            tags_of_digest.setdefault(d.digest, set()).add(d.tagbase)
+    for row in rows:
+        if row.tagbase and row.digest and catalog.get(row.tagbase):
+            tags_of_digest.setdefault(row.digest, set()).add(row.tagbase)
     consumers = _consumers(usage, main_ws, tags_of_digest, link_template)
 
     images = []
@@ -178,7 +209,7 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
         labels = resolver.labels_of(shown) if shown else {}
         eol_passed = spec.past_eol(now.date())
         refs = consumers.get(tagbase, [])
-        mine = [d for d in plan.decisions if d.tagbase == tagbase and d.candidate]
+        mine = [r for r in tags.get(tagbase, []) if r.candidate]
         images.append(ImageStatus(
             tagbase=tagbase, state=_state(hold.reason if hold else None, eol_passed, lt, st, main_def == prod_def),
             platform=str(spec.platform), folder=spec.folder, owners=list(spec.owners),
@@ -187,8 +218,8 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
             hold=hold.reason if hold else None,
             lkg_digest=lkg.digest if lkg else None, lkg_tag=lkg.tag if lkg else None,
             lkg_reason=lkg.reason if lkg else "not in the catalogue the next rollout promotes",
-            labels=dict(sorted(labels.items())), tags=tags.get(tagbase, []),
+            labels=dict(sorted(labels.items())), tags=[r.as_row() for r in tags.get(tagbase, [])],
             consumers=dict(sorted(Counter(c.klass for c in refs).items())), references=refs,
-            cleanup_candidates=[d.tag for d in mine], cleanup_deletes=[d.tag for d in mine if d.action == DELETE]))
+            cleanup_candidates=[r.tag for r in mine], cleanup_deletes=[r.tag for r in mine if r.cleanup == DELETE]))
     return FleetStatus(iso(now) or "", catalog.registry, catalog.repository, git.main, git.production, git.promoted,
-                       images, [], usage.path, dict(client.stats))
+                       images, [], usage.path, dict(client.stats), cleanup_checked=cleanup)

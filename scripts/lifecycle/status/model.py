@@ -101,6 +101,7 @@ class FleetStatus:
     rollouts: list[Rollout]
     usage_file: str | None
     requests: dict[str, int]      # registry requests sent, by method
+    cleanup_checked: bool = True  # False: --no-cleanup (no cleanup plan, no digest per tag)
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for i in self.images if i.state == s) for s in STATES}

@@ -61,6 +61,16 @@ def _channel_cell(digest: str | None, age: int | None) -> str:
     return f'<code title="{e(digest)}">{e(short_digest(digest))}</code>{age_text}'
 
 
+def _cleanup_cell(image: ImageStatus, checked: bool) -> str:
+    if not checked:
+        return '<span class="muted">not checked</span>'
+    if not image.cleanup_candidates:
+        return ""
+    return (f'<span title="{len(image.cleanup_deletes)} tag(s) the next cleanup deletes, of '
+            f'{len(image.cleanup_candidates)} old enough to go">{len(image.cleanup_deletes)} of '
+            f'{len(image.cleanup_candidates)}</span>')
+
+
 def _search_text(image: ImageStatus) -> str:
     parts = [image.tagbase, image.state, image.hold, image.lkg_tag, image.lkg_reason, image.eol, image.platform,
              " ".join(image.owners), " ".join(image.stale_reasons), " ".join(image.consumers),
@@ -68,7 +78,7 @@ def _search_text(image: ImageStatus) -> str:
     return " ".join(p for p in parts if p).lower()
 
 
-def image_row(index: int, image: ImageStatus) -> str:
+def image_row(index: int, image: ImageStatus, cleanup_checked: bool = True) -> str:
     detail = f"detail-{index}"
     consumers = ", ".join(f"{e(k)} {v}" for k, v in image.consumers.items())
     total_consumers = sum(image.consumers.values())
@@ -86,8 +96,7 @@ def image_row(index: int, image: ImageStatus) -> str:
         _td(stale, len(image.stale_reasons)),
         _td(e(image.eol) + (" (passed)" if image.eol_passed else ""), image.eol or "9999"),
         _td(consumers, total_consumers),
-        _td(f"{len(image.cleanup_deletes)} of {len(image.cleanup_candidates)}" if image.cleanup_candidates else "",
-            len(image.cleanup_deletes)),
+        _td(_cleanup_cell(image, cleanup_checked), len(image.cleanup_deletes)),
     ]
     head = (f'<tr class="image-row" data-image="{e(image.tagbase)}" data-state="{e(image.state)}" '
             f'data-search="{e(_search_text(image))}">'
@@ -160,16 +169,17 @@ def summary_strip(status: FleetStatus) -> str:
     items = "".join(f'<li class="state-{s}"><span class="icon" aria-hidden="true">{ICONS[s]}</span> '
                     f'<span class="count">{counts[s]}</span> <span class="label">{e(s)}</span></li>' for s in STATES)
     totals = status.totals()
+    cleanup = (f'{totals["cleanupDeletes"]} tags the next cleanup deletes ({totals["cleanupCandidates"]} candidates)'
+               if status.cleanup_checked else "cleanup not checked")
     return (f'<ul class="summary" aria-label="Images by state">{items}</ul>'
             f'<p class="totals">{totals["images"]} images, {totals["tags"]} tags, {totals["consumers"]} consumer '
-            f'references, {totals["cleanupDeletes"]} tags the next cleanup deletes '
-            f'({totals["cleanupCandidates"]} candidates); {totals["requests"]} registry requests.</p>')
+            f'references, {cleanup}; {totals["requests"]} registry requests.</p>')
 
 
 def render_page(status: FleetStatus) -> str:
     head = "".join(f'<th scope="col" aria-sort="none"><button type="button" data-col="{i}">{e(c)}'
                    f'<span class="arrow" aria-hidden="true"></span></button></th>' for i, c in enumerate(COLUMNS))
-    rows = "".join(image_row(i, image) for i, image in enumerate(status.images))
+    rows = "".join(image_row(i, image, status.cleanup_checked) for i, image in enumerate(status.images))
     title = f"Image status: {status.registry}/{status.repository}"
     return PAGE.format(
         title=e(title), css=CSS, js=JS, summary=summary_strip(status), head=head, rows=rows,

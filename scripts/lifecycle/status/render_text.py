@@ -15,7 +15,7 @@ def _age(days: int | None) -> str:
     return "" if days is None else f"{days}d"
 
 
-def image_row(image: ImageStatus) -> dict[str, Any]:
+def image_row(image: ImageStatus, cleanup_checked: bool = True) -> dict[str, Any]:
     return {
         "image": image.tagbase,
         "state": image.state,
@@ -27,7 +27,8 @@ def image_row(image: ImageStatus) -> dict[str, Any]:
         "stale": "; ".join(image.stale_reasons),
         "eol": (image.eol or "") + (" (passed)" if image.eol_passed else ""),
         "consumers": ", ".join(f"{k} {v}" for k, v in image.consumers.items()),
-        "cleanup": f"{len(image.cleanup_deletes)}/{len(image.cleanup_candidates)}" if image.cleanup_candidates else "",
+        "cleanup": ("not checked" if not cleanup_checked else
+                    f"{len(image.cleanup_deletes)}/{len(image.cleanup_candidates)}" if image.cleanup_candidates else ""),
     }
 
 
