@@ -30,8 +30,9 @@ OUT = Path(__file__).resolve().parents[2] / "out" / "status"
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
     # no skip: eng/local-env.sh installs both; a machine without them fails here, loudly
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let selenium look for (or download) a browser or driver
     assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "chromium and chromium-driver: run eng/local-env.sh up"
     options = Options()
     options.binary_location = str(CHROMIUM)
