@@ -153,6 +153,11 @@ def test_cli_outputs(origin, client, state, tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert table.returncode == 0, table.stderr
     assert any(line.startswith(SOLO) and " held " in line for line in table.stdout.splitlines())
+    markdown = subprocess.run([sys.executable, "-m", "lifecycle", "status", "--repo", str(origin.agent), "-o",
+                               "markdown", "--no-cleanup"], capture_output=True, text=True, timeout=300)
+    assert markdown.returncode == 0, markdown.stderr
+    rows = [line for line in markdown.stdout.splitlines() if line.startswith(f"| {SOLO} | held |")]
+    assert len(rows) == 1 and rows[0].rstrip().endswith("| not checked |")
 
     bad = subprocess.run([sys.executable, "-m", "lifecycle", "status", "--repo", str(origin.agent),
                           "--link-template", "https://x/{repo}/{file}"], capture_output=True, text=True, timeout=60)
