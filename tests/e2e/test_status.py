@@ -90,7 +90,7 @@ def test_status_from_a_real_cycle(origin, client, state):
     assert solo.consumers == {"bare": 1, "latest": 1}
     assert {(c.file, c.line, c.url) for c in solo.references} == {
         ("eng/ci.yml", 12, "https://dev.example/product/blob/main/eng/ci.yml#L12"),
-        ("Dockerfile", 1, "https://dev.example/tools <b>/blob/main/Dockerfile#L1")}
+        ("Dockerfile", 1, "https://dev.example/tools%20%3Cb%3E/blob/main/Dockerfile#L1")}
     assert solo.labels["io.lifecycle.definition"] == solo.production_definition
 
     for tagbase in (PARENT, CHILD, MULTISTAGE):  # main moved on, published, not rolled out yet

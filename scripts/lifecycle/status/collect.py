@@ -16,6 +16,7 @@ import datetime as dt
 import string
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from lifecycle.cleanup import DELETE, Usage, classify_tags, decide, iso
 from lifecycle.cleanup_registry import TAGS_PAGE, read_inventory
@@ -83,7 +84,8 @@ def _consumers(usage: Usage, ws: Workspace, tags_of_digest: dict[str, set[str]],
             for key in ("digest", "resolved"):
                 tagbases |= tags_of_digest.get(ref.get(key) or "", set())
         line = ref.get("line")
-        url = template.format(repository=ref.get("repository", ""), file=ref.get("file", ""),
+        url = template.format(repository=quote(str(ref.get("repository", "")), safe="/"),
+                              file=quote(str(ref.get("file", "")), safe="/"),
                               line=line if line is not None else "") if template else None
         consumer = Consumer(str(ref.get("repository", "")), str(ref.get("file", "")),
                             line if isinstance(line, int) else None, str(ref.get("reference", "")),
