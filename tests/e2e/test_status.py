@@ -1,6 +1,5 @@
-"""`lifecycle status` from a real cycle's state: a bare origin with main and production, the real registry,
-publish (synthetic images carrying the definition label), two rollouts, a revert on production with its
-reconcile, a third rollout that holds the reverted image, and a newer main commit published but not rolled out.
+"""`lifecycle status` from a real cycle's state (tests/fixtures/status_state.py: publish, rollouts, a revert
+on production, a held rollout, a newer publish not rolled out, consumers), on the real registry and git.
 The HTML page is opened in a real headless Chromium (tests/e2e/test_status_page.py)."""
 
 from __future__ import annotations
@@ -13,63 +12,17 @@ import sys
 import pytest
 
 from lifecycle.cleanup import load_usage
-from lifecycle.gitops import GitOps
-from lifecycle.reconcile import reconcile
 from lifecycle.registries import RegistryPool
-from lifecycle.rollout import rollout
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
 from lifecycle.status.collect import collect_status
-from tests.fixtures.gitops_origin import quiet
+from tests.fixtures.status_state import LINK, SYNTHETIC_TIME, fetched
 
 pytestmark = pytest.mark.e2e
 
-SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
-PARENT_DF = "src/busybox/1.0/amd64/Dockerfile"
-SYNTHETIC_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)  # publish_synthetic's clock
-LINK = "https://dev.example/{repository}/blob/main/{file}#L{line}"
-
-
-def fleet_state(origin, client, tmp_path):
-    """Build the state; returns what each step pushed and the commits, for the assertions."""
-    c1 = origin.commit({"README.md": "v1\n"}, "v1")
-    v1 = origin.publish_synthetic(client, c1)
-    rollout(GitOps(origin.agent), client, quiet())
-    c2 = origin.commit({SOLO_DF: origin.show(c1, SOLO_DF).replace("solo v1", "solo v2")}, "solo v2")
-    v2 = origin.publish_synthetic(client, c2)
-    rollout(GitOps(origin.agent), client, quiet())
-    merge2 = origin.head("production")
-    revert = origin.revert_on_production(merge2)
-    assert reconcile(GitOps(origin.agent), client, quiet()).ok
-    c3 = origin.commit({PARENT_DF: origin.show(c2, PARENT_DF).replace("parent v1", "parent v2")}, "parent v2")
-    v3 = origin.publish_synthetic(client, c3)
-    held = rollout(GitOps(origin.agent), client, quiet())  # promotes the parent chain, holds solo
-    assert set(held.plan.holds) == {SOLO}
-    merge3 = origin.head("production")
-    c4 = origin.commit({PARENT_DF: origin.show(c3, PARENT_DF).replace("parent v2", "parent v3")}, "parent v3")
-    v4 = origin.publish_synthetic(client, c4)  # published, not rolled out yet
-    pinned = next(t for t in sorted(client.tags(origin.repository)) if t.startswith(CHILD + "-2"))
-    usage = tmp_path / "usage.json"
-    refs = [{"repository": "product", "file": "eng/ci.yml", "line": 8, "reference": f"x:{pinned}",
-             "tag": pinned, "digest": None, "resolved": v1[CHILD], "class": "pinned"},
-            {"repository": "product", "file": "eng/ci.yml", "line": 12, "reference": f"x:{SOLO}-latest",
-             "tag": f"{SOLO}-latest", "digest": None, "resolved": v1[SOLO], "class": "latest"},
-            {"repository": "tools <b>", "file": "Dockerfile", "line": 1, "reference": f"x:{SOLO}",
-             "tag": SOLO, "digest": None, "resolved": v1[SOLO], "class": "bare"}]
-    usage.write_text(json.dumps({"version": 1, "tags": [r["tag"] for r in refs],
-                                 "digests": [r["resolved"] for r in refs], "references": refs}))
-    git_sha = {"c1": c1, "c2": c2, "c3": c3, "c4": c4, "merge2": merge2, "revert": revert, "merge3": merge3}
-    return {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "usage": usage, "git": git_sha}
-
-
-def fetched(origin) -> GitOps:
-    ops = GitOps(origin.agent)
-    ops.fetch()  # as the command does: status reads the remote-tracking branches
-    return ops
-
 
 @pytest.fixture
-def state(origin, client, tmp_path):
-    return fleet_state(origin, client, tmp_path)
+def state(status_state):
+    return status_state
 
 
 def test_status_from_a_real_cycle(origin, client, state):

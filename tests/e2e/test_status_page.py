@@ -1,5 +1,5 @@
 """The status page in a real headless browser (Debian's chromium + chromium-driver, driven by selenium):
-rendered from a real cycle's state (tests/e2e/test_status.py builds it), opened from disk, and checked
+rendered from a real cycle's state (tests/fixtures/status_state.py), opened from disk, and checked
 through the DOM: the filter narrows the rows, a sort reorders them, the held image shows its reason.
 Screenshots of the whole page and of one detail panel go to the test's folder and to out/status/."""
 
@@ -21,7 +21,7 @@ from lifecycle.registries import RegistryPool
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO
 from lifecycle.status.collect import collect_status
 from lifecycle.status.render_html import write_page
-from tests.e2e.test_status import LINK, SYNTHETIC_TIME, fetched, fleet_state
+from tests.fixtures.status_state import LINK, SYNTHETIC_TIME, fetched
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +46,8 @@ def browser(monkeypatch):
 
 
 @pytest.fixture
-def page(origin, client, tmp_path) -> Path:
-    state = fleet_state(origin, client, tmp_path)
+def page(status_state, origin, tmp_path) -> Path:
+    state = status_state
     with RegistryPool() as pool:
         fleet = collect_status(fetched(origin), pool, usage=load_usage(state["usage"]),
                                now=SYNTHETIC_TIME + dt.timedelta(days=1), link_template=LINK)
