@@ -30,6 +30,8 @@ PORT_MAX=55049
 # skopeo: the tests compare pushed digests with it. uidmap: podman needs newuidmap when a
 # developer runs it without root.
 PACKAGES=(podman runc docker-registry busybox-static skopeo uidmap apache2-utils git)
+# chromium + its driver: the status page's tests open the page in a real headless browser (selenium).
+PACKAGES+=(chromium chromium-driver)
 
 log() { echo "local-env: $*" >&2; }
 die() { log "error: $*"; exit 1; }

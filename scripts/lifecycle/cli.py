@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "reconcile": "lifecycle.commands.reconcile:reconcile",
     "rollback": "lifecycle.commands.rollback:rollback",
     "stale": "lifecycle.commands.stale:stale",
+    "status": "lifecycle.commands.status:status",
     "retire": "lifecycle.commands.retire:retire",
     "cleanup": "lifecycle.commands.cleanup:cleanup",
     "consumers": "lifecycle.commands.consumers:consumers",

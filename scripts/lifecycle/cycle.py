@@ -11,6 +11,7 @@ markdown.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class CycleReport:
     workdir: Path
     repository: str = ""
     steps: list[Step] = field(default_factory=list)
+    status_page: Path | None = None   # the status page (docs/status.md) of the cycle's end state
 
     def markdown(self) -> str:
         return (f"# Weekly cycle on local defaults\n\nWork folder: `{self.workdir}`; "
@@ -222,7 +224,22 @@ class Cycle:
         result = scan([LocalSource(ConsumerRepo("product-repo", consumer))], KnownImages.from_catalog(ws.catalog),
                       (), RegistryView(self.client, self.names.repository))
         rows = [{k: r[k] for k in ("repository", "file", "line", "class", "image")} for r in result.rows()]
+        (self.workdir / "usage.json").write_text(json.dumps(result.usage(), indent=2), encoding="utf-8")
         return rows, "A product repository's pipeline: `lifecycle consumers migrate` would move the pinned one."
+
+    def status(self) -> Path:
+        """The status page of the end state (a hold, a stale base, consumers), as the pipelines publish it."""
+        from lifecycle.cleanup import load_usage
+        from lifecycle.status.collect import collect_status
+        from lifecycle.status.render_html import write_page
+
+        ops = self.ops()
+        ops.fetch()
+        usage = self.workdir / "usage.json"
+        fleet = collect_status(ops, self.pool, usage=load_usage(usage) if usage.exists() else None)
+        path = self.workdir / "status.html"
+        write_page(fleet, path)
+        return path
 
 
 def run_cycle(workdir: Path, registry: str, engine: Engine, out: Reporter,
@@ -241,4 +258,5 @@ def run_cycle(workdir: Path, registry: str, engine: Engine, out: Reporter,
         cycle.step("Cleanup plan", cycle.cleanup)
         cycle.step("Consumers", cycle.consumers)
         cycle.report.steps.append(Step("Final state", cycle.channel_rows()))
+        cycle.report.status_page = cycle.status()
     return cycle.report

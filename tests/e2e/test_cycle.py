@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from lifecycle.catalog import split_immutable_tag
@@ -45,4 +48,11 @@ def test_cycle_rolls_out_rolls_back_and_reports(tmp_path, registry, engine):
     assert sorted(r["class"] for r in consumers.rows) == ["latest", "pinned"]
     markdown = report.markdown()
     assert all(f"## {t}" in markdown for t in titles) and short_digest(v1) in markdown
+    # the status page of the end state: solo is held (reverted on production, main still has v2)
+    page = report.status_page.read_text(encoding="utf-8")
+    embedded = re.search(r'<script type="application/json" id="status-data">(.*?)</script>', page, re.S)
+    images = {i["tagbase"]: i for i in json.loads(embedded.group(1))["images"]}
+    assert images[SOLO]["state"] == "held" and images[SOLO]["latest"]["digest"] == v1
+    assert images[SOLO]["hold"].startswith("reverted on production")
+    assert sum(images[t]["consumers"].get("pinned", 0) for t in TAGBASES) == 1
     client.close()

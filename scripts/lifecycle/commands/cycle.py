@@ -37,3 +37,5 @@ def cycle(insecure: tuple[str, ...], workdir: Path | None, registry: str | None,
     report_path.write_text(report.markdown(), encoding="utf-8")
     out.write(report.text())
     out.write(f"\nDone in {time.monotonic() - started:.0f} s. Report: {report_path}\n")
+    if report.status_page:
+        out.write(f"Status page: {report.status_page}\n")

@@ -1,0 +1,67 @@
+"""lifecycle status"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lifecycle.cleanup import Usage, load_usage, parse_iso
+from lifecycle.commands.options import git_options, insecure_option, output_option, repo_option, reporter
+from lifecycle.gitops import GitOps
+from lifecycle.registries import RegistryPool
+from lifecycle.status.collect import check_link_template, collect_status
+from lifecycle.status.render_html import write_page
+from lifecycle.status.render_text import headline, image_row, markdown_summary, rollout_rows
+
+
+@click.command()
+@repo_option
+@output_option
+@insecure_option
+@git_options
+@click.option("--usage", "usage_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Usage file from `lifecycle consumers scan --usage-out`: consumers per image.")
+@click.option("--link-template", metavar="URL",
+              help="Link for a consumer reference, with {repository}, {file} and {line}, e.g. "
+                   "'https://dev.azure.com/org/project/_git/{repository}?path=/{file}&line={line}'.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the status page (one self-contained HTML file) here.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the markdown run summary here (uploaded as the pipeline's summary).")
+@click.option("--rollouts", type=click.IntRange(0, 100), default=12, show_default=True,
+              help="How many of production's recent rollouts and reverts to show.")
+@click.option("--no-cleanup", "skip_cleanup", is_flag=True,
+              help="Skip the cleanup plan and its one HEAD per tag (then about the requests of `stale`).")
+@click.option("--now", "now_text", metavar="ISO", help="Evaluate ages at this time (default: now, UTC).")
+def status(repo: Path, output: str, insecure: tuple[str, ...], remote: str, main_branch: str, production: str,
+           usage_file: Path | None, link_template: str | None, html_path: Path | None, summary_path: Path | None,
+           rollouts: int, skip_cleanup: bool, now_text: str | None) -> None:
+    """Every image at a glance: channels, holds, LKG, stale reasons, end of life, consumers, cleanup."""
+    out = reporter(output)
+    check_link_template(link_template)  # bad input: exit 2 before any request
+    usage = load_usage(usage_file) if usage_file else Usage()
+    now = parse_iso(now_text, "--now")
+    ops = GitOps(repo, remote, main_branch, production)
+    ops.fetch()
+    with RegistryPool(tuple(insecure)) as pool:
+        fleet = collect_status(ops, pool, usage=usage, now=now, link_template=link_template, rollouts=rollouts,
+                               cleanup=not skip_cleanup)
+    if html_path:
+        write_page(fleet, html_path)
+        out.info(f"status page written to {html_path}")
+    if summary_path:
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(markdown_summary(fleet, html_path.name if html_path else None), encoding="utf-8")
+        out.upload_summary(str(summary_path))
+    for name, value in (("heldCount", "held"), ("staleCount", "stale"), ("eolCount", "eol")):
+        out.set_variable(name, str(fleet.counts()[value]))
+    if output == "json":
+        out.write(json.dumps(fleet.to_dict(), indent=2) + "\n")
+        return
+    out.table([image_row(i, fleet.cleanup_checked) for i in fleet.images], title=headline(fleet))
+    out.write("\n")
+    out.table([fleet.totals()], title="Totals")
+    out.write("\n")
+    out.table(rollout_rows(fleet), title=f"Recent rollouts on {production}")

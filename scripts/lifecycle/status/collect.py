@@ -1,0 +1,227 @@
+"""One pass over git (main, production) and the registry, through the library functions the other verbs use:
+
+- holds: gitops.compute_holds(production, main@P, main HEAD) (what the next rollout would hold);
+- LKG: lkg.LkgResolver for the definitions the next rollout would promote (gitops.merged_definitions);
+- stale: stale.find_stale on `-staging` against main and on `-latest` against production;
+- cleanup: cleanup.decide over cleanup_registry.read_inventory, with the usage file when given;
+- consumers: the usage file's references (`lifecycle consumers scan --usage-out`).
+
+All registry reads go through one reads.SnapshotClient, so the tag list is read once, each tag resolved
+once and each manifest and config (labels) read once per distinct digest however many of these ask.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from lifecycle.cleanup import DELETE, Usage, classify_tags, decide, iso
+from lifecycle.cleanup_registry import TAGS_PAGE, read_inventory
+from lifecycle.errors import InputError
+from lifecycle.gitops import GitOps, Hold, compute_holds, merged_definitions
+from lifecycle.lkg import resolver_for
+from lifecycle.registries import RegistryPool
+from lifecycle.stale import REBUILD, STALE, StaleEntry, find_stale
+from lifecycle.status.history import recent_rollouts
+from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE as STALE_STATE, UNPUBLISHED, ChannelState,
+                                    Consumer, FleetStatus, ImageStatus)
+from lifecycle.status.reads import SnapshotClient
+from lifecycle.workspace import Workspace
+
+LINK_FIELDS = {"repository", "file", "line"}
+
+
+def check_link_template(template: str | None) -> None:
+    """A consumer link template may use {repository}, {file} and {line} only."""
+    if not template:
+        return
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise InputError(f"--link-template {template!r}: {exc}") from None
+    unknown = names - LINK_FIELDS
+    if unknown:
+        raise InputError(f"--link-template {template!r}: unknown field(s) {sorted(unknown)}; "
+                         f"use {{repository}}, {{file}} and {{line}}")
+
+
+def _channel(entry: StaleEntry, now: dt.datetime) -> ChannelState:
+    age = None
+    if entry.created:
+        age = (now - dt.datetime.fromisoformat(entry.created.replace("Z", "+00:00"))).days
+    return ChannelState(entry.tag, entry.digest, entry.created, age, entry.status, list(entry.reasons))
+
+
+def _state(hold: str | None, eol_passed: bool, latest: ChannelState, staging: ChannelState, in_sync: bool) -> str:
+    if hold:
+        return HELD
+    if eol_passed:
+        return EOL
+    if latest.digest is None:
+        return UNPUBLISHED
+    if latest.stale in (STALE, REBUILD):
+        return STALE_STATE
+    if not in_sync or (staging.digest is not None and staging.digest != latest.digest):
+        return PENDING
+    return CURRENT
+
+
+def _consumers(usage: Usage, ws: Workspace, tags_of_digest: dict[str, set[str]],
+               template: str | None) -> dict[str, list[Consumer]]:
+    """tagbase -> the usage file's references to it (by tag, else by the digest they resolved to)."""
+    referenced = [r for r in usage.references if r.get("tag")]
+    kinds = classify_tags({r["tag"] for r in referenced}, ws.catalog)
+    out: dict[str, list[Consumer]] = {}
+    for ref in usage.references:
+        tagbases: set[str] = set()
+        kind = kinds.get(ref.get("tag") or "")
+        if kind is not None and kind.tagbase and ws.catalog.get(kind.tagbase):
+            tagbases.add(kind.tagbase)
+        else:
+            for key in ("digest", "resolved"):
+                tagbases |= tags_of_digest.get(ref.get(key) or "", set())
+        line = ref.get("line")
+        url = template.format(repository=quote(str(ref.get("repository", "")), safe="/"),
+                              file=quote(str(ref.get("file", "")), safe="/"),
+                              line=line if line is not None else "") if template else None
+        consumer = Consumer(str(ref.get("repository", "")), str(ref.get("file", "")),
+                            line if isinstance(line, int) else None, str(ref.get("reference", "")),
+                            str(ref.get("class", "")), url)
+        for tagbase in tagbases:
+            out.setdefault(tagbase, []).append(consumer)
+    return out
+
+
+@dataclass
+class TagRow:
+    tag: str
+    tagbase: str | None
+    kind: str                     # cleanup.classify_tags: floating | immutable | retired | other
+    digest: str | None
+    built: str | None
+    cleanup: str | None = None    # keep | delete (None: cleanup not checked)
+    candidate: bool = False
+
+    def as_row(self) -> dict[str, str | None]:
+        return {"tag": self.tag, "digest": self.digest, "kind": self.kind, "built": self.built,
+                "cleanup": self.cleanup}
+
+
+def _tag_rows(client: SnapshotClient, ws: Workspace, usage: Usage, now: dt.datetime, cleanup: bool) -> list[TagRow]:
+    """Every tag of the repository: with the cleanup plan (one HEAD per tag, as `lifecycle cleanup`), or
+    from the tag list alone (no digests: the channels' come from stale's reads)."""
+    catalog = ws.catalog
+    if cleanup:
+        plan = decide(read_inventory(client, catalog.repository, catalog), catalog, ws.policy, usage, now)
+        return [TagRow(d.tag, d.tagbase, d.kind, d.digest, d.built_at, d.action, d.candidate) for d in plan.decisions]
+    kinds = classify_tags(client.tags(catalog.repository, page_size=TAGS_PAGE), catalog)
+    return [TagRow(t, k.tagbase, k.kind, None, iso(k.built_at)) for t, k in sorted(kinds.items())]
+
+
+def _by_tagbase(rows: list[TagRow]) -> dict[str, list[TagRow]]:
+    out: dict[str, list[TagRow]] = {}
+    for row in rows:
+        if row.tagbase:
+            out.setdefault(row.tagbase, []).append(row)
+    for tagbase, mine in out.items():  # floating tags first, then the others newest first
+        floating = sorted((r for r in mine if r.kind == "floating"), key=lambda r: r.tag)
+        others = sorted((r for r in mine if r.kind != "floating"), key=lambda r: (r.built or "", r.tag), reverse=True)
+        out[tagbase] = floating + others
+    return out
+
+
+@dataclass(frozen=True)
+class GitState:
+    """main, production and what the next rollout would hold, read from the remote-tracking branches."""
+
+    main: str
+    production: str
+    promoted: str | None
+    main_ws: Workspace
+    prod_ws: Workspace
+    holds: dict[str, Hold]
+
+    @classmethod
+    def read(cls, ops: GitOps) -> "GitState":
+        main, production = ops.main_head(), ops.production_head()
+        main_ws, prod_ws = ops.workspace(main), ops.workspace(production)
+        promoted = ops.last_promoted(production, main)
+        holds = compute_holds(prod_ws, ops.workspace(promoted) if promoted else None, main_ws)
+        return cls(main, production, promoted, main_ws, prod_ws, holds)
+
+
+def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = None, now: dt.datetime | None = None,
+                   link_template: str | None = None, rollouts: int = 12, cleanup: bool = True) -> FleetStatus:
+    """The fleet's status. cleanup=False skips the cleanup plan and with it the one HEAD per tag: the
+    requests are then about those of `stale` on both channels plus the LKG lookups."""
+    check_link_template(link_template)
+    git = GitState.read(ops)
+    registry = git.main_ws.catalog.registry
+    # stale's reads of our registry go through the snapshot too; the caller's pool is left as it was
+    client = SnapshotClient(registry, insecure=pool.insecure)
+    view = RegistryPool(pool.insecure, {**pool.clients, registry: client})
+    try:
+        fleet = _collect(git, view, client, usage or Usage(), now or dt.datetime.now(dt.timezone.utc),
+                         link_template, cleanup)
+        fleet.rollouts = recent_rollouts(ops, git.production, git.main, rollouts)
+        return fleet
+    finally:
+        client.close()
+        for host, other in view.clients.items():  # clients of base registries stale opened: the pool closes them
+            if other is not client and host not in pool.clients:
+                pool.add(other)
+
+
+def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: Usage, now: dt.datetime,
+             link_template: str | None, cleanup: bool) -> FleetStatus:
+    main_ws, prod_ws, holds = git.main_ws, git.prod_ws, git.holds
+    catalog = main_ws.catalog
+    # with cleanup, every tag is resolved first, so stale and LKG then read each manifest by digest, once
+    rows = _tag_rows(client, main_ws, usage, now, True) if cleanup else None
+    staging = {e.tagbase: e for e in find_stale(main_ws, "staging", pool, now).entries}
+    latest = {e.tagbase: e for e in find_stale(prod_ws, "latest", pool, now).entries}
+    resolver = resolver_for(main_ws, client)
+    lkgs = resolver.lkgs({t: d for t, d in merged_definitions(prod_ws, main_ws, holds).items()
+                          if catalog.get(t) is not None})
+    if rows is None:
+        rows = _tag_rows(client, main_ws, usage, now, False)
+    channel_digests = {e.tag: e.digest for e in (*staging.values(), *latest.values()) if e.digest}
+    for row in rows:
+        row.digest = row.digest or channel_digests.get(row.tag)
+    tags = _by_tagbase(rows)
+    tags_of_digest: dict[str, set[str]] = {}
+    for row in rows:
+        if row.tagbase and row.digest and catalog.get(row.tagbase):
+            tags_of_digest.setdefault(row.digest, set()).add(row.tagbase)
+    consumers = _consumers(usage, main_ws, tags_of_digest, link_template)
+
+    images = []
+    for tagbase in main_ws.order():
+        spec = catalog.image(tagbase)
+        st = _channel(staging[tagbase], now)
+        lt = _channel(latest[tagbase], now) if tagbase in latest else _channel(
+            StaleEntry(tagbase, spec.latest_tag(), "not published", reasons=["not in production's catalogue"]), now)
+        main_def, prod_def = main_ws.definitions.get(tagbase), prod_ws.definitions.get(tagbase)
+        hold = holds.get(tagbase)
+        lkg = lkgs.get(tagbase)
+        shown = lt.digest or st.digest
+        labels = resolver.labels_of(shown) if shown else {}
+        eol_passed = spec.past_eol(now.date())
+        refs = consumers.get(tagbase, [])
+        mine = [r for r in tags.get(tagbase, []) if r.candidate]
+        images.append(ImageStatus(
+            tagbase=tagbase, state=_state(hold.reason if hold else None, eol_passed, lt, st, main_def == prod_def),
+            platform=str(spec.platform), folder=spec.folder, owners=list(spec.owners),
+            eol=spec.eol.isoformat() if spec.eol else None, eol_passed=eol_passed, staging=st, latest=lt,
+            main_definition=main_def, production_definition=prod_def, in_sync=main_def == prod_def,
+            hold=hold.reason if hold else None,
+            lkg_digest=lkg.digest if lkg else None, lkg_tag=lkg.tag if lkg else None,
+            lkg_reason=lkg.reason if lkg else "not in the catalogue the next rollout promotes",
+            labels=dict(sorted(labels.items())), tags=[r.as_row() for r in tags.get(tagbase, [])],
+            consumers=dict(sorted(Counter(c.klass for c in refs).items())), references=refs,
+            cleanup_candidates=[r.tag for r in mine], cleanup_deletes=[r.tag for r in mine if r.cleanup == DELETE]))
+    return FleetStatus(iso(now) or "", catalog.registry, catalog.repository, git.main, git.production, git.promoted,
+                       images, [], usage.path, dict(client.stats), cleanup_checked=cleanup)

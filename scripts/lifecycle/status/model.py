@@ -1,0 +1,123 @@
+"""What `lifecycle status` knows about the fleet: plain dataclasses, turned into JSON by `to_dict`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# One state per image, the most urgent first: what a person should look at first.
+HELD, EOL, UNPUBLISHED, STALE, PENDING, CURRENT = "held", "eol", "unpublished", "stale", "pending", "current"
+STATES = (HELD, EOL, UNPUBLISHED, STALE, PENDING, CURRENT)
+STATE_TEXT = {
+    HELD: "held: production keeps a reverted definition",
+    EOL: "past end of life",
+    UNPUBLISHED: "no -latest yet",
+    STALE: "-latest is out of date",
+    PENDING: "main differs from production: the next rollout promotes it",
+    CURRENT: "up to date",
+}
+
+
+@dataclass
+class ChannelState:
+    """`<tagbase>-staging` or `<tagbase>-latest` as the registry serves it now."""
+
+    tag: str
+    digest: str | None
+    created: str | None           # build time from the image config (ISO, UTC)
+    age_days: int | None
+    stale: str                    # stale.py's status: current | stale | rebuild | not published
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Consumer:
+    repository: str
+    file: str
+    line: int | None
+    reference: str
+    klass: str                    # consumers/classify.py class: latest, pinned, bare, digest, eol, ...
+    url: str | None = None        # file:line link when a web URL template is given
+
+
+@dataclass
+class ImageStatus:
+    tagbase: str
+    state: str
+    platform: str
+    folder: str
+    owners: list[str]
+    eol: str | None
+    eol_passed: bool
+    staging: ChannelState
+    latest: ChannelState
+    main_definition: str | None
+    production_definition: str | None
+    in_sync: bool                 # production's definition equals main's
+    hold: str | None              # why the next rollout holds it
+    lkg_digest: str | None        # LKG of the definition the next rollout would promote
+    lkg_tag: str | None
+    lkg_reason: str | None
+    labels: dict[str, str]        # of the -latest digest (else -staging's)
+    tags: list[dict[str, str | None]]   # every tag of the image: tag, digest, kind, built
+    consumers: dict[str, int]     # class -> count (from the usage file)
+    references: list[Consumer]
+    cleanup_candidates: list[str]       # tags old enough to go by the rules
+    cleanup_deletes: list[str]          # of them, those the next cleanup would delete
+
+    @property
+    def stale_reasons(self) -> list[str]:
+        """"latest: reason", "latest, staging: reason" when both channels have it."""
+        channels: dict[str, list[str]] = {}
+        for c in (self.latest, self.staging):
+            for reason in c.reasons:
+                channels.setdefault(reason, []).append(c.tag.rsplit("-", 1)[-1])
+        return [f"{', '.join(names)}: {reason}" for reason, names in channels.items()]
+
+
+@dataclass
+class Rollout:
+    """One event on production's first-parent line."""
+
+    sha: str
+    time: str
+    subject: str
+    kind: str                     # promoted | held | reverted
+    main_commit: str | None = None
+    promoted: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    reverts: str | None = None    # the commit a revert reverts
+
+
+@dataclass
+class FleetStatus:
+    generated: str
+    registry: str
+    repository: str
+    main: str
+    production: str
+    promoted: str | None          # P: the main commit the last rollout promoted
+    images: list[ImageStatus]
+    rollouts: list[Rollout]
+    usage_file: str | None
+    requests: dict[str, int]      # registry requests sent, by method
+    cleanup_checked: bool = True  # False: --no-cleanup (no cleanup plan, no digest per tag)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for i in self.images if i.state == s) for s in STATES}
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "images": len(self.images),
+            **self.counts(),
+            "tags": sum(len(i.tags) for i in self.images),
+            "consumers": sum(len(i.references) for i in self.images),
+            "cleanupCandidates": sum(len(i.cleanup_candidates) for i in self.images),
+            "cleanupDeletes": sum(len(i.cleanup_deletes) for i in self.images),
+            "requests": sum(self.requests.values()),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["totals"] = self.totals()
+        return data

@@ -1,0 +1,145 @@
+"""The status page in a real headless browser (Debian's chromium + chromium-driver, driven by selenium):
+rendered from a real cycle's state (tests/fixtures/status_state.py), opened from disk, and checked
+through the DOM: the filter narrows the rows, a sort reorders them, the held image shows its reason.
+Screenshots of the whole page and of one detail panel go to the test's folder and to out/status/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from lifecycle.cleanup import load_usage
+from lifecycle.registries import RegistryPool
+from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO
+from lifecycle.status.collect import collect_status
+from lifecycle.status.render_html import write_page
+from tests.fixtures.status_state import LINK, SYNTHETIC_TIME, fetched
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+OUT = Path(__file__).resolve().parents[2] / "out" / "status"
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # no skip: eng/local-env.sh installs both; a machine without them fails here, loudly
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let selenium look for (or download) a browser or driver
+    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "chromium and chromium-driver: run eng/local-env.sh up"
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,900", "--force-device-scale-factor=1"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(status_state, origin, tmp_path) -> Path:
+    state = status_state
+    with RegistryPool() as pool:
+        fleet = collect_status(fetched(origin), pool, usage=load_usage(state["usage"]),
+                               now=SYNTHETIC_TIME + dt.timedelta(days=1), link_template=LINK)
+    path = tmp_path / "status.html"
+    write_page(fleet, path)
+    return path
+
+
+def visible_images(driver) -> list[str]:
+    return [r.get_attribute("data-image") for r in driver.find_elements(By.CSS_SELECTOR, "#fleet tr.image-row")
+            if r.is_displayed()]
+
+
+def full_height(driver) -> None:
+    """Grow the window to the whole document (twice: the first resize can re-wrap and change the height)."""
+    for _ in range(2):
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, max(900, int(height) + 160))
+
+
+def save(driver, path: Path, full: bool = False) -> Path:
+    if full:
+        full_height(driver)
+    driver.save_screenshot(str(path))
+    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, OUT / path.name)
+    return path
+
+
+def test_page_in_a_headless_browser(browser, page, tmp_path):
+    browser.get(page.as_uri())
+    assert browser.title.startswith("Image status: ")
+    rows = visible_images(browser)
+    assert rows == [PARENT, CHILD, MULTISTAGE, SOLO]  # build order; detail rows hidden until opened
+    assert not any(d.is_displayed() for d in browser.find_elements(By.CSS_SELECTOR, "tr.detail-row"))
+    counts = {li.find_element(By.CLASS_NAME, "label").text: int(li.find_element(By.CLASS_NAME, "count").text)
+              for li in browser.find_elements(By.CSS_SELECTOR, "ul.summary li")}
+    assert counts == {"held": 1, "eol": 0, "unpublished": 0, "stale": 3, "pending": 0, "current": 0}
+    # the state reads without colour: each badge carries its name as text
+    badges = {r.get_attribute("data-image"): r.find_element(By.CSS_SELECTOR, "td .badge").text
+              for r in browser.find_elements(By.CSS_SELECTOR, "#fleet tr.image-row")}
+    assert badges[SOLO].endswith("held") and badges[PARENT].endswith("stale")
+    save(browser, tmp_path / "status-page.png", full=True)
+    browser.set_window_size(1400, 900)
+
+    # filter, typed as a person would, narrows the rows (and the live count says so)
+    box = browser.find_element(By.ID, "filter")
+    box.send_keys("tools")
+    assert visible_images(browser) == [CHILD]
+    assert browser.find_element(By.ID, "filter-count").text == "1 of 4 images"
+    box.clear()
+    box.send_keys("held")  # the state and the hold reason are searchable
+    assert visible_images(browser) == [SOLO]
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.BACKSPACE)
+    assert len(visible_images(browser)) == 4
+
+    # sort: the Image column's button, by keyboard; aria-sort follows
+    header = browser.find_element(By.XPATH, "//table[@id='fleet']/thead/tr/th[1]")
+    button = header.find_element(By.TAG_NAME, "button")
+    button.send_keys(Keys.ENTER)
+    assert header.get_attribute("aria-sort") == "ascending"
+    assert visible_images(browser) == sorted([PARENT, CHILD, MULTISTAGE, SOLO])
+    button.send_keys(Keys.ENTER)
+    assert header.get_attribute("aria-sort") == "descending"
+    assert visible_images(browser) == sorted([PARENT, CHILD, MULTISTAGE, SOLO], reverse=True)
+    state_header = browser.find_element(By.XPATH, "//table[@id='fleet']/thead/tr/th[2]")
+    state_header.find_element(By.TAG_NAME, "button").click()
+    assert visible_images(browser)[0] == SOLO  # the most urgent state first
+    assert header.get_attribute("aria-sort") == "none"
+
+    # the held image's detail panel shows its reason
+    row = browser.find_element(By.CSS_SELECTOR, f"tr.image-row[data-image='{SOLO}']")
+    toggle = row.find_element(By.CSS_SELECTOR, "button.toggle")
+    toggle.send_keys(Keys.ENTER)
+    assert toggle.get_attribute("aria-expanded") == "true"
+    detail = browser.find_element(By.ID, toggle.get_attribute("aria-controls"))
+    assert detail.is_displayed()
+    reason = detail.find_element(By.CSS_SELECTOR, ".hold-reason .reason").text
+    assert reason.startswith("reverted on production since the last rollout")
+    links = {a.text: a.get_attribute("href") for a in detail.find_elements(By.CSS_SELECTOR, "a")}
+    assert links["eng/ci.yml:12"] == "https://dev.example/product/blob/main/eng/ci.yml#L12"
+    full_height(browser)  # no scrolling: the sticky table header would cover the panel's top
+    detail.screenshot(str(tmp_path / "status-detail.png"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "status-detail.png", OUT / "status-detail.png")
+    # the rows still go together after another sort
+    header.find_element(By.TAG_NAME, "button").click()
+    order = [r.get_attribute("data-image") for r in browser.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")]
+    assert order[order.index(SOLO) + 1] == SOLO  # the image row, then its detail row
+
+    # the embedded data survives as JSON (what tools read)
+    data = browser.execute_script("return JSON.parse(document.getElementById('status-data').textContent)")
+    assert {i["tagbase"]: i["state"] for i in data["images"]}[SOLO] == "held"
+    assert (tmp_path / "status-page.png").stat().st_size > 10_000
