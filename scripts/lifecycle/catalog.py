@@ -57,8 +57,11 @@ class ImageSpec:
 
     def matches(self, other: "ImageSpec") -> bool:
         """Same platform (and os version when both say one): a shared tag resolves to this member."""
-        return self.platform == other.platform and \
-            (self.os_version is None or other.os_version is None or self.os_version == other.os_version)
+        if self.platform != other.platform:
+            return False
+        # a Windows container runs only on its own OS version; Linux os versions (jammy...) do not matter
+        return self.platform.os != "windows" or self.os_version is None or other.os_version is None \
+            or self.os_version == other.os_version
 
     def staging_tag(self) -> str:
         return f"{self.tagbase}-staging"
