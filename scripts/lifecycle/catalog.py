@@ -138,14 +138,14 @@ class Catalog:
         return [s for s in self.shared if s.is_index]
 
     def resolve_tag(self, tag: str, child: ImageSpec | None = None) -> str | None:
-        """The tag base a tag of our repository names: a tag base itself, or a shared tag's member (for a
-        multi-platform shared tag, the member matching `child`'s platform). None: no catalogued image."""
+        """The tag base a tag of our repository names: a tag base itself, or the member of a shared tag with
+        `child`'s platform. None: no catalogued image (or none for that platform)."""
         if tag in self._by_tagbase:
             return tag
         shared = self._shared_by_tag.get(tag)
         if shared is None:
             return None
-        if not shared.is_index or child is None:
+        if child is None:
             return shared.tagbases[0]
         return next((t for t in shared.tagbases if self._by_tagbase[t].matches(child)), None)
 
@@ -373,6 +373,8 @@ def _claim(movers: dict[str, tuple[str, int | None]], tag: str, what: str, line:
         movers[tag] = (what, line)
         return
     other, other_line = first
+    if (other_line or 0) > (line or 0):  # name the later line, and the earlier one as "first"
+        (what, line), (other, other_line) = (other, other_line), (what, line)
     if other == what and tag == what.split("'")[1]:
         kind = "tag base" if what.startswith("tag base") else "shared tag"
         problems.append(f"{Location(filename, line)}: duplicate {kind} {tag!r}, first at "
