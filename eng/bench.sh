@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every benchmark in one run (README "Benchmarks"): foundation (validate/plan on 1,000 images), registry
 # retag (batch vs skopeo vs raw PUT floor), publish (cold vs no-op), cleanup planning (5,000 tags vs
-# skopeo per tag), engine timings. Each starts its own registry/engine; results go to stdout and
+# skopeo per tag), engine timings, upstream adoption (import + validate + plan of 250 upstream-shaped images). Each starts its own registry/engine; results go to stdout and
 # out/bench.md. Timings on shared machines are noisy: compare the ratios printed within one run.
-#   bash eng/bench.sh [foundation retag publish cleanup engine]
+#   bash eng/bench.sh [foundation retag publish cleanup engine upstream]
 set -euo pipefail
 # shellcheck source=eng/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -14,7 +14,7 @@ ensure_venv
 mkdir -p out
 report=out/bench.md
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(foundation retag publish cleanup engine)
+[[ ${#benches[@]} -gt 0 ]] || benches=(foundation retag publish cleanup engine upstream)
 {
   echo "# Benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 } >"$report"
