@@ -100,12 +100,14 @@ def publish_indexes(catalog: Catalog, client: RegistryClient, channel: str, move
                 outcomes.append(IndexOutcome(tag, "skipped", None, "no " + ", ".join(
                     f"{m}-{channel}" for m in plan.missing) + " yet"))
                 continue
-            if not dry_run:
-                push_index(client, catalog.repository, plan)
-            result = client.retag_many(catalog.repository, [(plan.digest, tag)], dry_run=dry_run)[0] \
-                if not dry_run else None
-            status = result.status if result else "would-move"
-            outcomes.append(IndexOutcome(tag, status, plan.digest, result.error or "" if result else ""))
+            if dry_run:  # the index may not exist yet: compare digests instead of planning a retag
+                current = client.try_resolve(catalog.repository, tag)
+                outcomes.append(IndexOutcome(tag, "unchanged" if current == plan.digest else "would-move",
+                                             plan.digest))
+                continue
+            push_index(client, catalog.repository, plan)
+            result = client.retag_many(catalog.repository, [(plan.digest or "", tag)])[0]
+            outcomes.append(IndexOutcome(tag, result.status, plan.digest, result.error or ""))
         except OperationError as exc:
             outcomes.append(IndexOutcome(tag, "failed", None, str(exc)))
     return outcomes
