@@ -78,7 +78,13 @@ def apply_tags(client: RegistryClient, repository: str, changes: list[TagChange]
         if change.index is not None and change.moves and change.new not in pushed:
             client.put_manifest(repository, change.new, change.index, OCI_INDEX)
             pushed.add(change.new)
-    results = client.retag_many(repository, [(c.new, c.tag) for c in changes])
+    plain = [c for c in changes if c.index is None]
+    results = client.retag_many(repository, [(c.new, c.tag) for c in plain]) if plain else []
+    # an index's tags one after the other: the distribution registry can answer DIGEST_INVALID to
+    # concurrent PUTs of the same index under two tags
+    for change in changes:
+        if change.index is not None:
+            results += client.retag_many(repository, [(change.new, change.tag)])
     by_tag = {c.tag: c for c in changes}
     return [TagEntry(r.tag, by_tag[r.tag].image, r.previous, r.digest if r.status != "failed" else by_tag[r.tag].new,
                      r.status) for r in results]
