@@ -84,6 +84,14 @@ def _check_bases(ws: Workspace, today: dt.date) -> None:
                 else:
                     used.setdefault(waiver, set()).add(tagbase)
     ws.waivers = [WaiverUse(w, sorted(used.get(w, ())), w.days_left(today)) for w in ws.policy.waivers]
+    for use in ws.waivers:
+        unknown = [t for t in use.waiver.images if ws.catalog.get(t) is None]
+        if unknown:
+            ws._problem(f"waiver for {use.waiver.base} names {', '.join(unknown)}, not in the catalogue",
+                        ws.policy.path, use.waiver.line, severity="warning")
+        elif not use.using:
+            ws._problem(f"waiver for {use.waiver.base}: no image uses that base any more; remove the waiver",
+                        ws.policy.path, use.waiver.line, severity="warning")
 
 
 def _check_eol(ws: Workspace, today: dt.date) -> None:

@@ -264,3 +264,20 @@ def test_include_cycle_and_repo_choice(tmp_path):
     assert any(f.where == "other/repo" and "--repository other/repo" in f.what for f in result.unmapped)
     other = map_manifest(manifest, repository="other/repo")
     assert other.images == [] and any("no published tag" in f.what for f in other.unmapped)
+
+
+def test_waivers_for_unknown_images_or_unused_bases_are_warnings(tmp_path):
+    dest, _ = import_into_new_repo(tmp_path)
+    path = dest / "manifests/policy.yml"
+    text = path.read_text().replace("images: [fedora-rawhide-amd64]", "images: [fedora-rawhide-amd64, ghost]")
+    path.write_text(text)
+    (dest / "src/ubuntu/24.04/Dockerfile").write_text("FROM mcr.microsoft.com/azurelinux/base/core:3.0\n")
+    commit_all(dest, "a waiver names a ghost; ubuntu 24.04 moved to an approved base")
+    from lifecycle.source import WorkTree
+    from lifecycle.validation import validate
+
+    ws = validate(WorkTree(dest))
+    assert ws.errors == []
+    warnings = sorted(p.message for p in ws.problems if p.severity == "warning")
+    assert warnings == ["waiver for library/fedora:rawhide names ghost, not in the catalogue",
+                        "waiver for ubuntu.azurecr.io/ubuntu:24.04: no image uses that base any more; remove the waiver"]
