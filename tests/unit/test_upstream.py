@@ -281,3 +281,23 @@ def test_waivers_for_unknown_images_or_unused_bases_are_warnings(tmp_path):
     warnings = sorted(p.message for p in ws.problems if p.severity == "warning")
     assert warnings == ["waiver for library/fedora:rawhide names ghost, not in the catalogue",
                         "waiver for ubuntu.azurecr.io/ubuntu:24.04: no image uses that base any more; remove the waiver"]
+
+
+def test_nested_folders_three_deep_after_import(tmp_path):
+    """src/ubuntu/24.04 > helix > webassembly/amd64: each folder defines its own image only."""
+    dest, _ = import_into_new_repo(tmp_path)
+
+    def planned_after(path: str) -> list[str]:
+        (dest / path).write_text((dest / path).read_text() + "RUN echo changed\n")
+        commit_all(dest, f"change {path}")
+        code, out, err = run_cli(["plan", "--repo", str(dest), "--since", "HEAD~1", "-o", "json"])
+        assert code == 0, err
+        return [e["tagbase"] for e in json.loads(out)["images"]]
+
+    assert planned_after("src/ubuntu/24.04/helix/webassembly/amd64/Dockerfile") == [
+        "ubuntu-24.04-helix-webassembly-amd64"]
+    assert planned_after("src/ubuntu/24.04/helix/Dockerfile") == [
+        "ubuntu-24.04-helix-amd64", "ubuntu-24.04-helix-webassembly-amd64"]
+    assert planned_after("src/ubuntu/22.04/helix/Dockerfile") == [  # one folder, three platforms, their children
+        "ubuntu-22.04-helix-amd64", "ubuntu-22.04-helix-arm64v8", "ubuntu-22.04-helix-arm32v7",
+        "ubuntu-22.04-helix-python-amd64", "ubuntu-22.04-helix-python-arm64v8"]
