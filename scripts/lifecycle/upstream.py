@@ -422,7 +422,7 @@ def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: 
     root = manifest.path.parent
     dest = Path(dest) if dest is not None else root
     result = map_manifest(manifest, registry, repository)
-    for alias in aliases or ():
+    for alias in [*(aliases or ()), *render.existing_aliases(dest)]:
         if alias.rstrip("/") not in result.aliases:
             result.aliases.append(alias.rstrip("/"))
     if not result.images:

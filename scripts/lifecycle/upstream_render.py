@@ -18,8 +18,7 @@ from lifecycle.errors import InputError
 from lifecycle.upstream import CATALOG_HEADER, DEFAULT_LABEL_PREFIX, POLICY_HEADER, ImportResult
 
 
-def existing_entries(dest: Path) -> dict[str, dict[str, Any]]:
-    """Entries of a catalogue already at dest, so re-importing keeps tests, owners and end-of-life."""
+def _existing(dest: Path) -> dict[str, Any]:
     path = dest / "manifests" / "images.yml"
     if not path.is_file():
         return {}
@@ -27,8 +26,19 @@ def existing_entries(dest: Path) -> dict[str, dict[str, Any]]:
         plain = yamlio.to_plain(yamlio.load_file(path))
     except InputError:
         return {}
-    images = plain.get("images") if isinstance(plain, dict) else None
+    return plain if isinstance(plain, dict) else {}
+
+
+def existing_entries(dest: Path) -> dict[str, dict[str, Any]]:
+    """Entries of a catalogue already at dest, so re-importing keeps tests, owners and end-of-life."""
+    images = _existing(dest).get("images")
     return {e["tagBase"]: e for e in images or [] if isinstance(e, dict) and "tagBase" in e}
+
+
+def existing_aliases(dest: Path) -> list[str]:
+    """Aliases a catalogue already at dest lists (a re-import keeps them)."""
+    aliases = _existing(dest).get("aliases")
+    return [str(a) for a in aliases or [] if isinstance(a, str)]
 
 
 def _flow(values: list[Any]) -> Any:

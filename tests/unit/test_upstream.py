@@ -210,9 +210,12 @@ def test_reimport_keeps_owners_tests_and_end_of_life(tmp_path):
     path.write_text(path.read_text().replace(
         "  - tagBase: ubuntu-24.04-amd64\n",
         "  - tagBase: ubuntu-24.04-amd64\n    owners: [infra]\n    tests: [git --version]\n    endOfLife: 2027-07-31\n"))
+    path.write_text(path.read_text().replace(f"aliases:\n  - {MIRROR}\n",
+                                             f"aliases:\n  - {MIRROR}\n  - mirror.example/dotnet-buildtools/prereqs\n"))
     code, _, err = run_cli(["import-manifest", str(DATA / "manifest.json"), "--dest", str(dest), "--registry", TARGET])
     assert code == 0, err
     text = path.read_text()
+    assert catalogue(dest)["aliases"] == [MIRROR, "mirror.example/dotnet-buildtools/prereqs"]
     assert ("    platform: {os: linux, architecture: amd64}\n    tests: [git --version]\n    owners: [infra]\n"
             "    endOfLife: 2027-07-31\n") in text
     policy = (dest / "manifests/policy.yml").read_text()
