@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lifecycle import yamlio
 from lifecycle.catalog import TAG_RE, split_dockerfile
 from lifecycle.dockerfile import parse as parse_dockerfile
 from lifecycle.errors import InputError, Location
