@@ -2,9 +2,10 @@
 # Every benchmark in one run (README "Benchmarks"): foundation (validate/plan on 1,000 images), registry
 # retag (batch vs skopeo vs raw PUT floor), publish (cold vs no-op), cleanup planning (5,000 tags vs
 # skopeo per tag), engine timings, build matrix (critical path of level legs vs chain legs), status (250 images,
-# 5,000 tags). Each starts its own registry/engine; results go to stdout and out/bench.md. Timings on shared
-# machines are noisy: compare the ratios printed within one run.
-#   bash eng/bench.sh [foundation retag publish cleanup engine matrix status]
+# 5,000 tags), upstream adoption (import + validate + plan of 250 upstream-shaped images). Each starts its own
+# registry/engine; results go to stdout and out/bench.md. Timings on shared machines are noisy: compare the
+# ratios printed within one run.
+#   bash eng/bench.sh [foundation retag publish cleanup engine matrix status upstream]
 set -euo pipefail
 # shellcheck source=eng/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -15,7 +16,7 @@ ensure_venv
 mkdir -p out
 report=out/bench.md
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(foundation retag publish cleanup engine matrix status)
+[[ ${#benches[@]} -gt 0 ]] || benches=(foundation retag publish cleanup engine matrix status upstream)
 {
   echo "# Benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 } >"$report"

@@ -10,7 +10,7 @@ import datetime as dt
 import fnmatch
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
@@ -47,12 +47,27 @@ class ImageSpec:
     tests: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
     eol: dt.date | None = None
-    shared_tags: tuple[str, ...] = ()
+    shared_tags: tuple[str, ...] = ()  # one-platform shared tags: further names retagged to this image's digest
     line: int | None = None
+    dockerfile_name: str = "Dockerfile"  # the file inside `folder` (the build context) to build
+    index_tags: tuple[str, ...] = ()     # multi-platform shared tags: pushed as an OCI index over the members
 
     @property
     def dockerfile(self) -> str:
-        return f"{self.folder}/Dockerfile"
+        return f"{self.folder}/{self.dockerfile_name}"
+
+    @property
+    def os_version(self) -> str | None:
+        """e.g. ltsc2022 for Windows: which hosts can build and run it."""
+        return self.platform.os_version
+
+    def matches(self, other: "ImageSpec") -> bool:
+        """Same platform (and os version when both say one): a shared tag resolves to this member."""
+        if self.platform != other.platform:
+            return False
+        # a Windows container runs only on its own OS version; Linux os versions (jammy...) do not matter
+        return self.platform.os != "windows" or self.os_version is None or other.os_version is None \
+            or self.os_version == other.os_version
 
     def staging_tag(self) -> str:
         return f"{self.tagbase}-staging"
@@ -83,16 +98,62 @@ def split_immutable_tag(tag: str) -> tuple[str, dt.datetime, str] | None:
 
 
 @dataclass(frozen=True)
+class SharedTag:
+    """A further name for one logical image: one member (retag) or one per platform (an OCI image index)."""
+
+    tag: str
+    tagbases: tuple[str, ...]
+    line: int | None = None
+
+    @property
+    def is_index(self) -> bool:
+        return len(self.tagbases) > 1
+
+    def channel_tag(self, channel: str) -> str:
+        return f"{self.tag}-{channel}"
+
+
+@dataclass(frozen=True)
 class Catalog:
     registry: str
     repository: str
     images: tuple[ImageSpec, ...]
     source_url: str = ""
     path: str = CATALOG_PATH
+    aliases: tuple[str, ...] = ()          # other names of our repository (public mirror...), registry/repo
+    shared: tuple[SharedTag, ...] = ()     # every shared tag, one- and multi-platform
 
     @property
     def name(self) -> str:
         return f"{self.registry}/{self.repository}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name our repository is reached by: where we push first, then the aliases."""
+        return (self.name, *(a for a in self.aliases if a != self.name))
+
+    @cached_property
+    def _shared_by_tag(self) -> dict[str, SharedTag]:
+        return {s.tag: s for s in self.shared}
+
+    def shared_tag(self, tag: str) -> SharedTag | None:
+        return self._shared_by_tag.get(tag)
+
+    @property
+    def index_tags(self) -> list[SharedTag]:
+        return [s for s in self.shared if s.is_index]
+
+    def resolve_tag(self, tag: str, child: ImageSpec | None = None) -> str | None:
+        """The tag base a tag of our repository names: a tag base itself, or the member of a shared tag with
+        `child`'s platform. None: no catalogued image (or none for that platform)."""
+        if tag in self._by_tagbase:
+            return tag
+        shared = self._shared_by_tag.get(tag)
+        if shared is None:
+            return None
+        if child is None:
+            return shared.tagbases[0]
+        return next((t for t in shared.tagbases if self._by_tagbase[t].matches(child)), None)
 
     def reference(self, tag: str) -> str:
         return f"{self.registry}/{self.repository}:{tag}"
@@ -119,6 +180,23 @@ class Catalog:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """A time-boxed exception to the approved bases: these images may use this base until `expires`."""
+
+    base: str
+    images: tuple[str, ...]
+    expires: dt.date
+    reason: str
+    line: int | None = None
+
+    def covers(self, reference: str, tagbase: str) -> bool:
+        return tagbase in self.images and fnmatch.fnmatchcase(reference, self.base)
+
+    def days_left(self, today: dt.date) -> int:
+        return (self.expires - today).days
+
+
+@dataclass(frozen=True)
 class Policy:
     approved_bases: tuple[str, ...]
     label_prefix: str
@@ -131,6 +209,7 @@ class Policy:
     # matrix legs: agent pool (Microsoft-hosted vmImage) per "os" or "os/osVersion"; over the defaults in matrix_pools.py
     build_pools: tuple[tuple[str, str], ...] = ()
     path: str = POLICY_PATH
+    waivers: tuple[Waiver, ...] = ()
     dotnet_eol: tuple[tuple[str, dt.date], ...] = ()     # (.NET version, end of life), for floating tags
     evaluation_days: int = DEFAULT_EVALUATION_DAYS
     stability_days: int = DEFAULT_STABILITY_DAYS
@@ -138,6 +217,10 @@ class Policy:
     @property
     def dotnet_versions(self) -> dict[str, dt.date]:
         return dict(self.dotnet_eol)
+
+    def waiver_for(self, reference: str, tagbase: str, normalized: str | None = None) -> Waiver | None:
+        return next((w for w in self.waivers if w.covers(reference, tagbase)
+                     or (normalized is not None and w.covers(normalized, tagbase))), None)
 
     @property
     def definition_label(self) -> str:
@@ -213,14 +296,25 @@ def _inline_refs(node: Any, root: dict[str, Any]) -> Any:
     return node
 
 
+def split_dockerfile(value: str) -> tuple[str, str]:
+    """`dockerfile:` names a folder (its Dockerfile is built) or a file: (context folder, file name).
+    A trailing slash or a leading ./ names the same folder."""
+    path = value.strip().removeprefix("./").rstrip("/")
+    head, _, last = path.rpartition("/")
+    if last == "Dockerfile" or last.startswith("Dockerfile.") or last.lower().endswith(".dockerfile"):
+        return head, last
+    return path, "Dockerfile"
+
+
 def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document: Any) -> Catalog:
     images = []
     for index, entry in enumerate(plain["images"]):
         platform = entry["platform"]
         eol = entry.get("endOfLife")
+        folder, name = split_dockerfile(entry["dockerfile"])
         images.append(ImageSpec(
             tagbase=entry["tagBase"],
-            folder=entry["dockerfile"].rstrip("/").removesuffix("/Dockerfile"),
+            folder=folder,
             platform=Platform(platform["os"], platform["architecture"], platform.get("variant"),
                               platform.get("osVersion")),
             build_args=dict(entry.get("buildArgs") or {}),
@@ -229,8 +323,80 @@ def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document:
             eol=_parse_date(eol, document, ["images", index, "endOfLife"], filename, line_of) if eol else None,
             shared_tags=tuple(entry.get("sharedTags") or ()),
             line=line_of(["images", index]),
+            dockerfile_name=name,
         ))
-    return Catalog(plain["registry"], plain["repository"], tuple(images), plain.get("source", ""), filename)
+    shared = _shared_tags(plain, images, filename, line_of)
+    multi = {}
+    for tag in shared:
+        for member in tag.tagbases if tag.is_index else ():
+            multi.setdefault(member, []).append(tag.tag)
+    one = {}
+    for tag in shared:
+        if not tag.is_index:
+            one.setdefault(tag.tagbases[0], []).append(tag.tag)
+    images = [replace(i, shared_tags=tuple(dict.fromkeys([*i.shared_tags, *one.get(i.tagbase, ())])),
+                      index_tags=tuple(multi.get(i.tagbase, ()))) for i in images]
+    return Catalog(plain["registry"], plain["repository"], tuple(images), plain.get("source", ""), filename,
+                   tuple(a.rstrip("/") for a in plain.get("aliases") or ()), tuple(shared))
+
+
+def _shared_tags(plain: dict[str, Any], images: list[ImageSpec], filename: str, line_of: Any) -> list[SharedTag]:
+    """Every shared tag (per image and catalogue-level), after checking that no tag would be moved by two
+    images: duplicate tag bases, shared tags declared twice, a shared tag equal to another image's tag.
+    Raises one InputError naming both places of each clash (file:line)."""
+    problems: list[str] = []
+    by_tagbase = {}
+    for image in images:
+        by_tagbase.setdefault(image.tagbase, image)
+    declared: list[SharedTag] = []
+    for index, image in enumerate(images):
+        for j, tag in enumerate(image.shared_tags):
+            declared.append(SharedTag(tag, (image.tagbase,), line_of(["images", index, "sharedTags", j])))
+    for tag, members in (plain.get("sharedTags") or {}).items():
+        line = line_of(["sharedTags", tag])
+        unknown = [m for m in members if m not in by_tagbase]
+        if unknown:
+            problems.append(f"{Location(filename, line)}: shared tag {tag!r} names {', '.join(map(repr, unknown))}, "
+                            f"not a tag base in the catalogue")
+            continue
+        members = list(dict.fromkeys(members))
+        for a_index, a in enumerate(members):
+            for b in members[a_index + 1:]:
+                if by_tagbase[a].matches(by_tagbase[b]):
+                    problems.append(f"{Location(filename, line)}: shared tag {tag!r}: {a} and {b} have the same "
+                                    f"platform {by_tagbase[a].platform} (one image per platform in an index)")
+        declared.append(SharedTag(tag, tuple(members), line))
+    # every tag each image or shared tag moves, with where it was declared
+    movers: dict[str, tuple[str, int | None]] = {}
+    for image in images:
+        what = f"tag base {image.tagbase!r}"
+        for tag in (image.tagbase, image.staging_tag(), image.latest_tag()):
+            _claim(movers, tag, what, image.line, filename, problems)
+    for shared in declared:
+        what = f"shared tag {shared.tag!r}"
+        for tag in (shared.tag, shared.channel_tag("staging"), shared.channel_tag("latest")):
+            _claim(movers, tag, what, shared.line, filename, problems)
+    if problems:
+        raise InputError(f"{len(problems)} duplicate or unknown tag(s)", Location(filename), problems)
+    return declared
+
+
+def _claim(movers: dict[str, tuple[str, int | None]], tag: str, what: str, line: int | None, filename: str,
+           problems: list[str]) -> None:
+    first = movers.get(tag)
+    if first is None:
+        movers[tag] = (what, line)
+        return
+    other, other_line = first
+    if (other_line or 0) > (line or 0):  # name the later line, and the earlier one as "first"
+        (what, line), (other, other_line) = (other, other_line), (what, line)
+    if other == what and tag == what.split("'")[1]:
+        kind = "tag base" if what.startswith("tag base") else "shared tag"
+        problems.append(f"{Location(filename, line)}: duplicate {kind} {tag!r}, first at "
+                        f"{Location(filename, other_line)}")
+    elif other != what:
+        problems.append(f"{Location(filename, line)}: {what} would move {tag!r}, which {other} at "
+                        f"{Location(filename, other_line)} moves too")
 
 
 def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
@@ -255,6 +421,10 @@ def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
         retired_grace_days=retention.get("retiredGraceDays", DEFAULT_RETIRED_GRACE_DAYS),
         build_pools=tuple(sorted((plain.get("buildPools") or {}).items())),
         path=filename,
+        waivers=tuple(Waiver(w["base"], tuple(w["images"]),
+                             _parse_date(w["expires"], document, ["waivers", i, "expires"], filename),
+                             w["reason"], yamlio.position(document, ["waivers", i])[0])
+                      for i, w in enumerate(plain.get("waivers") or ())),
         dotnet_eol=tuple((version, _parse_date(entry["endOfLife"], document, ["dotnetVersions", version, "endOfLife"],
                                                filename))
                          for version, entry in (plain.get("dotnetVersions") or {}).items()),

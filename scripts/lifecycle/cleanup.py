@@ -158,7 +158,7 @@ class Usage:
 
 def classify_tags(tags: Iterable[str], catalog: Catalog) -> dict[str, TagKind]:
     known = set(catalog.tagbases)
-    shared = {t for image in catalog.images for t in image.shared_tags}
+    shared = {t for image in catalog.images for t in (*image.shared_tags, *image.index_tags)}
     parsed = {t: split_immutable_tag(t) for t in tags}
     retired = {p[0] for p in parsed.values() if p and p[0] not in known}
     retired |= {t[: -len(s)] for t in parsed for s in FLOATING_SUFFIXES
@@ -167,7 +167,9 @@ def classify_tags(tags: Iterable[str], catalog: Catalog) -> dict[str, TagKind]:
     out: dict[str, TagKind] = {}
     for tag, imm in parsed.items():
         floating_base = next((tag[: -len(s)] for s in FLOATING_SUFFIXES if tag.endswith(s)), None)
-        if tag in known or tag in shared or floating_base in known:
+        if tag in known or tag in shared or floating_base in known or floating_base in shared:
+            # a shared tag's channel tags (<tag>-staging, <tag>-latest) float too; an index they point
+            # at keeps its children
             out[tag] = TagKind("floating", tag if tag in known else floating_base, None)
         elif imm and imm[0] in known:
             out[tag] = TagKind("immutable", imm[0], imm[1])

@@ -7,15 +7,25 @@ from typing import Iterable
 
 
 class CycleError(Exception):
-    def __init__(self, cycle: list[str]):
+    def __init__(self, cycle: list[str], edges: dict[tuple[str, str], str] | None = None):
         self.cycle = cycle
-        super().__init__("dependency cycle: " + " -> ".join(cycle))
+        super().__init__(describe_cycle(cycle, edges or {}))
+
+
+def describe_cycle(cycle: list[str], edges: dict[tuple[str, str], str]) -> str:
+    """'dependency cycle: a -> b -> a', then where each edge is written: the FROM lines that close it."""
+    text = "dependency cycle: " + " -> ".join(cycle)
+    where = [f"{edges[(child, parent)]} ({child} FROM {parent})"
+             for parent, child in zip(cycle, cycle[1:]) if (child, parent) in edges]
+    return text + ("; closed by " + ", ".join(where) if where else "")
 
 
 @dataclass
 class Graph:
     nodes: list[str]
     parents: dict[str, list[str]] = field(default_factory=dict)
+    # (child, parent) -> where the edge is written ("file:line" of the FROM / COPY --from)
+    edges: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.children: dict[str, list[str]] = {n: [] for n in self.nodes}
@@ -59,7 +69,7 @@ class Graph:
         wanted = set(self.nodes if subset is None else subset)
         cycle = self.find_cycle()
         if cycle:
-            raise CycleError(cycle)
+            raise CycleError(cycle, self.edges)
         done: set[str] = set()
         out: list[str] = []
         for node in self.nodes:

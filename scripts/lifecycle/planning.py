@@ -20,6 +20,8 @@ class PlanEntry:
     folder: str
     platform: str
     parents: tuple[str, ...]
+    dockerfile: str = ""               # the Dockerfile built (folder/Dockerfile unless the catalogue names another)
+    os_version: str | None = None      # Windows: the OS version the build host must run
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Plan:
 def _entry(ws: Workspace, tagbase: str, reason: str, previous: str | None) -> PlanEntry:
     image = ws.image(tagbase)
     return PlanEntry(tagbase, ws.definitions[tagbase], previous, reason, image.folder, str(image.platform),
-                     tuple(ws.parents_of(tagbase)))
+                     tuple(ws.parents_of(tagbase)), image.dockerfile, image.os_version)
 
 
 def plan_all(ws: Workspace) -> Plan:

@@ -20,6 +20,7 @@ from lifecycle.catalog import ImageSpec
 from lifecycle.engine import Engine
 from lifecycle.errors import LifecycleError, OperationError
 from lifecycle.imageinfo import ImageInfo
+from lifecycle.manifest_index import IndexOutcome, publish_indexes
 from lifecycle.output import Reporter, short_digest
 from lifecycle.registries import RegistryPool
 from lifecycle.registry import RegistryClient
@@ -34,10 +35,12 @@ class PublishReport:
     channel: str
     revision: str
     results: list[ImageInfo] = field(default_factory=list)
+    indexes: list[IndexOutcome] = field(default_factory=list)  # multi-platform shared tags moved after
 
     @property
     def ok(self) -> bool:
-        return all(r.status not in ("failed", "blocked") for r in self.results)
+        return all(r.status not in ("failed", "blocked") for r in self.results) and \
+            all(i.status != "failed" for i in self.indexes)
 
     def by_status(self, status: str) -> list[str]:
         return [r.tagbase for r in self.results if r.status == status]
@@ -74,6 +77,14 @@ class Publisher:
     # one lookup per reference per run: many images share a base, and a parent's channel tag is read
     # for its own skip check and again for each child
     _digests: dict[str, str | None] = field(default_factory=dict)
+    _engine_os: str | None = None
+
+    def engine_os(self) -> str:
+        """The OS the engine builds for; a dry run without an engine assumes Linux, as the local engine is."""
+        if self._engine_os is None:
+            version = getattr(self.engine, "version", None)
+            self._engine_os = str((version() if version else {}).get("Os") or "linux").lower()
+        return self._engine_os
 
     def _channel_digest(self, tagbase: str) -> str | None:
         key = f"{tagbase}-{self.channel}"
@@ -104,6 +115,10 @@ class Publisher:
     def _one(self, image: ImageSpec) -> ImageInfo:
         definition = self.ws.definitions[image.tagbase]
         info = ImageInfo(image.tagbase, "planned", definition, self.revision)
+        if image.platform.os != self.engine_os():
+            # a Linux engine cannot build a Windows image (nor the reverse): its legs run elsewhere
+            info.status, info.reason = "skipped", f"needs a {image.platform.os.capitalize()} engine"
+            return info
         broken = [p for p in self.ws.parents_of(image.tagbase)
                   if self.built.get(p) and self.built[p].status in ("failed", "blocked")]
         if broken:
@@ -134,7 +149,7 @@ class Publisher:
         for base in self.ws.base_refs(image.tagbase):
             if base.ref in digests:
                 continue
-            parent = self.ws.in_repo_tag(base.ref)
+            parent = self.ws.parent_of(image.tagbase, base.ref)
             if parent is not None:
                 done = self.built.get(parent)
                 if done and done.status in ("published", "pushed", "built"):
@@ -179,7 +194,7 @@ class Publisher:
             policy=self.ws.policy, revision=self.revision, created=created, source=self.ws.catalog.source_url,
             definition=definition, base_name=bases.final_name, base_digest=bases.final_digest, bases=bases.digests)
         with self.out.group(f"build {image.tagbase}"):
-            self.engine.build(self.root / image.folder, dockerfile="Dockerfile", tag=target,
+            self.engine.build(self.root / image.folder, dockerfile=image.dockerfile_name, tag=target,
                               build_args=image.build_args, labels=labels, platform=str(image.platform),
                               no_cache=self.no_cache, log=self.build_log or self.out.info)
         info.created = labels_mod.rfc3339(created)
@@ -259,6 +274,9 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
         publisher.build_log = build_log
         use_earlier_legs(publisher, parents_from or [], required_parents or [])
         report = publisher.run(tagbases)
+        if move:
+            moved = {r.tagbase for r in report.results if r.status in ("published", "skipped") and r.digest}
+            report.indexes = publish_indexes(ws.catalog, client, channel, moved, dry_run=dry_run)
     finally:
         if own_pool:
             for host, c in list(pool.clients.items()):

@@ -19,7 +19,9 @@ from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
 from lifecycle.journal import Journal, TagEntry
 from lifecycle.lkg import Lkg, LkgResolver, resolver_for
+from lifecycle.manifest_index import plan_index
 from lifecycle.output import Reporter
+from lifecycle.registry.models import OCI_INDEX
 from lifecycle.registry import RegistryClient
 from lifecycle.workspace import Workspace
 
@@ -31,7 +33,8 @@ class TagChange:
     previous: str | None
     new: str
     source_tag: str | None     # the immutable tag of the LKG
-    floating: bool = False     # a floating tag scoped to a .NET version (manifests/floating.yml)
+    floating: bool = False      # a floating tag scoped to a .NET version (manifests/floating.yml)
+    index: bytes | None = None  # a multi-platform shared tag: the index bytes `new` is the digest of
 
     @property
     def moves(self) -> bool:
@@ -55,22 +58,42 @@ def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient) -> li
         if lkg is None or not lkg.found:
             continue
         wanted.extend((tag, image.tagbase, lkg) for tag in production_tags(image, ws.policy))
-    floating_tags = set()
     for f in floating.load(ws.source):
         lkg = lkgs.get(f.target)
         if lkg is not None and lkg.found:
             wanted.append((f.tag, f.target, lkg))
-            floating_tags.add(f.tag)
-    current = client.resolve_many(ws.catalog.repository, [t for t, _, _ in wanted])
-    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, tag in floating_tags)
-            for tag, tagbase, lkg in wanted]
+    floating_tags = {f.tag for f in floating.load(ws.source)}
+    indexes = []
+    for shared in ws.catalog.index_tags:
+        # a multi-platform shared tag follows its members' LKGs as one index; until every member has
+        # an LKG it stays where it is
+        plan = plan_index(client, ws.catalog, shared,
+                          lambda t: lkgs[t].digest if t in lkgs and lkgs[t].found else None)
+        if plan.ready:
+            indexes.extend((tag, plan) for tag in (shared.tag, shared.channel_tag("latest")))
+    current = client.resolve_many(ws.catalog.repository, [t for t, _, _ in wanted] + [t for t, _ in indexes])
+    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, floating=tag in floating_tags)
+            for tag, tagbase, lkg in wanted] + \
+        [TagChange(tag, plan.shared.tag, current.get(tag), plan.digest or "", None, index=plan.raw)
+         for tag, plan in indexes]
 
 
 def apply_tags(client: RegistryClient, repository: str, changes: list[TagChange]) -> list[TagEntry]:
     """One batch retag (planned by the client before any PUT; unchanged tags get no PUT)."""
     if not changes:
         return []
-    results = client.retag_many(repository, [(c.new, c.tag) for c in changes])
+    pushed: set[str] = set()
+    for change in changes:
+        if change.index is not None and change.moves and change.new not in pushed:
+            client.put_manifest(repository, change.new, change.index, OCI_INDEX)
+            pushed.add(change.new)
+    plain = [c for c in changes if c.index is None]
+    results = client.retag_many(repository, [(c.new, c.tag) for c in plain]) if plain else []
+    # an index's tags one after the other: the distribution registry can answer DIGEST_INVALID to
+    # concurrent PUTs of the same index under two tags
+    for change in changes:
+        if change.index is not None:
+            results += client.retag_many(repository, [(change.new, change.tag)])
     by_tag = {c.tag: c for c in changes}
     return [TagEntry(r.tag, by_tag[r.tag].image, r.previous, r.digest if r.status != "failed" else by_tag[r.tag].new,
                      r.status) for r in results]

@@ -19,7 +19,7 @@ from typing import Any
 import git
 
 from lifecycle import catalog as catalog_mod, yamlio
-from lifecycle.catalog import IMMUTABLE_SUFFIX_RE
+from lifecycle.catalog import IMMUTABLE_SUFFIX_RE, ImageSpec
 from lifecycle.cleanup import Usage
 from lifecycle.errors import InputError, Location, OperationError
 from lifecycle.source import WorkTree
@@ -112,7 +112,11 @@ def retire(root: Path, tagbase: str, *, usage: Usage | None = None, dry_run: boo
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise InputError(f"{root} is not a git repository") from None
     catalog_file = catalog_mod.CATALOG_PATH
-    own_files = _own_files(ws, image.folder)
+    shared_in = [t.tag for t in ws.catalog.shared if t.is_index and tagbase in t.tagbases]
+    if shared_in:
+        raise InputError(f"cannot retire {tagbase}: the multi-platform shared tag(s) {', '.join(shared_in)} "
+                         f"list it; remove it from sharedTags first", Location(catalog_mod.CATALOG_PATH))
+    own_files = _own_files(ws, image)
     dirty = repo.index.diff("HEAD") if repo.head.is_valid() else []
     if dirty:
         raise InputError(f"changes are staged ({', '.join(d.a_path for d in dirty[:5])}); retire commits only "
@@ -139,10 +143,16 @@ def retire(root: Path, tagbase: str, *, usage: Usage | None = None, dry_run: boo
     return result
 
 
-def _own_files(ws: Workspace, folder: str) -> list[str]:
-    """Files under the image's folder that no other image's folder contains."""
-    others = [i.folder.rstrip("/") + "/" for i in ws.catalog.images if i.folder != folder]
-    return [f for f in ws.source.files_under(folder) if not any(f.startswith(o) for o in others)]
+def _own_files(ws: Workspace, image: ImageSpec) -> list[str]:
+    """Files under the image's folder that no other image's folder contains. A folder other images build
+    too (other platforms, other build args) stays: only a Dockerfile no one else builds goes with it."""
+    folder = image.folder
+    others = [i for i in ws.catalog.images if i.tagbase != image.tagbase]
+    if any(i.folder == folder for i in others):
+        used = {i.dockerfile for i in others}
+        return [image.dockerfile] if image.dockerfile not in used and ws.source.exists(image.dockerfile) else []
+    nested = [i.folder.rstrip("/") + "/" for i in others if i.folder != folder]
+    return [f for f in ws.source.files_under(folder) if not any(f.startswith(o) for o in nested)]
 
 
 def _prune_dirs(root: Path, folder: Path) -> None:

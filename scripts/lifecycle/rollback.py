@@ -13,10 +13,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lifecycle.catalog import ImageSpec
 from lifecycle.errors import InputError, OperationError
 from lifecycle.gitops import GitOps, PushRejected
 from lifecycle.journal import Journal, TagEntry
 from lifecycle.lkg import resolver_for
+from lifecycle.manifest_index import IndexPlan, plan_index, push_index
 from lifecycle.reconcile import production_tags
 from lifecycle.registry import RegistryClient
 from lifecycle.workspace import Workspace
@@ -149,6 +151,21 @@ def revert_image(ops: GitOps, tagbase: str, *, mode: str, dry_run: bool = False,
     return _deliver(ops, write, mode=mode, dry_run=dry_run, fetch=fetch, create_pull_request=create_pull_request)
 
 
+def _member_indexes(ws: Workspace, client: RegistryClient, image: ImageSpec, digest: str) -> dict[str, IndexPlan]:
+    """The multi-platform shared tags `image` is a member of, each as the index over the other members'
+    current `-latest` digests and `digest` for this image: the index follows its child back."""
+    out: dict[str, IndexPlan] = {}
+    repository = ws.catalog.repository
+    for shared in ws.catalog.index_tags:
+        if image.tagbase not in shared.tagbases:
+            continue
+        plan = plan_index(client, ws.catalog, shared, lambda t: digest if t == image.tagbase
+                          else client.try_resolve(repository, f"{t}-latest"))
+        if plan.ready:
+            out.update({tag: plan for tag in (shared.tag, shared.channel_tag("latest"))})
+    return out
+
+
 @dataclass
 class EmergencyResult:
     tagbase: str
@@ -199,11 +216,18 @@ def emergency(ws: Workspace, client: RegistryClient, tagbase: str, *, journal: J
         digest = client.resolve(repository, previous.tag)
         targets = {tag: digest for tag in tags}
         source = f"registry history ({previous.tag})"
+    indexes = _member_indexes(ws, client, image, targets[image.latest_tag()])
+    targets.update({tag: plan.digest or "" for tag, plan in indexes.items()})
+    tags = list(targets)
     current_tags = client.resolve_many(repository, tags)
     if dry_run:
         entries = [TagEntry(t, tagbase, current_tags.get(t), d, "unchanged" if current_tags.get(t) == d else
                             "would-move") for t, d in targets.items()]
     else:
-        results = client.retag_many(repository, [(d, t) for t, d in targets.items()])
+        for plan in {p.digest: p for p in indexes.values()}.values():
+            push_index(client, repository, plan)
+        results = client.retag_many(repository, [(d, t) for t, d in targets.items() if t not in indexes])
+        for tag in indexes:  # one at a time: concurrent PUTs of one index can fail (reconcile.apply_tags)
+            results += client.retag_many(repository, [(targets[tag], tag)])
         entries = [TagEntry(r.tag, tagbase, r.previous, r.digest, r.status) for r in results]
     return EmergencyResult(tagbase, entries, source, journal.commit if journal else None, dry_run)

@@ -1,8 +1,9 @@
 """A small, real GitOps repository in the shipped layout, built on busybox so it runs anywhere offline.
 
-Used by the main job (`lifecycle cycle`) and by the end-to-end tests: four images with the shapes that
+Used by the main job (`lifecycle cycle`) and by the end-to-end tests: six images with the shapes that
 matter (a parent with a child, a multi-stage image whose builder is another catalogue image, an
-independent image) on a base seeded into the local registry.
+independent image, and one folder built twice with different build args) on a base seeded into the local
+registry.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ PARENT = "busybox-1.0-amd64"
 CHILD = "busybox-1.0-tools-amd64"
 MULTISTAGE = "busybox-1.0-bundle-amd64"
 SOLO = "busybox-1.0-solo-amd64"
-TAGBASES = (PARENT, CHILD, MULTISTAGE, SOLO)
+# one Dockerfile folder, two images: the same Dockerfile built with two sets of build args
+VARIANT_A = "busybox-1.0-variant-a-amd64"
+VARIANT_B = "busybox-1.0-variant-b-amd64"
+TAGBASES = (PARENT, CHILD, MULTISTAGE, SOLO, VARIANT_A, VARIANT_B)
 
 
 def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str]:
@@ -71,6 +75,18 @@ def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str
                 dockerfile: src/busybox/1.0/solo/amd64
                 platform: {{os: linux, architecture: amd64}}
                 tests: ["cat /etc/solo-release"]
+                owners: [product-team]
+              - tagBase: {VARIANT_A}
+                dockerfile: src/busybox/1.0/variant
+                platform: {{os: linux, architecture: amd64}}
+                buildArgs: {{VARIANT: "a"}}
+                tests: ["grep -q 'variant a' /etc/variant-release"]
+                owners: [product-team]
+              - tagBase: {VARIANT_B}
+                dockerfile: src/busybox/1.0/variant
+                platform: {{os: linux, architecture: amd64}}
+                buildArgs: {{VARIANT: "b"}}
+                tests: ["grep -q 'variant b' /etc/variant-release"]
                 owners: [product-team]
             """),
         "manifests/policy.yml": d(f"""\
@@ -108,6 +124,11 @@ def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str
         "src/busybox/1.0/solo/amd64/Dockerfile": d(f"""\
             FROM {n.base}
             RUN echo "solo v1" > /etc/solo-release
+            """),
+        "src/busybox/1.0/variant/Dockerfile": d(f"""\
+            FROM {n.base}
+            ARG VARIANT
+            RUN echo "variant $VARIANT" > /etc/variant-release
             """),
         "README.md": "# Sample GitOps repository for lifecycle\n",
     }

@@ -116,7 +116,7 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
         if not entry.bases:
             reasons.append("no base digest recorded in its labels")
         for ref, recorded in entry.bases.items():
-            parent = _parent(ws, ref, channel)
+            parent = _parent(ws, ref, channel, image)
             if parent is not None:
                 parent_config = configs.get(parent)
                 now_digest = parent_config.digest if parent_config else None
@@ -157,14 +157,16 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
     return StaleReport(channel, [entries[t] for t in ws.order()], rebuild)
 
 
-def _parent(ws: Workspace, ref: str, channel: str) -> str | None:
-    """The in-repo parent a recorded base reference names (bare tag base, or its channel tag), else None."""
+def _parent(ws: Workspace, ref: str, channel: str, child: ImageSpec | None = None) -> str | None:
+    """The in-repo parent a recorded base reference names (tag base or shared tag, or its channel tag; under
+    any of the repository's names), else None."""
     tag = ws.in_repo_tag(ref.split("@", 1)[0])
     if tag is None:
         return None
     for candidate in (tag, tag.removesuffix(f"-{channel}")):
-        if ws.catalog.get(candidate) is not None:
-            return candidate
+        found = ws.catalog.resolve_tag(candidate, child)
+        if found is not None:
+            return found
     return None
 
 

@@ -3,9 +3,13 @@
 The upstream prereqs repository describes its images in manifest.json: top-level `includes` (more JSON files
 merged in, relative to the main manifest), `variables` referenced as `$(name)` anywhere, and
 `repos[].images[].platforms[]` (dockerfile, os, osVersion, architecture, variant, buildArgs, tags) with
-image-level `sharedTags`. Our catalogue has one entry per Dockerfile folder whose tag base is that folder,
-so everything else (Windows, multi-platform shared tags, build-leg groups, templates...) is reported as
-not mapped rather than dropped silently.
+image-level `sharedTags`. The import is lossless: every platform is one catalogue image (any number per
+Dockerfile folder, Windows included), its first published tag is the tag base and its other tags are
+one-platform shared tags, and an image's shared tags become catalogue-level shared tags over its platforms
+(pushed as an OCI index). Nothing is renamed: every tag is kept as spelled upstream, with $(variables)
+resolved. What cannot be mapped (undefined variables, contexts other than the Dockerfile folder, clashing
+tags...) is listed in the report, and so are Dockerfiles under src/ that the manifest does not name.
+The approved-base list is kept as given: every other base becomes a time-boxed waiver (upstream_policy.py).
 """
 
 from __future__ import annotations
@@ -13,24 +17,24 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lifecycle import yamlio
-from lifecycle.catalog import TAG_RE
+from lifecycle.catalog import TAG_RE, split_dockerfile
 from lifecycle.dockerfile import parse as parse_dockerfile
 from lifecycle.errors import InputError, Location
 
 CATALOG_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/images.schema.json\n"
-                  "Imported from an ImageBuilder manifest by `lifecycle import-manifest`. "
-                  "Tag base = Dockerfile folder under src/, / as -.")
+                  "Imported from an ImageBuilder manifest by `lifecycle import-manifest`: one image per upstream "
+                  "platform, every upstream tag kept as spelled.")
 POLICY_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/policy.schema.json\n"
                  "Approved bases: fnmatch patterns over the full reference of every FROM / COPY --from.")
 DEFAULT_LABEL_PREFIX = "com.microsoft.dotnet-buildtools"
 _VAR_RE = re.compile(r"\$\(([^()$]+)\)")
 _TRAILING_COMMA_RE = re.compile(r",(\s*[}\]])")
-# keys of the upstream platform model this import understands (osVersion is encoded in the folder already)
+# keys of the upstream platform model this import understands
 _PLATFORM_KEYS = {"dockerfile", "os", "osVersion", "architecture", "variant", "buildArgs", "tags",
                   "customBuildLegGroups", "dockerfileTemplate", "contextPath"}
 _ARCHITECTURES = {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64"}
@@ -61,6 +65,10 @@ class ImportResult:
     images: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     external_bases: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    shared: dict[str, list[str]] = field(default_factory=dict)        # multi-platform shared tag -> tag bases
+    base_users: dict[str, list[str]] = field(default_factory=dict)    # external base -> tag bases using it
+    named: set[str] = field(default_factory=set)                      # Dockerfiles the manifest names
 
     @property
     def unmapped(self) -> list[Finding]:
@@ -154,18 +162,16 @@ def unexpanded(text: str) -> list[str]:
 
 # -- mapping -----------------------------------------------------------------------------------------------
 
-def folder_tagbase(folder: str) -> str:
-    return folder.removeprefix("src/").replace("/", "-")
-
-
-def _tag_bases(tags: dict[str, Any], variables: dict[str, str], where: str,
-               result: ImportResult) -> list[str]:
-    """Tag bases implied by a platform's (or image's) tags, best first: the prefix of the immutable
-    `...-$(System:...)` tag, then floating tags. Local-only and unexpandable tags are reported."""
+def split_tags(tags: dict[str, Any], variables: dict[str, str], where: str,
+               result: ImportResult) -> tuple[list[str], list[str]]:
+    """(immutable-tag prefixes, floating tags) of a platform's or image's tags, expanded. The prefix of an
+    `...-$(System:...)` tag is the tag base our `<tagbase>-<timestamp>-<sha>` tags replace it with.
+    Local-only tags are never published (a note); undefined variables are reported."""
     immutable, floating = [], []
     for tag, info in tags.items():
         if isinstance(info, dict) and info.get("isLocal"):
-            continue  # built for local use only, never published
+            result.add("note", where, f"tag {tag!r} is local-only upstream (isLocal): never published")
+            continue
         value = expand(tag, variables)
         custom = [v for v in unexpanded(value) if not v.startswith("System:")]
         if custom:
@@ -175,31 +181,35 @@ def _tag_bases(tags: dict[str, Any], variables: dict[str, str], where: str,
             base = value[: value.index("$(")].rstrip("-._")
             if base:
                 immutable.append(base)
+            else:
+                result.add("unmapped", where, f"tag {tag!r} has no fixed prefix")
             continue
         floating.append(value)
-    return list(dict.fromkeys(immutable + floating))
+    return list(dict.fromkeys(immutable)), list(dict.fromkeys(floating))
 
 
-def _dockerfile_folder(raw: str, root: Path, where: str, result: ImportResult) -> str | None:
-    path = raw.strip().rstrip("/").removeprefix("./")
+def _dockerfile(raw: str, root: Path, where: str, result: ImportResult) -> tuple[str, str] | None:
+    """(catalogue `dockerfile:` value, Dockerfile path) or None (reported). Trailing slashes, ./ and a
+    folder or a file path all name what ImageBuilder builds."""
+    path = raw.strip().removeprefix("./").rstrip("/")
     if (root / path).is_dir():
-        folder = path
-    elif path.rsplit("/", 1)[-1] == "Dockerfile":
-        folder = path.rsplit("/", 1)[0] if "/" in path else ""
+        folder, name = path, "Dockerfile"
     elif (root / path).is_file():
-        result.add("unmapped", where, f"dockerfile {raw!r} is not named Dockerfile "
-                   "(our catalogue builds <folder>/Dockerfile)")
-        return None
+        folder, _, name = path.rpartition("/")
     else:
         result.add("unmapped", where, f"dockerfile {raw!r} does not exist")
         return None
-    if not (root / folder / "Dockerfile").is_file():
-        result.add("unmapped", where, f"dockerfile {raw!r} does not exist")
+    if not (root / folder / name).is_file():
+        result.add("unmapped", where, f"dockerfile {raw!r}: no {folder}/{name}")
         return None
     if not folder.startswith("src/"):
         result.add("unmapped", where, f"dockerfile folder {folder!r} is not under src/")
         return None
-    return folder
+    if split_dockerfile(f"{folder}/{name}") != (folder, name):
+        result.add("unmapped", where, f"dockerfile {raw!r}: a Dockerfile here is named Dockerfile, "
+                   f"Dockerfile.<name> or <name>.dockerfile")
+        return None
+    return (folder if name == "Dockerfile" else f"{folder}/{name}"), f"{folder}/{name}"
 
 
 def _map_platform(platform: dict[str, Any], image_where: str, index: int, manifest: UpstreamManifest,
@@ -210,12 +220,9 @@ def _map_platform(platform: dict[str, Any], image_where: str, index: int, manife
         if key not in _PLATFORM_KEYS:
             result.add("unmapped", where, f"platform key {key!r} has no equivalent; ignored")
     os_name = expand(str(platform.get("os", "")), variables).lower()
-    if os_name != "linux":
-        result.add("unmapped", where, f"os {os_name or '(none)'!r}: only Linux images are built here")
+    if os_name not in ("linux", "windows"):
+        result.add("unmapped", where, f"os {os_name or '(none)'!r} is neither linux nor windows")
         return None
-    if platform.get("dockerfileTemplate"):
-        result.add("note", where, f"dockerfileTemplate {platform['dockerfileTemplate']!r} is not used: the "
-                   "generated Dockerfile is imported as it is")
     arch = expand(str(platform.get("architecture", "amd64")), variables).lower()
     if arch not in _ARCHITECTURES:
         result.add("unmapped", where, f"architecture {arch!r} is not supported")
@@ -224,19 +231,24 @@ def _map_platform(platform: dict[str, Any], image_where: str, index: int, manife
     if variant and not re.fullmatch(r"v[0-9]+", variant):
         result.add("unmapped", where, f"variant {variant!r} is not of the form v<N>")
         return None
-    folder = _dockerfile_folder(expand(str(platform.get("dockerfile", "")), variables),
-                                manifest.path.parent, where, result)
-    if folder is None:
+    found = _dockerfile(expand(str(platform.get("dockerfile", "")), variables), manifest.path.parent, where, result)
+    if found is None:
         return None
+    dockerfile, path = found
+    result.named.add(path)
+    folder = path.rpartition("/")[0]
     context = platform.get("contextPath")
-    if context and expand(str(context), variables).strip().rstrip("/") != folder:
+    if context and expand(str(context), variables).strip().removeprefix("./").rstrip("/") != folder:
         result.add("unmapped", where, f"contextPath {context!r} differs from the Dockerfile folder; "
                    "our build context is always the Dockerfile folder")
         return None
+    if platform.get("dockerfileTemplate"):
+        result.add("note", where, f"dockerfileTemplate {platform['dockerfileTemplate']!r} is not used: the "
+                   "generated Dockerfile is imported as it is")
     if platform.get("customBuildLegGroups"):
         names = [g.get("name", "?") for g in platform["customBuildLegGroups"] if isinstance(g, dict)]
-        result.add("unmapped", where, f"customBuildLegGroups {names}: build legs follow the dependency "
-                   "graph here (lifecycle matrix); dropped")
+        result.add("note", where, f"customBuildLegGroups {names}: build legs follow the dependency graph "
+                   "here (lifecycle matrix)")
     build_args = {}
     for name, value in (platform.get("buildArgs") or {}).items():
         expanded = expand(str(value), variables)
@@ -246,43 +258,36 @@ def _map_platform(platform: dict[str, Any], image_where: str, index: int, manife
                        "not defined; arg dropped")
             continue
         build_args[str(name)] = expanded
-    tagbase = folder_tagbase(folder)
-    upstream_bases = _tag_bases(platform.get("tags") or {}, variables, where, result)
-    aliases = []
-    if upstream_bases and upstream_bases[0] != tagbase:
-        result.add("mismatch", where, f"upstream tag base {upstream_bases[0]!r} differs from folder {folder!r}: "
-                   f"tag base {tagbase!r}, upstream name kept as a shared tag")
-        aliases.append(upstream_bases[0])
-    entry: dict[str, Any] = {"tagBase": tagbase, "dockerfile": folder,
-                             "platform": {"os": "linux", "architecture": arch, **({"variant": variant} if variant else {})}}
+    immutable, floating = split_tags(platform.get("tags") or {}, variables, where, result)
+    names = list(dict.fromkeys(immutable[:1] + floating + immutable[1:]))
+    if not names:
+        result.add("unmapped", where, f"{path}: no published tag, so no tag base")
+        return None
+    plat: dict[str, Any] = {"os": os_name, "architecture": arch, **({"variant": variant} if variant else {})}
+    if os_name == "windows" and platform.get("osVersion"):
+        plat["osVersion"] = expand(str(platform["osVersion"]), variables)
+    entry: dict[str, Any] = {"tagBase": names[0], "dockerfile": dockerfile, "platform": plat}
     if build_args:
         entry["buildArgs"] = build_args
-    entry["_aliases"] = aliases
+    entry["_tags"] = names[1:]  # further names of this platform: one-platform shared tags
     entry["_where"] = where
     return entry
-
-
-def _assign_shared_tags(image: dict[str, Any], entries: list[dict[str, Any]], where: str,
-                        manifest: UpstreamManifest, result: ImportResult) -> None:
-    shared = _tag_bases(image.get("sharedTags") or {}, manifest.variables, where, result)
-    if not shared:
-        return
-    if len(entries) != 1:
-        result.add("unmapped", where, f"shared tags {shared} span {len(entries)} platforms (a multi-platform "
-                   "manifest list); our catalogue has one platform per tag base")
-        return
-    entries[0]["_aliases"].extend(shared)
 
 
 def map_manifest(manifest: UpstreamManifest, registry: str | None = None,
                  repository: str | None = None) -> ImportResult:
     """Map what can be mapped; every entry that cannot is a finding in the result."""
-    registry = registry or (expand(manifest.registry, manifest.variables) if manifest.registry else None)
+    upstream_registry = expand(manifest.registry, manifest.variables) if manifest.registry else None
+    registry = registry or upstream_registry
     if not registry:
         raise InputError("the manifest names no registry: pass --registry", Location(str(manifest.path)))
     names = [name for name, _ in manifest.repos]
     chosen = repository if repository in names else names[0]
     result = ImportResult(registry, expand(repository or chosen, manifest.variables))
+    upstream_name = f"{upstream_registry}/{expand(chosen, manifest.variables)}" if upstream_registry else None
+    if upstream_name and upstream_name != f"{result.registry}/{result.repository}":
+        result.aliases.append(upstream_name)  # the name the upstream Dockerfiles and consumers use
+    claims: dict[str, str] = {}  # every tag -> where it was claimed first
     for name, images in manifest.repos:
         if name != chosen:
             result.add("unmapped", name, f"repo {name!r} ({len(images)} image(s)): our catalogue holds one "
@@ -292,173 +297,107 @@ def map_manifest(manifest: UpstreamManifest, registry: str | None = None,
             entries = []
             for index, platform in enumerate(image.get("platforms") or []):
                 entry = _map_platform(platform, where, index, manifest, result)
-                if entry is not None:
+                if entry is not None and _claim(claims, entry["tagBase"], entry["_where"], result):
+                    entry["_tags"] = [t for t in entry["_tags"] if _claim(claims, t, entry["_where"], result)]
                     entries.append(entry)
-            _assign_shared_tags(image, entries, where, manifest, result)
+            _map_shared(image, entries, where, manifest, claims, result)
             result.images.extend(entries)
-    _drop_duplicates(result)
-    _finish_aliases(result)
+    for entry in result.images:
+        entry.pop("_tags", None)
     return result
 
 
-def _drop_duplicates(result: ImportResult) -> None:
-    first: dict[str, dict[str, Any]] = {}
-    kept = []
-    for entry in result.images:
-        other = first.get(entry["tagBase"])
-        if other is not None:
-            result.add("unmapped", entry["_where"], f"same Dockerfile folder {entry['dockerfile']!r} as "
-                       f"{other['_where']}: our catalogue has one image per folder")
+def _claim(claims: dict[str, str], tag: str, where: str, result: ImportResult) -> bool:
+    """A tag may name one thing only (and its -staging/-latest are ours): report the second claim."""
+    problem = None
+    if not TAG_RE.match(tag + "-20260101000000-0123456"):
+        problem = f"tag {tag!r} is not a valid tag (with room for -<timestamp>-<sha>)"
+    else:
+        ours = [tag, tag + "-staging", tag + "-latest"] + \
+            [tag[: -len(s)] for s in ("-staging", "-latest") if tag.endswith(s)]
+        clash = next((t for t in ours if t in claims), None)
+        if clash is not None:
+            problem = f"tag {tag!r} clashes with {clash!r} of {claims[clash]}"
+    if problem:
+        result.add("unmapped", where, problem)
+        return False
+    claims[tag] = where
+    return True
+
+
+def _map_shared(image: dict[str, Any], entries: list[dict[str, Any]], where: str, manifest: UpstreamManifest,
+                claims: dict[str, str], result: ImportResult) -> None:
+    immutable, floating = split_tags(image.get("sharedTags") or {}, manifest.variables, where, result)
+    for tag in immutable:
+        result.add("unmapped", where, f"shared tag {tag}-$(...) changes every build: a shared tag here is a "
+                   "floating name")
+    for entry in entries:
+        entry.setdefault("sharedTags", [])
+        entry["sharedTags"].extend(entry["_tags"])
+        entry["_tags"] = []
+    if not floating or not entries:
+        if floating:
+            result.add("unmapped", where, f"shared tags {floating}: none of the image's platforms was imported")
+        return
+    for tag in floating:
+        if not _claim(claims, tag, where, result):
             continue
-        first[entry["tagBase"]] = entry
-        kept.append(entry)
-    result.images = kept
+        if len(entries) == 1:
+            entries[0]["sharedTags"].append(tag)
+        else:
+            result.shared[tag] = [e["tagBase"] for e in entries]
+    for entry in entries:
+        if not entry["sharedTags"]:
+            del entry["sharedTags"]
 
 
-def _finish_aliases(result: ImportResult) -> None:
-    tagbases = {e["tagBase"] for e in result.images}
-    claimed: dict[str, str] = {}
+def check_dockerfiles(result: ImportResult, root: Path) -> None:
+    """Collect the external bases and who uses them (for the waivers), and report FROMs that name our
+    repository (under any alias) by a tag no imported image has: validate would reject them."""
+    tags = {e["tagBase"] for e in result.images} | set(result.shared) | \
+        {t for e in result.images for t in e.get("sharedTags", [])}
+    prefixes = tuple(f"{n}:" for n in (f"{result.registry}/{result.repository}", *result.aliases))
+    users: dict[str, list[str]] = {}
     for entry in result.images:
-        shared = []
-        for alias in dict.fromkeys(entry.pop("_aliases")):
-            if alias in tagbases or alias in (entry["tagBase"] + "-latest", entry["tagBase"] + "-staging"):
-                continue
-            if not TAG_RE.match(alias):
-                result.add("unmapped", entry["_where"], f"shared tag {alias!r} is not a valid tag")
-            elif alias in claimed:
-                result.add("unmapped", entry["_where"], f"shared tag {alias!r} already belongs to {claimed[alias]}")
-            else:
-                claimed[alias] = entry["tagBase"]
-                shared.append(alias)
-        if shared:
-            entry["sharedTags"] = shared
-
-
-def check_dockerfiles(result: ImportResult, root: Path, upstream_repo: str, upstream_registry: str | None) -> None:
-    """Collect external bases (for the policy) and report FROMs naming the upstream repository by a tag
-    that is not a bare tag base: validate would reject them, and the report says what to write instead."""
-    alias_of = {t: e["tagBase"] for e in result.images for t in e.get("sharedTags", [])}
-    ours = {e["tagBase"] for e in result.images}
-    prefixes = {f"{result.registry}/{result.repository}:"}
-    if upstream_registry:
-        prefixes.add(f"{upstream_registry}/{upstream_repo}:")
-    external: dict[str, None] = {}
-    for entry in result.images:
-        path = f"{entry['dockerfile']}/Dockerfile"
+        folder, name = split_dockerfile(entry["dockerfile"])
+        path = f"{folder}/{name}"
         try:
             text = (root / path).read_text(encoding="utf-8", errors="replace")
             df = parse_dockerfile(text, path, entry.get("buildArgs"))
         except InputError as exc:
-            result.add("note", path, f"Dockerfile does not parse ({exc}); validate will report it")
+            result.add("unmapped", path, f"Dockerfile does not parse ({exc}); validate will report it")
             continue
         for ref in df.image_refs():
             prefix = next((p for p in prefixes if ref.ref.startswith(p)), None)
             if prefix is None:
-                external[ref.ref] = None
+                users.setdefault(ref.ref, [])
+                if entry["tagBase"] not in users[ref.ref]:
+                    users[ref.ref].append(entry["tagBase"])
                 continue
-            tag = ref.ref[len(prefix):]
-            if prefix == f"{result.registry}/{result.repository}:" and tag in ours:
-                continue
-            target = tag if tag in ours else alias_of.get(tag)
-            advice = (f"write {result.registry}/{result.repository}:{target}" if target
-                      else "no imported image has that tag")
-            result.add("note", f"{path}:{ref.line}", f"{ref.instruction} {ref.ref} names the upstream "
-                       f"repository: {advice}")
-    result.external_bases = list(external)
+            tag = ref.ref[len(prefix):].split("@", 1)[0]
+            if tag not in tags:
+                result.add("unmapped", f"{path}:{ref.line}", f"{ref.instruction} {ref.ref} names our repository, "
+                           f"but no imported image has the tag {tag!r}")
+    result.base_users = users
+    result.external_bases = list(users)
 
 
-# -- writing -----------------------------------------------------------------------------------------------
+def orphan_dockerfiles(root: Path, named: set[str]) -> list[str]:
+    """Dockerfiles under src/ that no platform of the manifest builds."""
+    from lifecycle.validation import is_dockerfile_name
 
-def _existing_entries(dest: Path) -> dict[str, dict[str, Any]]:
-    """Entries of a catalogue already at dest, so re-importing keeps tests, owners and end-of-life."""
-    path = dest / "manifests" / "images.yml"
-    if not path.is_file():
-        return {}
-    try:
-        plain = yamlio.to_plain(yamlio.load_file(path))
-    except InputError:
-        return {}
-    images = plain.get("images") if isinstance(plain, dict) else None
-    return {e["tagBase"]: e for e in images or [] if isinstance(e, dict) and "tagBase" in e}
-
-
-def render_catalog(result: ImportResult, existing: dict[str, dict[str, Any]] | None = None) -> str:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-    existing = existing or {}
-    doc = CommentedMap()
-    doc["registry"] = result.registry
-    doc["repository"] = result.repository
-    images = CommentedSeq()
-    for index, entry in enumerate(result.images):
-        item = CommentedMap()
-        item["tagBase"] = _string(entry["tagBase"])
-        item["dockerfile"] = entry["dockerfile"]
-        platform = CommentedMap(entry["platform"])
-        platform.fa.set_flow_style()
-        item["platform"] = platform
-        if entry.get("buildArgs"):
-            # always quoted: 3.30 or 1e3 would otherwise come back as numbers and fail the schema
-            args = CommentedMap({k: DoubleQuotedScalarString(v) for k, v in entry["buildArgs"].items()})
-            args.fa.set_flow_style()
-            item["buildArgs"] = args
-        kept = existing.get(entry["tagBase"], {})
-        for key in ("tests", "owners", "endOfLife"):
-            if key in kept:
-                value = kept[key]
-                if isinstance(value, list):
-                    value = CommentedSeq(value)
-                    value.fa.set_flow_style()
-                elif key == "endOfLife":
-                    value = _as_date(value)
-                item[key] = value
-        if entry.get("sharedTags"):
-            shared = CommentedSeq(_string(t) for t in entry["sharedTags"])
-            shared.fa.set_flow_style()
-            item["sharedTags"] = shared
-        images.append(item)
-        if index:
-            images.yaml_set_comment_before_after_key(index, before="\n", indent=2)
-    doc["images"] = images
-    doc.yaml_set_start_comment(CATALOG_HEADER)
-    return yamlio.dump_text(doc)
+    found = []
+    for folder, dirs, files in os.walk(root / "src"):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(files):
+            if is_dockerfile_name(name):
+                rel = (Path(folder) / name).relative_to(root).as_posix()
+                if rel not in named:
+                    found.append(rel)
+    return sorted(found)
 
 
-def _as_date(value: str) -> Any:
-    """A real date is written bare (2027-07-31), like the hand-written catalogue; anything else stays text."""
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        return value
-
-
-def _string(value: str) -> str:
-    """Quote a string YAML would read back as something else (1.0, true, null...)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-    return value if isinstance(YAML(typ="safe").load(value), str) else DoubleQuotedScalarString(value)
-
-
-def render_policy(patterns: list[str], existing_text: str | None) -> str:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    if existing_text is not None:
-        doc = yamlio.load_text(existing_text, "manifests/policy.yml")
-        bases = doc.setdefault("approvedBases", CommentedSeq())
-        for pattern in patterns:
-            if pattern not in bases:
-                bases.append(pattern)
-        return yamlio.dump_text(doc)
-    doc = CommentedMap()
-    doc["approvedBases"] = CommentedSeq(patterns)
-    doc["labelPrefix"] = DEFAULT_LABEL_PREFIX
-    doc.yaml_set_start_comment(POLICY_HEADER)
-    return yamlio.dump_text(doc)
-
+# -- the whole import --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ImportPlan:
@@ -470,38 +409,47 @@ class ImportPlan:
 
 def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: str | None = None,
                     repository: str | None = None, policy_bases: list[str] | None = None,
-                    dry_run: bool = False) -> tuple[ImportResult, ImportPlan]:
-    """Read, map, and (unless dry_run) write dest/manifests/images.yml, the policy when needed, and copy the
+                    aliases: list[str] | None = None, waiver_days: int = 90, waiver_reason: str | None = None,
+                    today: "dt.date | None" = None, dry_run: bool = False) -> tuple[ImportResult, ImportPlan]:
+    """Read, map, and (unless dry_run) write dest/manifests/images.yml and policy.yml, and copy the
     Dockerfile folders when dest is another repository. Raises InputError (nothing written) on bad input."""
+    import datetime as dt
+
+    from lifecycle import upstream_render as render
+
     manifest = load_manifest(Path(manifest_path))
     root = manifest.path.parent
     dest = Path(dest) if dest is not None else root
     result = map_manifest(manifest, registry, repository)
+    for alias in [*(aliases or ()), *render.existing_aliases(dest)]:
+        if alias.rstrip("/") not in result.aliases:
+            result.aliases.append(alias.rstrip("/"))
     if not result.images:
         raise InputError("no image could be mapped", Location(str(manifest.path)),
                          [f"{f.where}: {f.what}" for f in result.findings])
-    upstream_repo = repository if repository in dict(manifest.repos) else manifest.repos[0][0]
-    check_dockerfiles(result, root, upstream_repo, expand(manifest.registry, manifest.variables)
-                      if manifest.registry else None)
+    check_dockerfiles(result, root)
+    orphans = orphan_dockerfiles(root, result.named)
+    for path in orphans:
+        result.add("orphan", path, "Dockerfile under src/ that the manifest does not name"
+                   + ("; not copied" if dest.resolve() != root.resolve() else "; validate will reject it"))
     for image in result.images:
         image.pop("_where", None)
-    files = {"manifests/images.yml": render_catalog(result, _existing_entries(dest))}
+    today = today or dt.date.today()
+    files = {"manifests/images.yml": render.render_catalog(result, render.existing_entries(dest))}
     policy_path = dest / "manifests" / "policy.yml"
-    if policy_bases or not policy_path.is_file():
-        patterns = list(policy_bases or result.external_bases)
-        if not patterns and not policy_path.is_file():
-            raise InputError("no external base found to approve: pass --policy-base", Location(str(manifest.path)))
-        if not policy_bases:
-            result.add("note", "manifests/policy.yml", "written approving the exact external bases found; "
-                       "review and widen to patterns (--policy-base)")
-        existing = policy_path.read_text(encoding="utf-8") if policy_path.is_file() else None
-        files["manifests/policy.yml"] = render_policy(patterns, existing)
-    copies = [] if dest.resolve() == root.resolve() else sorted({e["dockerfile"] for e in result.images})
+    existing = policy_path.read_text(encoding="utf-8") if policy_path.is_file() else None
+    reason = waiver_reason or (f"adopted from {manifest.path.name} by import-manifest on {today}: "
+                               f"approve the base or move the images off it")
+    files["manifests/policy.yml"] = render.render_policy(result, list(policy_bases or ()), existing,
+                                                         today + dt.timedelta(days=waiver_days), reason)
+    copies = [] if dest.resolve() == root.resolve() else sorted({split_dockerfile(e["dockerfile"])[0]
+                                                                 for e in result.images})
     plan = ImportPlan(files, copies)
     if not dry_run:
+        skip = {root / o for o in orphans}
         for folder in copies:
             shutil.copytree(root / folder, dest / folder, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(".git"))
+                            ignore=lambda d, names: [n for n in names if n == ".git" or Path(d) / n in skip])
         for rel, text in files.items():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             (dest / rel).write_text(text, encoding="utf-8")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from pathlib import Path
 
 from lifecycle import yamlio
-from lifecycle.catalog import TAG_RE
+from lifecycle.catalog import TAG_RE, Waiver
 from lifecycle.dockerfile import normalize_reference
 from lifecycle.errors import InputError, Location
 from lifecycle.source import TreeSource
-from lifecycle.workspace import Problem, Workspace
+from lifecycle.workspace import Problem, WaiverUse, Workspace
 
 PIPELINE_DIRS = ("pipelines", "eng/pipelines")
 # the longest tag we derive from a tag base: "-yyyyMMddHHmmss-<7 hex>"
@@ -26,7 +25,7 @@ def validate(source: TreeSource, *, today: dt.date | None = None, pipelines_root
     today = today or dt.date.today()
     _check_tags(ws)
     _check_folders(ws)
-    _check_bases(ws)
+    _check_bases(ws, today)
     _check_eol(ws, today)
     _check_floating(ws, today)
     if pipelines_root is not None:
@@ -37,45 +36,63 @@ def validate(source: TreeSource, *, today: dt.date | None = None, pipelines_root
 
 
 def _check_tags(ws: Workspace) -> None:
-    counts = Counter(ws.catalog.tagbases)
+    # duplicates (tag bases, shared tags, any tag two images would move) stop the catalogue from loading
     for image in ws.catalog.images:
         where = (ws.catalog.path, image.line)
-        if counts[image.tagbase] > 1:
-            ws._problem(f"duplicate tag base {image.tagbase!r}", *where)
         for tag in (image.tagbase + "-" + "0" * (LONGEST_SUFFIX - 1), *image.shared_tags):
             if not TAG_RE.match(tag):
                 shown = image.tagbase if tag.startswith(image.tagbase + "-0") else tag
                 ws._problem(f"{shown!r} is not a valid tag (OCI: [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}, "
                             f"with room for the -<timestamp>-<sha> suffix)", *where)
-    shared = Counter(t for i in ws.catalog.images for t in i.shared_tags)
-    for tag, n in shared.items():
-        if n > 1 or tag in counts:
-            ws._problem(f"shared tag {tag!r} is claimed by more than one image", ws.catalog.path)
+    for shared in ws.catalog.index_tags:
+        longest = shared.channel_tag("staging")
+        if not TAG_RE.match(longest):
+            ws._problem(f"shared tag {shared.tag!r}: {longest!r} is not a valid tag", ws.catalog.path, shared.line)
+
+
+def is_dockerfile_name(name: str) -> bool:
+    return name == "Dockerfile" or name.startswith("Dockerfile.") or name.lower().endswith(".dockerfile")
 
 
 def _check_folders(ws: Workspace) -> None:
+    """Every Dockerfile under src/ is built by some image (any number of images may share one)."""
     catalogued = {i.dockerfile for i in ws.catalog.images}
-    for image in ws.catalog.images:
-        expected = image.folder.removeprefix("src/").replace("/", "-")
-        if not image.folder.startswith("src/") or expected != image.tagbase:
-            ws._problem(f"tag base {image.tagbase!r} must equal its Dockerfile folder under src/ with / as - "
-                        f"(folder {image.folder!r} gives {expected!r})", ws.catalog.path, image.line)
     for path in ws.source.all_files():
-        if path.startswith("src/") and path.rsplit("/", 1)[-1] == "Dockerfile" and path not in catalogued:
+        if path.startswith("src/") and is_dockerfile_name(path.rsplit("/", 1)[-1]) and path not in catalogued:
             ws._problem("Dockerfile is not in the catalogue (add it to manifests/images.yml or remove it)", path)
 
 
-def _check_bases(ws: Workspace) -> None:
+def _check_bases(ws: Workspace, today: dt.date) -> None:
+    used: dict[Waiver, set[str]] = {}
     for tagbase, df in ws.dockerfiles.items():
         for stage in df.stages:
             refs = [stage.base, *stage.copies_from]
             for ref in refs:
                 if not ref.is_image or ws.in_repo_tag(ref.ref) is not None:
                     continue
-                if not (ws.policy.approves(ref.ref) or ws.policy.approves(normalize_reference(ref.ref))):
-                    stage_name = f"stage {stage.index}" + (f" ({stage.name})" if stage.name else "")
+                normalized = normalize_reference(ref.ref)
+                if ws.policy.approves(ref.ref) or ws.policy.approves(normalized):
+                    continue
+                stage_name = f"stage {stage.index}" + (f" ({stage.name})" if stage.name else "")
+                waiver = ws.policy.waiver_for(ref.ref, tagbase, normalized)
+                if waiver is None:
                     ws._problem(f"{ref.instruction} {ref.ref} in {stage_name} is not an approved base "
                                 f"(see approvedBases in {ws.policy.path})", df.path, ref.line)
+                elif waiver.expires < today:
+                    ws._problem(f"{ref.instruction} {ref.ref} in {stage_name}: its waiver expired on {waiver.expires} "
+                                f"({ws.policy.path}:{waiver.line}, {waiver.reason}); approve or replace the base",
+                                df.path, ref.line)
+                else:
+                    used.setdefault(waiver, set()).add(tagbase)
+    ws.waivers = [WaiverUse(w, sorted(used.get(w, ())), w.days_left(today)) for w in ws.policy.waivers]
+    for use in ws.waivers:
+        unknown = [t for t in use.waiver.images if ws.catalog.get(t) is None]
+        if unknown:
+            ws._problem(f"waiver for {use.waiver.base} names {', '.join(unknown)}, not in the catalogue",
+                        ws.policy.path, use.waiver.line, severity="warning")
+        elif not use.using:
+            ws._problem(f"waiver for {use.waiver.base}: no image uses that base any more; remove the waiver",
+                        ws.policy.path, use.waiver.line, severity="warning")
 
 
 def _check_eol(ws: Workspace, today: dt.date) -> None:

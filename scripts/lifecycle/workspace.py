@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from lifecycle import catalog as catalog_mod
-from lifecycle.catalog import Catalog, ImageSpec, Policy
+from lifecycle.catalog import Catalog, ImageSpec, Policy, Waiver
 from lifecycle.definition import definition_hash, definition_inputs
 from lifecycle.dockerfile import BaseRef, Dockerfile, parse as parse_dockerfile
 from lifecycle.errors import InputError, Location
-from lifecycle.graph import CycleError, Graph
+from lifecycle.graph import CycleError, Graph, describe_cycle
 from lifecycle.source import TreeSource
 
 
@@ -29,6 +29,15 @@ class Problem:
         return f"{self.location}: {self.severity}: {self.message}"
 
 
+@dataclass(frozen=True)
+class WaiverUse:
+    """A waiver of the policy as `validate` found it: what uses it now and how long it has left."""
+
+    waiver: Waiver
+    using: list[str]
+    days_left: int
+
+
 @dataclass
 class Workspace:
     source: TreeSource
@@ -38,6 +47,7 @@ class Workspace:
     graph: Graph | None = None
     definitions: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    waivers: list[WaiverUse] = field(default_factory=list)  # filled by validate
 
     @classmethod
     def load(cls, source: TreeSource, *, strict: bool = True) -> "Workspace":
@@ -71,9 +81,19 @@ class Workspace:
                 self.problems.append(Problem(str(exc).split(": ", 1)[-1] if exc.location else str(exc), loc))
 
     def in_repo_tag(self, ref: str) -> str | None:
-        """The tag of a reference into our own repository, else None."""
-        prefix = f"{self.catalog.registry}/{self.catalog.repository}:"
-        return ref[len(prefix):] if ref.startswith(prefix) else None
+        """The tag of a reference into our own repository, under any of its names (aliases), else None."""
+        for name in self.catalog.names:
+            if ref.startswith(name + ":") and "/" not in ref[len(name) + 1:]:
+                return ref[len(name) + 1:].split("@", 1)[0]
+        return None
+
+    def parent_of(self, tagbase: str, ref: str) -> str | None:
+        """The catalogued image an in-repo reference of `tagbase`'s Dockerfile names: by tag base, or by
+        shared tag (a multi-platform one resolves to the member with the child's platform). None otherwise."""
+        tag = self.in_repo_tag(ref)
+        if tag is None:
+            return None
+        return self.catalog.resolve_tag(tag, self.catalog.get(tagbase))
 
     def parents_of(self, tagbase: str) -> list[str]:
         return self.graph.parents[tagbase] if self.graph else []
@@ -87,39 +107,66 @@ class Workspace:
         df = self.dockerfiles.get(tagbase)
         return df.image_refs() if df else []
 
+    def nested_folders(self) -> dict[str, list[str]]:
+        """folder -> the other catalogued contexts inside it (not part of its definition)."""
+        folders = sorted({i.folder.rstrip("/") for i in self.catalog.images})
+        nested: dict[str, list[str]] = {}
+        for index, folder in enumerate(folders):
+            prefix = folder + "/"
+            inner = []
+            for other in folders[index + 1:]:  # sorted: everything under `folder` follows it directly
+                if not other.startswith(prefix):
+                    if other > prefix:
+                        break
+                    continue
+                inner.append(other)
+            nested[folder] = inner
+        return nested
+
     def _link(self) -> None:
-        known = set(self.catalog.tagbases)
         parents: dict[str, list[str]] = {}
+        edges: dict[tuple[str, str], str] = {}
         for tagbase, df in self.dockerfiles.items():
+            child = self.catalog.image(tagbase)
             for ref in df.image_refs():
                 tag = self.in_repo_tag(ref.ref)
                 if tag is None:
                     continue
-                if tag in known:
-                    parents.setdefault(tagbase, []).append(tag)
-                else:
-                    self._problem(f"{ref.instruction} {ref.ref}: our own repository, but {tag!r} is not a tag base "
-                                  f"in the catalogue (in-repo parents are named by their bare tag base)",
-                                  df.path, ref.line)
-        self.graph = Graph(list(self.catalog.tagbases), parents)
+                parent = self.catalog.resolve_tag(tag, child)
+                if parent is None:
+                    shared = self.catalog.shared_tag(tag)
+                    why = (f"shared tag {tag!r} has no {child.platform} image" if shared is not None else
+                           f"{tag!r} is neither a tag base nor a shared tag in the catalogue")
+                    self._problem(f"{ref.instruction} {ref.ref}: our own repository, but {why} "
+                                  f"(in-repo parents are named by tag base or shared tag)", df.path, ref.line)
+                    continue
+                parent_image = self.catalog.image(parent)
+                if parent_image.platform.os != child.platform.os:
+                    self._problem(f"{ref.instruction} {ref.ref}: a {parent_image.platform.os} image cannot be the "
+                                  f"parent of {tagbase} ({child.platform})", df.path, ref.line)
+                parents.setdefault(tagbase, []).append(parent)
+                edges.setdefault((tagbase, parent), str(Location(df.path, ref.line)))
+        self.graph = Graph(list(self.catalog.tagbases), parents, edges)
         cycle = self.graph.find_cycle()
         if cycle:
-            first = self.catalog.get(cycle[1]) if len(cycle) > 1 else None
-            self._problem("dependency cycle: " + " -> ".join(cycle),
-                          first.dockerfile if first else self.catalog.path)
+            first = edges.get((cycle[1], cycle[0])) if len(cycle) > 1 else None
+            file, _, line = (first or self.catalog.path).rpartition(":") if first else (self.catalog.path, "", "")
+            self._problem(describe_cycle(cycle, edges), file or self.catalog.path, int(line) if line else None)
             return
         # one git process for every .dockerignore instead of one per image when reading a commit
         prefetch = getattr(self.source, "prefetch", None)
         if prefetch is not None:
             prefetch([f"{i.folder.rstrip('/')}/.dockerignore" for i in self.catalog.images
                       if self.source.exists(f"{i.folder.rstrip('/')}/.dockerignore")])
+        nested = self.nested_folders()
         for tagbase in self.graph.order():
             if tagbase not in self.dockerfiles or any(p not in self.definitions for p in self.graph.parents[tagbase]):
                 continue
             image = self.catalog.image(tagbase)
             external = [b.ref for b in self.external_bases(tagbase)]
             inputs = definition_inputs(self.source, image, external,
-                                       {p: self.definitions[p] for p in self.graph.parents[tagbase]})
+                                       {p: self.definitions[p] for p in self.graph.parents[tagbase]},
+                                       nested.get(image.folder.rstrip("/"), ()))
             self.definitions[tagbase] = definition_hash(inputs)
 
     # -- queries ---------------------------------------------------------------------------------------

@@ -19,7 +19,15 @@ def test_shipped_catalogue_and_policy_parse():
     assert len(catalog.images) >= 5 and len(set(catalog.tagbases)) == len(catalog.images)
     for image in catalog.images:
         assert (ROOT / image.dockerfile).is_file()
-        assert image.tagbase == image.folder.removeprefix("src/").replace("/", "-")
+    # the shipped catalogue shows the model: one folder for two platforms, one folder with two build-arg variants
+    folders: dict[str, list] = {}
+    for image in catalog.images:
+        folders.setdefault(image.folder, []).append(image)
+    assert any(len({str(i.platform) for i in same}) >= 2 for same in folders.values())
+    assert any(len({tuple(sorted(i.build_args.items())) for i in same}) >= 2 and
+               len({str(i.platform) for i in same}) == 1 for same in folders.values())
+    assert [s.tag for s in catalog.index_tags] == ["azurelinux-3.0-net9.0-helix"]
+    assert catalog.aliases == ("mcr.microsoft.com/dotnet-buildtools/prereqs",)
     assert policy.approves("mcr.microsoft.com/azurelinux/base/core:3.0")
     assert not policy.approves("docker.io/library/alpine:3.20")
 

@@ -236,3 +236,15 @@ def test_split_of_a_small_plan_is_chain_per_leg(tmp_path):
     assert sorted(leg.images for leg in split.legs) == sorted(leg.images for leg in chain.legs)
     one = plan_matrix(ws, ws.order(), 1, "split")
     assert len(one.legs) == 1 and sorted(one.legs[0].images) == sorted(ws.order())
+
+
+def test_upstream_windows_versions_find_their_release_pool():
+    from lifecycle.catalog import Policy
+    from lifecycle.matrix_pools import pool_for
+    from lifecycle.platform import Platform
+
+    policy = Policy(approved_bases=("x",), label_prefix="t")
+    assert pool_for(Platform("windows", "amd64", None, "nanoserver-1809"), policy) == "windows-2019"
+    assert pool_for(Platform("windows", "amd64", None, "windowsservercore-ltsc2022"), policy) == "windows-2022"
+    with pytest.raises(InputError, match=r'buildPools: \{"windows/nanoserver-1903"'):
+        pool_for(Platform("windows", "amd64", None, "nanoserver-1903"), policy)

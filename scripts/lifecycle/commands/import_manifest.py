@@ -17,21 +17,33 @@ from lifecycle.upstream import import_manifest as run_import
 @click.option("--registry", metavar="HOST", help="Registry of the catalogue (default: the manifest's registry).")
 @click.option("--repository", metavar="NAME", help="Upstream repo to import, and our repository name.")
 @click.option("--policy-base", "policy_bases", multiple=True, metavar="PATTERN",
-              help="Approved base pattern to add to manifests/policy.yml (repeatable).")
+              help="Approved base pattern (repeatable); default: the existing policy's list. Other bases "
+                   "become waivers.")
+@click.option("--alias", "aliases", multiple=True, metavar="REGISTRY/REPO",
+              help="Another name of our repository (e.g. the public mirror); repeatable. The manifest's own "
+                   "registry/repository is one when it differs from --registry.")
+@click.option("--waiver-days", type=click.IntRange(1, 3650), default=90, show_default=True,
+              help="How long a waiver for a base outside the approved list lasts.")
+@click.option("--waiver-reason", metavar="TEXT", help="Reason / tracking link written on each new waiver.")
 @output_option
 @dry_run_option
 def import_manifest(manifest: Path, dest: Path | None, registry: str | None, repository: str | None,
-                    policy_bases: tuple[str, ...], output: str, dry_run: bool) -> None:
+                    policy_bases: tuple[str, ...], aliases: tuple[str, ...], waiver_days: int,
+                    waiver_reason: str | None, output: str, dry_run: bool) -> None:
     """Write manifests/images.yml from an ImageBuilder manifest.json; report what could not be mapped."""
     out = reporter(output)
     result, plan = run_import(manifest, dest, registry=registry, repository=repository,
-                              policy_bases=list(policy_bases), dry_run=dry_run)
+                              policy_bases=list(policy_bases), aliases=list(aliases), waiver_days=waiver_days,
+                              waiver_reason=waiver_reason, dry_run=dry_run)
     rows = [{"kind": f.kind, "where": f.where, "what": f.what} for f in result.findings]
     data = {"registry": result.registry, "repository": result.repository,
             "images": [e["tagBase"] for e in result.images], "files": sorted(plan.files),
+            "aliases": result.aliases, "sharedTags": result.shared,
+            "waivers": {b: u for b, u in result.base_users.items()},
             "copied": plan.copies, "findings": rows, "dryRun": dry_run}
     out.table(rows, ["kind", "where", "what"],
-              title=f"Import report ({len(result.unmapped)} not mapped, {len(result.mismatches)} tag mismatches)",
+              title=f"Import report ({len(result.unmapped)} not mapped, "
+                    f"{sum(f.kind == 'orphan' for f in result.findings)} Dockerfiles not in the manifest)",
               data=data)
     target = dest or manifest.parent
     verb = "would write" if dry_run else "wrote"

@@ -10,6 +10,7 @@ from lifecycle.commands.options import dry_run_option, insecure_option, output_o
 from lifecycle.commands.plan import compute_plan
 from lifecycle.errors import InputError, OperationError
 from lifecycle.output import short_digest
+from lifecycle.manifest_index import publish_indexes
 from lifecycle.planning import Plan, plan_images
 from lifecycle import imageinfo
 from lifecycle.publish import CHANNELS, PublishReport, move_from_info, publish as run_publish
@@ -71,6 +72,13 @@ def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], c
                              dry_run=dry_run, info_path=info_path, parents_from=earlier,
                              required_parents=[t.strip() for t in require_parents.split(",") if t.strip()])
     _print(out, report, channel, dry_run)
+    named = {t.strip() for t in (images or "").split(",") if t.strip()}
+    unbuildable = [r.tagbase for r in report.results
+                   if r.tagbase in named and r.status == "skipped" and r.reason.startswith("needs a ")]
+    if unbuildable:
+        raise OperationError(f"named explicitly but this engine cannot build them: "
+                             + ", ".join(f"{t} ({r.reason})" for t in unbuildable
+                                         for r in report.results if r.tagbase == t))
 
 
 def _print(out, report: PublishReport, channel: str, dry_run: bool) -> None:
@@ -78,7 +86,12 @@ def _print(out, report: PublishReport, channel: str, dry_run: bool) -> None:
              "reason": r.reason[:120]} for r in report.results]
     out.table(rows, title=f"Publish to {channel} at {report.revision[:7]}" + (" (dry run)" if dry_run else ""),
               data={"channel": channel, "revision": report.revision,
-                    "images": [r.__dict__ for r in report.results]})
+                    "images": [r.__dict__ for r in report.results],
+                    "indexes": [i.__dict__ for i in report.indexes]})
+    for index in report.indexes:
+        line = f"index {index.tag}: {index.status}" + (f" {short_digest(index.digest)}" if index.digest else "") \
+            + (f" ({index.reason})" if index.reason else "")
+        (out.error if index.status == "failed" else out.info)(line)
     if not report.ok:
         raise OperationError(f"failed: {', '.join(report.by_status('failed'))}; "
                              f"not published because a parent failed: {', '.join(report.by_status('blocked')) or 'none'}")
@@ -97,11 +110,14 @@ def _move_from(repo: Path, out, channel: str, insecure: tuple[str, ...], paths: 
         records += found
         revision = revision or next((r.revision for r in found if r.revision), "")
     with RegistryPool(insecure) as pool:
-        moved = move_from_info(records, channel=channel, client=pool.get(ws.catalog.registry),
+        client = pool.get(ws.catalog.registry)
+        moved = move_from_info(records, channel=channel, client=client,
                                repository=ws.catalog.repository, dry_run=dry_run)
+        indexes = publish_indexes(ws.catalog, client, channel,
+                                  {r.tagbase for r in moved if r.status == "published"}, dry_run=dry_run)
     if info_path is not None and not dry_run:
         imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.repository, moved)
-    _print(out, PublishReport(channel, revision, moved), channel, dry_run)
+    _print(out, PublishReport(channel, revision, moved, indexes), channel, dry_run)
 
 
 def _earlier_legs(ws: Workspace, out, paths: list[Path]) -> list[imageinfo.ImageInfo]:

@@ -26,6 +26,11 @@ def validate(repo: Path, output: str, pipelines: bool) -> None:
     out.problems((p.severity, f"{p.location}: {p.message}") for p in ws.problems)
     if output != "table" or (rows and not in_pipeline()):
         out.table(rows, ["severity", "where", "problem"], title="Validation")
+    if ws.waivers and output != "json":  # JSON keeps its one document: the problem list
+        waivers = [{"base": w.waiver.base, "images": ", ".join(w.waiver.images), "expires": str(w.waiver.expires),
+                    "daysLeft": w.days_left, "reason": w.waiver.reason} for w in ws.waivers]
+        out.table(waivers, ["base", "images", "expires", "daysLeft", "reason"],
+                  title=f"Waivers ({len(waivers)}): approve or replace each base before it expires")
     errors = ws.errors
     if errors:
         raise InputError(f"validation failed: {len(errors)} error(s)")
