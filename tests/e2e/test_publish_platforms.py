@@ -1,0 +1,117 @@
+"""arm64 and arm/v7 images built and tested for real, under QEMU user emulation (eng/local-env.sh sets it up).
+
+A small catalogue on arm bases seeded from Debian's busybox-static for arm64 and armhf: an arm64 image with
+an in-repo child (so pinning and the lineage check run for a foreign platform too) and an arm/v7 image.
+Their tests run inside the images and only pass where `uname -m` says the emulated machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lifecycle.labels import BASE_DIGEST
+from lifecycle.localbase import build_base_image
+from lifecycle.platform import Platform
+from lifecycle.publish import publish
+from lifecycle.source import run_git
+from tests.fixtures.gitops_origin import quiet
+
+pytestmark = pytest.mark.e2e
+
+ARM64 = "busybox-1.0-arm64"
+ARM64_CHILD = "busybox-1.0-tools-arm64"
+ARM32 = "busybox-1.0-arm32v7"
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+_counter = itertools.count()
+
+
+def _repo(root: Path, registry: str, repository: str, bases: dict[str, str]) -> Path:
+    d = textwrap.dedent
+    files = {
+        "manifests/images.yml": d(f"""\
+            registry: {registry}
+            repository: {repository}
+            images:
+              - tagBase: {ARM64}
+                dockerfile: src/busybox/1.0/arm64
+                platform: {{os: linux, architecture: arm64}}
+                tests: ['test "$(uname -m)" = aarch64', "grep -qx aarch64 /etc/build-machine"]
+              - tagBase: {ARM64_CHILD}
+                dockerfile: src/busybox/1.0/tools/arm64
+                platform: {{os: linux, architecture: arm64}}
+                tests: ["grep -qx 'tools aarch64' /etc/tools"]
+              - tagBase: {ARM32}
+                dockerfile: src/busybox/1.0/arm32v7
+                platform: {{os: linux, architecture: arm, variant: v7}}
+                tests: ['test "$(uname -m)" = armv7l', "grep -qx armv7l /etc/build-machine"]
+            """),
+        "manifests/policy.yml": d(f"""\
+            approvedBases:
+              - "{bases['arm64'].rsplit(':', 1)[0]}:*"
+            labelPrefix: io.lifecycle
+            maxAgeDays: 30
+            retention:
+              days: 90
+              keepLast: 1
+            """),
+        # the build's RUN steps run under emulation too: what they record is the emulated machine
+        "src/busybox/1.0/arm64/Dockerfile": f"FROM {bases['arm64']}\nRUN uname -m > /etc/build-machine\n",
+        "src/busybox/1.0/tools/arm64/Dockerfile":
+            f"FROM {registry}/{repository}:{ARM64}\nRUN echo \"tools $(uname -m)\" > /etc/tools\n",
+        "src/busybox/1.0/arm32v7/Dockerfile": f"FROM {bases['arm']}\nRUN uname -m > /etc/build-machine\n",
+    }
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    run_git(root, "init", "-q", "-b", "main")
+    run_git(root, "config", "user.name", "t")
+    run_git(root, "config", "user.email", "t@example.invalid")
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-q", "-m", "arm catalogue")
+    return root
+
+
+def test_arm64_and_arm_v7_images_are_built_and_tested_under_emulation(registry, engine, tmp_path):
+    for entry in ("qemu-aarch64", "qemu-arm"):
+        assert (BINFMT / entry).exists(), f"{BINFMT / entry} missing: eng/local-env.sh up registers it"
+    n = next(_counter)
+    repository = f"arm{n}/prereqs"
+    bases = {"arm64": f"{registry.host}/arm{n}/base:1-arm64", "arm": f"{registry.host}/arm{n}/base:1-arm"}
+    base_digests = {"arm64": build_base_image(engine, bases["arm64"], platform="linux/arm64"),
+                    "arm": build_base_image(engine, bases["arm"], platform="linux/arm/v7")}
+    root = _repo(tmp_path / "repo", registry.host, repository, bases)
+    with registry.client() as client:
+        report = publish(root, None, channel="staging", client=client, engine=engine, reporter=quiet())
+        by = {r.tagbase: r for r in report.results}
+        assert report.ok, {t: r.reason for t, r in by.items()}
+        assert {t: r.status for t, r in by.items()} == {ARM64: "published", ARM64_CHILD: "published",
+                                                        ARM32: "published"}
+        assert all(test["passed"] for r in report.results for test in r.tests) and by[ARM32].tests
+        wanted = {ARM64: Platform("linux", "arm64"), ARM64_CHILD: Platform("linux", "arm64"),
+                  ARM32: Platform("linux", "arm", "v7")}
+        for tagbase, platform in wanted.items():
+            config = client.config(repository, f"{tagbase}-staging")
+            assert config.platform is not None
+            assert (config.platform.os, config.platform.architecture) == (platform.os, platform.architecture)
+            assert config.platform.variant in ((platform.variant,) if platform.variant else (None, "v8"))
+        assert client.config(repository, by[ARM64].digest).labels[BASE_DIGEST] == base_digests["arm64"]
+        assert client.config(repository, by[ARM32].digest).labels[BASE_DIGEST] == base_digests["arm"]
+        # the arm64 child descends from the arm64 parent this run built
+        def diff_ids(digest: str) -> list[str]:
+            manifest = client.manifest(repository, digest)
+            return json.loads(client.blob(repository, manifest.config.digest))["rootfs"]["diff_ids"]
+        parent_layers = diff_ids(by[ARM64].digest)
+        assert diff_ids(by[ARM64_CHILD].digest)[:len(parent_layers)] == parent_layers
+        assert client.config(repository, by[ARM64_CHILD].digest).labels[BASE_DIGEST] == by[ARM64].digest
+    # the pushed images run under emulation: uname -m prints the emulated machine
+    for tagbase, machine in ((ARM64, "aarch64"), (ARM32, "armv7l")):
+        ref = f"{registry.host}/{repository}:{tagbase}-staging"
+        engine.remove(ref)
+        engine.pull(ref, platform=str(wanted[tagbase]))
+        result = engine.run_test(ref, "uname -m; cat /etc/build-machine")
+        assert result.output.split() == [machine, machine]
