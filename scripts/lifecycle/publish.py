@@ -148,10 +148,14 @@ class Publisher:
             parent = self.ws.in_repo_tag(base.ref)
             if parent is not None:
                 done = self.built.get(parent)
-                if done and done.status in ("published", "pushed", "built") and parent in self.local_ids:
-                    digests[base.ref] = done.digest or f"local:{done.immutable_tag}"
-                    local[base.ref] = self.local_ids[parent]
-                    continue
+                if done and done.status in ("published", "pushed", "built"):
+                    if parent in self.local_ids:  # built by this process: that very image
+                        digests[base.ref] = done.digest or f"local:{done.immutable_tag}"
+                        local[base.ref] = self.local_ids[parent]
+                        continue
+                    if done.digest:  # pushed by an earlier job of this run (a record seeded into `built`)
+                        digests[base.ref] = done.digest
+                        continue
                 found = self._channel_digest(parent)
                 if not found:
                     raise OperationError(f"in-repo parent {parent} has no {parent}-{self.channel} image "

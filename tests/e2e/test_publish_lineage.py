@@ -17,10 +17,12 @@ from lifecycle import pinning
 from lifecycle.catalog import split_immutable_tag
 from lifecycle.gitops import GitOps
 from lifecycle.labels import BASE_DIGEST
-from lifecycle.publish import publish
+from lifecycle.publish import Publisher, head_revision, publish
+from lifecycle.registries import RegistryPool
 from lifecycle.rollout import rollout
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO
-from lifecycle.source import run_git
+from lifecycle.source import WorkTree, run_git
+from lifecycle.workspace import Workspace
 from tests.fixtures.gitops_origin import quiet
 from tests.fixtures.lifecycle_repo import run_cli
 
@@ -122,3 +124,30 @@ def test_lineage_check_stops_a_child_built_on_the_registrys_stale_parent(sample,
     new = sample.tags() - before
     assert {split_immutable_tag(t)[0] for t in new if split_immutable_tag(t)} == {PARENT}  # nothing of the child
     assert sample.digest(f"{CHILD}-staging") == child_staging
+
+
+def test_a_parent_pushed_by_an_earlier_job_is_built_on_by_its_digest(sample):
+    """Matrix legs: one job pushes the parent without moving -staging, a later job builds the child on exactly
+    that digest (its record seeded into Publisher.built), never on a tag."""
+    leg1 = publish(sample.root, [PARENT], channel="staging", client=sample.client, engine=sample.engine,
+                   reporter=quiet(), move=False)
+    parent = leg1.results[0]
+    assert (parent.tagbase, parent.status) == (PARENT, "pushed") and sample.digest(f"{PARENT}-staging") is None
+
+    def leg2(seed):
+        ws = Workspace.load(WorkTree(sample.root))
+        pool = RegistryPool()
+        pool.add(sample.client)
+        publisher = Publisher(ws, sample.root, "staging", sample.client, pool, sample.engine, quiet(), move=False,
+                              revision=head_revision(sample.root))
+        if seed:
+            publisher.built[PARENT] = parent
+        return publisher.run([CHILD]).results[0]
+
+    unseeded = leg2(False)
+    assert unseeded.status == "failed" and f"has no {PARENT}-staging image" in unseeded.reason
+    child = leg2(True)
+    assert child.status == "pushed" and child.base_digest == parent.digest
+    assert labels(sample, child.digest)[BASE_DIGEST] == parent.digest
+    parent_layers = diff_ids(sample, parent.digest)
+    assert diff_ids(sample, child.digest)[:len(parent_layers)] == parent_layers
