@@ -20,6 +20,7 @@ from lifecycle.platform import Platform
 from lifecycle.publish import publish
 from lifecycle.source import run_git
 from tests.fixtures.gitops_origin import quiet
+from tests.fixtures.images import push_index
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +116,52 @@ def test_arm64_and_arm_v7_images_are_built_and_tested_under_emulation(registry, 
         engine.pull(ref, platform=str(wanted[tagbase]))
         result = engine.run_test(ref, "uname -m; cat /etc/build-machine")
         assert result.output.split() == [machine, machine]
+
+
+def test_a_multi_platform_base_is_built_on_per_platform_by_digest(registry, engine, tmp_path):
+    """The fleet's external bases are indexes (one tag, several platforms). Each image is built on its own
+    platform's manifest of the index the tag resolved to; the label records the index digest, and the
+    lineage check compares against that platform's layers."""
+    n = next(_counter)
+    base_repo, repository = f"mp{n}/base", f"mp{n}/prereqs"
+    with registry.client() as client:
+        children = {
+            ("linux", "amd64"): build_base_image(engine, f"{registry.host}/{base_repo}:amd64", platform="linux/amd64"),
+            ("linux", "arm64"): build_base_image(engine, f"{registry.host}/{base_repo}:arm64", platform="linux/arm64"),
+        }
+        index = push_index(client, base_repo, "1", [(d, p) for p, d in children.items()])
+        base = f"{registry.host}/{base_repo}:1"
+        root = tmp_path / "repo"
+        images = {"busybox-1.0-amd64": ("amd64", "x86_64"), "busybox-1.0-arm64": ("arm64", "aarch64")}
+        catalogue = [f"registry: {registry.host}", f"repository: {repository}", "images:"]
+        for tagbase, (arch, machine) in images.items():
+            catalogue += [f"  - tagBase: {tagbase}", f"    dockerfile: src/busybox/1.0/{arch}",
+                          f"    platform: {{os: linux, architecture: {arch}}}",
+                          f"    tests: ['test \"$(uname -m)\" = {machine}']"]
+            folder = root / "src/busybox/1.0" / arch
+            folder.mkdir(parents=True)
+            (folder / "Dockerfile").write_text(f"FROM {base}\nRUN uname -m > /etc/build-machine\n")
+        (root / "manifests").mkdir()
+        (root / "manifests/images.yml").write_text("\n".join(catalogue) + "\n")
+        (root / "manifests/policy.yml").write_text(
+            f'approvedBases: ["{registry.host}/{base_repo}:*"]\nlabelPrefix: io.lifecycle\nmaxAgeDays: 30\n'
+            "retention: {days: 90, keepLast: 1}\n")
+        run_git(root, "init", "-q", "-b", "main")
+        run_git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "add", "-A")
+        run_git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "mp")
+        report = publish(root, None, channel="staging", client=client, engine=engine, reporter=quiet())
+        by = {r.tagbase: r for r in report.results}
+        assert report.ok, {t: r.reason for t, r in by.items()}
+
+        def diff_ids(repo: str, digest: str) -> list[str]:
+            manifest = client.manifest(repo, digest)
+            return json.loads(client.blob(repo, manifest.config.digest))["rootfs"]["diff_ids"]
+
+        for tagbase, (arch, _) in images.items():
+            record = by[tagbase]
+            assert record.status == "published" and record.base_digest == index
+            assert client.config(repository, record.digest).labels[BASE_DIGEST] == index
+            base_layers = diff_ids(base_repo, children[("linux", arch)])
+            assert diff_ids(repository, record.digest)[:len(base_layers)] == base_layers
+        # the two platforms' bases really differ (else the check above could not tell them apart)
+        assert diff_ids(base_repo, children[("linux", "amd64")]) != diff_ids(base_repo, children[("linux", "arm64")])
