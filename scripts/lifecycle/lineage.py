@@ -31,6 +31,10 @@ class LineageError(OperationError):
     """An image was not built on the base its labels and this run's resolution say."""
 
 
+class PlatformError(OperationError):
+    """An image's config is for another platform than the catalogue's."""
+
+
 @dataclass(frozen=True)
 class RemoteImage:
     """A single-platform image in a registry: the manifest's digest and the config's facts."""
@@ -72,7 +76,7 @@ def check_platform(image: str, wanted: Platform, os_name: str, architecture: str
     found = Platform(os_name, architecture, variant)
     if (os_name, architecture) != (wanted.os, wanted.architecture) or \
             (variant is not None and not same_platform(found, wanted)):
-        raise OperationError(f"{image}: the image config ({where}) says {found}, the catalogue says {wanted}")
+        raise PlatformError(f"{image}: the image config ({where}) says {found}, the catalogue says {wanted}")
 
 
 @dataclass(frozen=True)

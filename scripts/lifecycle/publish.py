@@ -187,6 +187,19 @@ class Publisher:
     def _build_test_push(self, image: ImageSpec, definition: str, bases: _Bases, info: ImageInfo) -> None:
         if self.engine is None:
             raise OperationError("no container engine: set DOCKER_HOST or run eng/local-env.sh up")
+        try:
+            self._attempt(image, definition, bases, info, self.no_cache)
+        except lineage.PlatformError as exc:
+            if self.no_cache:
+                raise
+            # podman's build cache ignores the platform: identical steps on the same base (FROM scratch) come
+            # back as the image cached for another platform, or with its variant. Without the cache it is right.
+            self.out.info(f"{image.tagbase}: {exc}; building again without the build cache")
+            info.tests = []
+            self._attempt(image, definition, bases, info, True)
+
+    def _attempt(self, image: ImageSpec, definition: str, bases: _Bases, info: ImageInfo, no_cache: bool) -> None:
+        assert self.engine is not None
         created = self.now()
         immutable = image.immutable_tag(created, self.revision or "0000000")
         target = self.ws.catalog.reference(immutable)
@@ -208,7 +221,7 @@ class Publisher:
                 dockerfile.write_text(pinned, encoding="utf-8")
                 image_id = self.engine.build(self.root / image.folder, dockerfile=str(dockerfile), tag=target,
                                              build_args=image.build_args, labels=labels,
-                                             platform=str(image.platform), no_cache=self.no_cache, log=log)
+                                             platform=str(image.platform), no_cache=no_cache, log=log)
         info.created = labels_mod.rfc3339(created)
         self._verify(image, bases, self.engine.inspect(image_id))
         with self.out.group(f"test {image.tagbase}"):

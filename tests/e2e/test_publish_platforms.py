@@ -165,3 +165,60 @@ def test_a_multi_platform_base_is_built_on_per_platform_by_digest(registry, engi
             assert diff_ids(repository, record.digest)[:len(base_layers)] == base_layers
         # the two platforms' bases really differ (else the check above could not tell them apart)
         assert diff_ids(base_repo, children[("linux", "amd64")]) != diff_ids(base_repo, children[("linux", "arm64")])
+
+
+def _scratch_repo(root: Path, registry: str, repository: str, images: dict[str, str]) -> Path:
+    """A catalogue of FROM scratch images that copy the same file: {tag base: platform}."""
+    catalogue = [f"registry: {registry}", f"repository: {repository}", "images:"]
+    for tagbase, platform in images.items():
+        parsed = Platform.parse(platform)
+        folder = root / "src" / tagbase.replace("-", "/")
+        folder.mkdir(parents=True)
+        (folder / "Dockerfile").write_text("FROM scratch\nCOPY hello /hello\n")
+        (folder / "hello").write_text("hello\n")
+        variant = f", variant: {parsed.variant}" if parsed.variant else ""
+        catalogue += [f"  - tagBase: {tagbase}", f"    dockerfile: src/{tagbase.replace('-', '/')}",
+                      f"    platform: {{os: linux, architecture: {parsed.architecture}{variant}}}"]
+    (root / "manifests").mkdir()
+    (root / "manifests/images.yml").write_text("\n".join(catalogue) + "\n")
+    (root / "manifests/policy.yml").write_text(
+        f'approvedBases: ["{registry}/none/*"]\nlabelPrefix: io.lifecycle\nmaxAgeDays: 30\n'
+        "retention: {days: 90, keepLast: 1}\n")
+    run_git(root, "init", "-q", "-b", "main")
+    run_git(root, "add", "-A")
+    run_git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "scratch")
+    return root
+
+
+def test_identical_steps_for_two_platforms_each_get_their_own_image(registry, engine, tmp_path):
+    """podman's build cache ignores the platform: the second of two identical FROM scratch builds comes back as
+    the first platform's image. Publish sees the wrong architecture and builds it again without the cache."""
+    n = next(_counter)
+    repository = f"cache{n}/prereqs"
+    images = {f"files-{n}-amd64": "linux/amd64", f"files-{n}-arm64": "linux/arm64"}
+    root = _scratch_repo(tmp_path / "repo", registry.host, repository, images)
+    out = quiet()
+    with registry.client() as client:
+        report = publish(root, None, channel="staging", client=client, engine=engine, reporter=out)
+        assert report.ok, [r.reason for r in report.results]
+        for tagbase, platform in images.items():
+            assert str(client.config(repository, f"{tagbase}-staging").platform) == platform
+    # the trap was there: the arm64 build first came back from the cache as another platform's image
+    assert f"files-{n}-arm64: the image config" in out.err.getvalue()
+    assert "building again without the build cache" in out.err.getvalue()
+
+
+def test_a_config_for_another_variant_than_the_catalogues_is_removed_again_and_fails(registry, engine, tmp_path):
+    """podman builds arm/v7 when asked for arm/v6 and its inspect does not report the variant, so only the
+    registry's config shows it: publish checks that after the push, deletes the manifest and fails the image
+    before -staging moves."""
+    n = next(_counter)
+    repository = f"variant{n}/prereqs"
+    root = _scratch_repo(tmp_path / "repo", registry.host, repository, {f"files-{n}-arm32v6": "linux/arm/v6"})
+    with registry.client() as client:
+        report = publish(root, None, channel="staging", client=client, engine=engine, reporter=quiet())
+        record = report.results[0]
+        assert not report.ok and record.status == "failed"
+        assert "the image config (registry) says linux/arm/v7, the catalogue says linux/arm/v6" in record.reason
+        assert record.immutable_tag and record.digest
+        assert client.tags(repository) == [] and client.try_resolve(repository, record.digest) is None
