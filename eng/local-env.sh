@@ -32,6 +32,15 @@ PORT_MAX=55049
 PACKAGES=(podman runc docker-registry busybox-static skopeo uidmap apache2-utils git)
 # chromium + its driver: the status page's tests open the page in a real headless browser (selenium).
 PACKAGES+=(chromium chromium-driver)
+# Other architectures (arm64, arm/v7) are built and tested under QEMU user emulation.
+EMULATION_PACKAGES=(qemu-user-static binfmt-support)
+PACKAGES+=("${EMULATION_PACKAGES[@]}")
+# Debian architectures whose busybox-static seeds the arm64 and arm/v7 test bases (lifecycle.localbase),
+# and the binfmt_misc entries (from qemu-user-static) that run their binaries.
+FOREIGN_ARCHES=(arm64 armhf)
+BINFMT_ENTRIES=(qemu-aarch64 qemu-arm)
+BINFMT=/proc/sys/fs/binfmt_misc
+BUSYBOX_DIR=${LIFECYCLE_BUSYBOX_DIR:-$REPO/.local/busybox}
 
 log() { echo "local-env: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -62,6 +71,67 @@ install_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   # shellcheck disable=SC2086
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
+}
+
+# --- other architectures ------------------------------------------------------------------
+
+as_root() {
+  if [[ $EUID -eq 0 ]]; then "$@"; else sudo -n "$@"; fi
+}
+
+# QEMU user emulation: binfmt_misc mounted, and the aarch64 and arm entries registered with the
+# kernel (qemu-user-static ships them with the fix-binary flag, so they work inside containers).
+# Without privileges this only warns: amd64 images still build, foreign ones fail with a clear error.
+setup_emulation() {
+  if [[ ! -e $BINFMT/status ]]; then
+    as_root mount -t binfmt_misc binfmt_misc "$BINFMT" 2>/dev/null ||
+      { log "warning: cannot mount binfmt_misc on $BINFMT: arm64/arm images cannot be built here"; return 0; }
+  fi
+  local entry
+  for entry in "${BINFMT_ENTRIES[@]}"; do
+    [[ -e $BINFMT/$entry ]] && continue
+    as_root update-binfmts --enable "$entry" >&2 ||
+      log "warning: could not register $entry with binfmt_misc: its architecture cannot be emulated"
+  done
+}
+
+# Debian's busybox-static for each foreign architecture, extracted (not installed: it would replace
+# the host's /bin/busybox) into $BUSYBOX_DIR/<arch>/busybox. Network only when one is missing.
+# Like setup_emulation, a missing privilege only warns: the arm bases then cannot be built.
+foreign_busybox() {
+  local arch missing=() updated=""
+  for arch in "${FOREIGN_ARCHES[@]}"; do
+    [[ -x $BUSYBOX_DIR/$arch/busybox ]] || missing+=("$arch")
+  done
+  ((${#missing[@]})) || return 0
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=300)
+  for arch in "${missing[@]}"; do
+    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+      as_root dpkg --add-architecture "$arch" ||
+        { log "warning: cannot add the Debian architecture $arch: no arm bases here"; return 0; }
+      updated=no # the new architecture's package lists are not there yet
+    fi
+  done
+  if [[ $updated == no ]]; then
+    as_root "${apt[@]}" update || { log "warning: apt-get update failed: no arm bases here"; return 0; }
+    updated=yes
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 0777 "$tmp" # apt's download sandbox user writes here
+  for arch in "${missing[@]}"; do
+    if ! (cd "$tmp" && apt-get download -qq "busybox-static:$arch" 2>/dev/null); then
+      # lists older than the archive (the .deb moved on): refresh once and retry
+      [[ $updated == yes ]] || { as_root "${apt[@]}" update || true; updated=yes; }
+      (cd "$tmp" && apt-get download -qq "busybox-static:$arch") >&2 ||
+        { rm -rf "$tmp"; die "cannot download busybox-static:$arch"; }
+    fi
+    mkdir -p "$tmp/$arch"
+    dpkg-deb -x "$tmp"/busybox-static_*_"$arch".deb "$tmp/$arch"
+    install -D -m 0755 "$tmp/$arch/bin/busybox" "$BUSYBOX_DIR/$arch/busybox"
+    log "busybox for $arch: $BUSYBOX_DIR/$arch/busybox"
+  done
+  rm -rf "$tmp"
 }
 
 # --- helpers ------------------------------------------------------------------------------
@@ -283,6 +353,8 @@ main() {
       ((${#parts[@]})) || parts=(engine registry)
       requested_port >/dev/null
       install_packages
+      setup_emulation
+      foreign_busybox
       mkdir -p "$STATE"
       local part
       for part in "${parts[@]}"; do
@@ -299,7 +371,11 @@ main() {
       stop_pid "$REGISTRY_PID" registry
       rm -f "$REGISTRY_PORT_FILE"
       ;;
-    install) install_packages ;;
+    install)
+      install_packages
+      setup_emulation
+      foreign_busybox
+      ;;
     env) print_env ;;
     status) status ;;
     *)

@@ -4,9 +4,10 @@ In Azure Pipelines DOCKER_HOST is Docker; locally, in CI and in the tests it is 
 Docker-compatible service started by eng/local-env.sh. Only calls that behave the same on both
 are used here, which is why:
 
-- builds never pull (pull=False). The caller pre-pulls every base BY DIGEST (`pull`), tags it
-  locally under the name the Dockerfile uses (`tag`) and then builds, so an in-repo parent name
-  resolves to exactly the image chosen for this run and is never fetched from the registry;
+- builds never pull (pull=False), and are never trusted not to: podman's compat build fetches a
+  FROM tag from the registry whenever a platform is given, pull=False or not. So the caller pulls
+  every base BY DIGEST (`pull`) and hands the build a Dockerfile whose FROM lines name local image
+  ids (lifecycle.pinning; `dockerfile` may be a file outside the context, which the SDK sends along);
 - the pushed digest is read from the push stream (Docker sends it as `aux`, podman only in the
   status text "...: digest: sha256:... size: N"; both are understood);
 - stream errors are checked explicitly: the SDK does not raise for an `error` entry in a
@@ -15,6 +16,7 @@ are used here, which is why:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections import deque
@@ -25,7 +27,7 @@ from pathlib import Path
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.utils import parse_repository_tag
+from docker.utils import build as docker_build, parse_repository_tag
 
 from .engine_retry import retried
 from .errors import OperationError
@@ -55,6 +57,16 @@ class TestResult:
     @property
     def passed(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    id: str
+    layers: tuple[str, ...]  # rootfs diff_ids, base first
+    labels: dict[str, str]
+    os: str
+    architecture: str
+    variant: str | None
 
 
 def _split_ref(ref: str) -> tuple[str, str]:
@@ -156,13 +168,19 @@ class Engine:
     ) -> str:
         """Build `context_dir` into `tag` without pulling anything; return the image id.
 
+        `dockerfile`: a path inside the context, or an absolute path to a file anywhere (a generated
+        Dockerfile; the SDK adds it to the context it sends).
+
         Build output goes to `log` line by line. A failure raises OperationError naming the
         image and quoting the last lines of its log.
         """
         lines = _Lines(log)
+        context, dockerfile = _context(context_dir, dockerfile)
         error = _drain(
             lambda: self._api.build(
-                path=str(context_dir),
+                path=None if context else str(context_dir),
+                fileobj=context,
+                custom_context=context is not None,
                 dockerfile=dockerfile,
                 tag=tag,
                 buildargs=dict(build_args or {}),
@@ -176,6 +194,8 @@ class Engine:
             ),
             lambda chunk: lines.feed(chunk["stream"]) if "stream" in chunk else None,
         )
+        if context is not None:
+            context.close()
         lines.close()
         if error:
             raise OperationError(
@@ -187,13 +207,13 @@ class Engine:
             raise OperationError(f"build of {tag} reported success but the image is absent")
         return image_id
 
-    def pull(self, ref: str) -> None:
-        """Pull `ref` (normally name@sha256:..., so that exactly that image is used). A registry's transient
-        answer is retried with the registry client's policy (lifecycle.engine_retry)."""
+    def pull(self, ref: str, *, platform: str | None = None) -> None:
+        """Pull `ref` (normally name@sha256:..., so that exactly that image is used), for `platform`. A
+        registry's transient answer is retried with the registry client's policy (lifecycle.engine_retry)."""
         repository, tag = parse_repository_tag(ref)
 
         def once() -> None:
-            error = _drain(lambda: self._api.pull(repository, tag=tag, stream=True, decode=True))
+            error = _drain(lambda: self._api.pull(repository, tag=tag, stream=True, decode=True, platform=platform))
             if error:
                 raise OperationError(f"pull of {ref} failed: {error.strip()}")
 
@@ -251,6 +271,23 @@ class Engine:
         except APIError as e:
             raise OperationError(f"inspecting {ref} failed: {e.explanation or e}") from e
 
+    def inspect(self, ref: str) -> LocalImage:
+        """What publish verifies of a local image before pushing it: layers, labels, platform."""
+        try:
+            attrs = self._api.inspect_image(ref)
+        except (ImageNotFound, NotFound) as e:
+            raise OperationError(f"{ref}: no such local image") from e
+        except APIError as e:
+            raise OperationError(f"inspecting {ref} failed: {e.explanation or e}") from e
+        return LocalImage(
+            id=attrs["Id"],
+            layers=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
+            labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+            os=attrs.get("Os") or "",
+            architecture=attrs.get("Architecture") or "",
+            variant=attrs.get("Variant") or None,  # Docker reports it; podman's compat API does not
+        )
+
     def labels(self, ref: str) -> dict[str, str]:
         """The labels of a local image (empty when it has none)."""
         try:
@@ -303,6 +340,33 @@ class Engine:
         """Each command in its own container, in order (the caller decides whether to stop early)."""
         for command in commands:
             yield self.run_test(image, command, timeout)
+
+
+def _context(context_dir: Path, dockerfile: str):
+    """(None, dockerfile) for a Dockerfile inside the context; else a context tar holding it, and its name there.
+
+    The SDK can send a Dockerfile from outside the context itself, but passes the `dockerfile` query
+    parameter as a pair (name, contents) that Docker reads as the name and podman as the contents.
+    So the same tar is made here (the context as .dockerignore filters it, plus the file) and sent as
+    a custom context with a plain name.
+    """
+    path = Path(dockerfile)
+    if not path.is_absolute() or path.resolve().is_relative_to(Path(context_dir).resolve()):
+        return None, dockerfile
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise OperationError(f"cannot read the Dockerfile {path}: {e}") from e
+    name = ".dockerfile." + hashlib.sha256(text.encode()).hexdigest()[:20]
+    ignore = Path(context_dir) / ".dockerignore"
+    exclude = None
+    if ignore.exists():  # the SDK's own reading of .dockerignore, so both paths send the same files
+        exclude = [line.strip() for line in ignore.read_text().splitlines()
+                   if line.strip() and not line.strip().startswith("#")]
+    try:
+        return docker_build.tar(str(context_dir), exclude=exclude, dockerfile=(name, text)), name
+    except OSError as e:
+        raise OperationError(f"cannot pack the build context {context_dir}: {e}") from e
 
 
 def _drain(start: Callable[[], Iterable[dict]], seen: Callable[[dict], None] | None = None) -> str | None:

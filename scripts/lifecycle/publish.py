@@ -2,7 +2,10 @@
 
 Order is the graph's. An in-repo parent is never pulled by name: it is the image built earlier in this run,
 or the parent's digest on the run's channel. External bases are resolved to a digest first, pulled by that
-digest, and the digest is recorded in the labels, so the image says exactly what it was built from.
+digest, and the digest is recorded in the labels, so the image says exactly what it was built from. The build
+gets a copy of the Dockerfile whose every FROM / COPY --from names the local image id of exactly that image
+(lifecycle.pinning), and before anything is pushed the image's layers must begin with its base's
+(lifecycle.lineage).
 An image is skipped when its channel tag already carries this definition, was built from the bases that are
 current now, and is younger than the policy's max age. A failed build or test stops that image and its
 descendants; independent images go on.
@@ -11,19 +14,22 @@ descendants; independent images go on.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from lifecycle import imageinfo, labels as labels_mod
+from lifecycle import imageinfo, labels as labels_mod, lineage, pinning
 from lifecycle.catalog import ImageSpec
-from lifecycle.engine import Engine
+from lifecycle.dockerfile import Dockerfile
+from lifecycle.engine import Engine, LocalImage
 from lifecycle.errors import LifecycleError, OperationError
 from lifecycle.imageinfo import ImageInfo
 from lifecycle.manifest_index import IndexOutcome, publish_indexes
 from lifecycle.output import Reporter, short_digest
+from lifecycle.platform import Platform
 from lifecycle.registries import RegistryPool
-from lifecycle.registry import RegistryClient
+from lifecycle.registry import RegistryClient, parse_reference
 from lifecycle.source import WorkTree, run_git
 from lifecycle.workspace import Workspace
 
@@ -51,9 +57,11 @@ class _Bases:
     """What one image is built from: every image reference of every stage, resolved to digests."""
 
     digests: dict[str, str]           # reference as written -> digest
-    local: dict[str, str]             # in-repo reference -> local image built in this run
+    local: dict[str, str]             # in-repo reference -> id of the local image built in this run
     final_name: str
     final_digest: str
+    platforms: dict[str, Platform] = field(default_factory=dict)  # reference -> platform it is used for
+    final_is_image: bool = False
 
 
 @dataclass
@@ -74,10 +82,13 @@ class Publisher:
     build_log: Callable[[str], None] | None = None
     revision: str = ""
     built: dict[str, ImageInfo] = field(default_factory=dict)
+    # tag base -> id of the local image this run built (what a child's FROM is pinned to)
+    local_ids: dict[str, str] = field(default_factory=dict)
     # one lookup per reference per run: many images share a base, and a parent's channel tag is read
     # for its own skip check and again for each child
     _digests: dict[str, str | None] = field(default_factory=dict)
     _engine_os: str | None = None
+    _remote: dict[tuple[str, str], lineage.RemoteImage] = field(default_factory=dict)
 
     def engine_os(self) -> str:
         """The OS the engine builds for; a dry run without an engine assumes Linux, as the local engine is."""
@@ -153,9 +164,13 @@ class Publisher:
             if parent is not None:
                 done = self.built.get(parent)
                 if done and done.status in ("published", "pushed", "built"):
-                    digests[base.ref] = done.digest or f"local:{done.immutable_tag}"
-                    local[base.ref] = self.ws.catalog.reference(done.immutable_tag or "")
-                    continue
+                    if parent in self.local_ids:  # built by this process: that very image
+                        digests[base.ref] = done.digest or f"local:{done.immutable_tag}"
+                        local[base.ref] = self.local_ids[parent]
+                        continue
+                    if done.digest:  # pushed by an earlier job of this run (a record seeded into `built`)
+                        digests[base.ref] = done.digest
+                        continue
                 found = self._channel_digest(parent)
                 if not found:
                     raise OperationError(f"in-repo parent {parent} has no {parent}-{self.channel} image "
@@ -165,7 +180,8 @@ class Publisher:
                 digests[base.ref] = self._external_digest(base.ref)
         final = self.ws.dockerfiles[image.tagbase].final_base
         final_digest = digests.get(final.ref, "") if final.is_image else ""
-        return _Bases(digests, local, final.ref, final_digest)
+        return _Bases(digests, local, final.ref, final_digest, _platforms(self.ws.dockerfiles[image.tagbase], image),
+                      final.is_image)
 
     def _skip_reason(self, image: ImageSpec, definition: str, bases: _Bases) -> tuple[str, str] | None:
         tag = f"{image.tagbase}-{self.channel}"
@@ -186,18 +202,43 @@ class Publisher:
     def _build_test_push(self, image: ImageSpec, definition: str, bases: _Bases, info: ImageInfo) -> None:
         if self.engine is None:
             raise OperationError("no container engine: set DOCKER_HOST or run eng/local-env.sh up")
+        try:
+            self._attempt(image, definition, bases, info, self.no_cache)
+        except lineage.PlatformError as exc:
+            if self.no_cache:
+                raise
+            # podman's build cache ignores the platform: identical steps on the same base (FROM scratch) come
+            # back as the image cached for another platform, or with its variant. Without the cache it is right.
+            self.out.info(f"{image.tagbase}: {exc}; building again without the build cache")
+            info.tests = []
+            self._attempt(image, definition, bases, info, True)
+
+    def _attempt(self, image: ImageSpec, definition: str, bases: _Bases, info: ImageInfo, no_cache: bool) -> None:
+        assert self.engine is not None
         created = self.now()
         immutable = image.immutable_tag(created, self.revision or "0000000")
         target = self.ws.catalog.reference(immutable)
-        self._prepare_bases(bases)
         labels = labels_mod.make_labels(
             policy=self.ws.policy, revision=self.revision, created=created, source=self.ws.catalog.source_url,
             definition=definition, base_name=bases.final_name, base_digest=bases.final_digest, bases=bases.digests)
+        log = self.build_log or self.out.info
         with self.out.group(f"build {image.tagbase}"):
-            self.engine.build(self.root / image.folder, dockerfile=image.dockerfile_name, tag=target,
-                              build_args=image.build_args, labels=labels, platform=str(image.platform),
-                              no_cache=self.no_cache, log=self.build_log or self.out.info)
+            pins = self._prepare_bases(bases)
+            for ref, image_id in pins.items():
+                log(f"[lifecycle] {ref} = {bases.digests[ref]} -> local image {image_id}")
+            source = self.ws.source.read(image.dockerfile)
+            if source is None:
+                raise OperationError(f"{image.dockerfile}: not found in the working tree")
+            pinned = pinning.pin(source.decode("utf-8", "replace"), self.ws.dockerfiles[image.tagbase], pins)
+            with tempfile.TemporaryDirectory(prefix="lifecycle-build-") as tmp:
+                # outside the context: the folder in git is built as it is, only the FROM lines differ
+                dockerfile = Path(tmp) / "Dockerfile"
+                dockerfile.write_text(pinned, encoding="utf-8")
+                image_id = self.engine.build(self.root / image.folder, dockerfile=str(dockerfile), tag=target,
+                                             build_args=image.build_args, labels=labels,
+                                             platform=str(image.platform), no_cache=no_cache, log=log)
         info.created = labels_mod.rfc3339(created)
+        self._verify(image, bases, self.engine.inspect(image_id))
         with self.out.group(f"test {image.tagbase}"):
             for command in image.tests:
                 result = self.engine.run_test(target, command)
@@ -207,12 +248,15 @@ class Publisher:
                     raise OperationError(f"test {command!r} exited {result.exit_code}: "
                                          f"{result.output.strip()[-500:]}")
         if not self.push:
+            self.local_ids[image.tagbase] = image_id
             info.status, info.immutable_tag, info.reason = "built", immutable, "built and tested, not pushed"
             return
         self.engine.push(target)
         # the registry's digest is the truth (an engine may report another encoding's digest)
         info.digest = self.client.resolve(self.repo, immutable)
         info.immutable_tag = immutable
+        self._verify_pushed(image, info.digest, immutable)
+        self.local_ids[image.tagbase] = image_id
         if not self.move:
             info.status, info.reason = "pushed", f"{image.tagbase}-{self.channel} left for the final job"
             return
@@ -223,29 +267,91 @@ class Publisher:
             raise OperationError(f"{immutable} pushed, but moving {channel_tag} failed: {moved.error}")
         info.channel_tag, info.status = channel_tag, "published"
 
-    def _prepare_bases(self, bases: _Bases) -> None:
-        """Make every base reference name exactly the image chosen for it, without the builder pulling."""
+    def _prepare_bases(self, bases: _Bases) -> dict[str, str]:
+        """The local image id of exactly the image chosen for every base reference, pulled by digest if absent."""
         assert self.engine is not None
+        pins: dict[str, str] = {}
         for ref, digest in bases.digests.items():
             if ref in bases.local:
-                self.engine.tag(bases.local[ref], _tagged(ref))
+                pins[ref] = bases.local[ref]
                 continue
-            name = ref.split("@")[0].rsplit(":", 1)[0] if _has_tag(ref) else ref.split("@")[0]
-            pinned = f"{name}@{digest}"
-            if self.engine.image_id(pinned) is None:
-                self.engine.pull(pinned)
-            self.engine.tag(pinned, _tagged(ref))
+            platform = bases.platforms.get(ref)
+            remote = self._remote_image(ref, digest, platform)
+            parsed = parse_reference(ref)
+            # the platform's own manifest, not an index: the local image is then exactly that manifest
+            pinned = f"{parsed.registry}/{parsed.repository}@{remote.manifest_digest}"
+            image_id = self.engine.image_id(pinned)
+            if image_id is None:
+                self.engine.pull(pinned, platform=str(platform) if platform else None)
+                image_id = self.engine.image_id(pinned)
+            if image_id is None:
+                raise OperationError(f"pulled {pinned} for {ref}, but the engine does not find it by that name")
+            pins[ref] = image_id
+        return pins
+
+    def _remote_image(self, ref: str, digest: str, platform: Platform | None) -> lineage.RemoteImage:
+        key = (digest, str(platform))
+        if key not in self._remote:
+            parsed = parse_reference(ref)
+            self._remote[key] = lineage.remote_image(self.pool.get(parsed.registry), parsed.repository, digest,
+                                                     platform)
+        return self._remote[key]
+
+    # -- verification before and after the push --------------------------------------------------
+
+    def _verify(self, image: ImageSpec, bases: _Bases, built: LocalImage) -> None:
+        """Platform and lineage of the built image, before its tests and before anything is pushed."""
+        lineage.check_platform(image.tagbase, image.platform, built.os, built.architecture, built.variant,
+                               "local engine")
+        if not bases.final_is_image:
+            return  # FROM scratch: no base to descend from
+        ref, digest = bases.final_name, bases.final_digest
+        if ref in bases.local:
+            parent = self.ws.in_repo_tag(ref)
+            done = self.built.get(parent or "")
+            if done is not None and done.digest:
+                base_layers = self._remote_image(ref, done.digest, bases.platforms.get(ref)).diff_ids
+            else:
+                assert self.engine is not None
+                base_layers = self.engine.inspect(bases.local[ref]).layers
+        else:
+            base_layers = self._remote_image(ref, digest, bases.platforms.get(ref)).diff_ids
+        lineage.verify(lineage.Lineage(image.tagbase, ref, digest, built.labels.get(labels_mod.BASE_DIGEST),
+                                       tuple(base_layers), built.layers))
+
+    def _verify_pushed(self, image: ImageSpec, digest: str, immutable: str) -> None:
+        """The registry's config of what was pushed must be for the catalogue's platform (variant included,
+        which podman's inspect does not report); if not, the pushed manifest is removed again."""
+        pushed = self._remote_image(self.ws.catalog.reference(immutable), digest, image.platform)
+        found = pushed.platform or Platform("", "")
+        try:
+            lineage.check_platform(image.tagbase, image.platform, found.os, found.architecture,
+                                   found.variant or "", "registry")
+        except OperationError:
+            try:
+                self.client.delete(self.repo, digest)
+            except LifecycleError as exc:
+                self.out.error(f"{image.tagbase}: could not remove {immutable} again: {exc}")
+            raise
 
 
-def _has_tag(ref: str) -> bool:
-    last = ref.split("@")[0].rsplit("/", 1)[-1]
-    return ":" in last
-
-
-def _tagged(ref: str) -> str:
-    """The local name the builder will look up for a FROM reference (no tag means :latest)."""
-    ref = ref.split("@")[0]
-    return ref if _has_tag(ref) else f"{ref}:latest"
+def _platforms(dockerfile: Dockerfile, image: ImageSpec) -> dict[str, Platform]:
+    """The platform each base reference is used for: its stage's `--platform`, when that is concrete, else the
+    image's (a COPY --from image is read for the image's platform)."""
+    platforms: dict[str, Platform] = {}
+    for stage in dockerfile.stages:
+        platform = image.platform
+        if stage.platform and "$" not in stage.platform:
+            try:
+                platform = Platform.parse(stage.platform)
+            except ValueError:
+                pass
+        if stage.base.is_image:
+            platforms.setdefault(stage.base.ref, platform)
+        for copy in stage.copies_from:
+            if copy.is_image:
+                platforms.setdefault(copy.ref, image.platform)
+    return platforms
 
 
 def head_revision(root: Path) -> str:
