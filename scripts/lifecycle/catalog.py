@@ -29,6 +29,7 @@ DEFAULT_RETENTION_DAYS = 180
 MIN_RETENTION_DAYS = 90
 DEFAULT_KEEP_LAST = 3
 DEFAULT_RETIRED_GRACE_DAYS = 30
+DEFAULT_MAX_SECURITY_PATCH_DAYS = 7
 
 # OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
 TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
@@ -47,6 +48,7 @@ class ImageSpec:
     eol: dt.date | None = None
     shared_tags: tuple[str, ...] = ()
     line: int | None = None
+    os_upgrade: bool | None = None   # None: the policy's osUpgrade default. Not a definition input.
 
     @property
     def dockerfile(self) -> str:
@@ -127,6 +129,12 @@ class Policy:
     cleanup_exceptions: tuple[str, ...] = ()
     retired_grace_days: int = DEFAULT_RETIRED_GRACE_DAYS
     path: str = POLICY_PATH
+    max_security_patch_days: int = DEFAULT_MAX_SECURITY_PATCH_DAYS
+    count_non_security_updates: bool = False
+    os_upgrade: bool = False
+
+    def wants_os_upgrade(self, image: ImageSpec) -> bool:
+        return self.os_upgrade if image.os_upgrade is None else image.os_upgrade
 
     @property
     def definition_label(self) -> str:
@@ -217,6 +225,7 @@ def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document:
             eol=_parse_date(eol, document, ["images", index, "endOfLife"], filename, line_of) if eol else None,
             shared_tags=tuple(entry.get("sharedTags") or ()),
             line=line_of(["images", index]),
+            os_upgrade=entry.get("osUpgrade"),
         ))
     return Catalog(plain["registry"], plain["repository"], tuple(images), plain.get("source", ""), filename)
 
@@ -242,6 +251,9 @@ def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
         cleanup_exceptions=tuple(retention.get("exceptions") or ()),
         retired_grace_days=retention.get("retiredGraceDays", DEFAULT_RETIRED_GRACE_DAYS),
         path=filename,
+        max_security_patch_days=plain.get("maxSecurityPatchDays", DEFAULT_MAX_SECURITY_PATCH_DAYS),
+        count_non_security_updates=plain.get("countNonSecurityUpdates", False),
+        os_upgrade=plain.get("osUpgrade", False),
     )
 
 

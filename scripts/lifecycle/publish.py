@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lifecycle import imageinfo, labels as labels_mod
+from lifecycle import imageinfo, labels as labels_mod, osupgrade
 from lifecycle.catalog import ImageSpec
 from lifecycle.engine import Engine
 from lifecycle.errors import LifecycleError, OperationError
@@ -157,12 +157,15 @@ class Publisher:
         digest = self._channel_digest(image.tagbase)
         if digest is None:
             return None
-        current = labels_mod.ImageLabels.read(self.client.config(self.repo, digest).labels, self.ws.policy)
+        config_labels = self.client.config(self.repo, digest).labels
+        current = labels_mod.ImageLabels.read(config_labels, self.ws.policy)
         if current.definition != definition:
             return None
         if any(current.bases.get(ref) != d for ref, d in bases.digests.items()):
             return None
         if current.created is None or self.now() - current.created > dt.timedelta(days=self.ws.policy.max_age_days):
+            return None
+        if osupgrade.wanted(image, self.ws.policy) and osupgrade.needs_rebuild(config_labels, self.ws.policy, self.now()):
             return None
         return f"{tag} already has this definition and current bases", digest
 
@@ -178,9 +181,11 @@ class Publisher:
         labels = labels_mod.make_labels(
             policy=self.ws.policy, revision=self.revision, created=created, source=self.ws.catalog.source_url,
             definition=definition, base_name=bases.final_name, base_digest=bases.final_digest, bases=bases.digests)
-        with self.out.group(f"build {image.tagbase}"):
-            self.engine.build(self.root / image.folder, dockerfile="Dockerfile", tag=target,
-                              build_args=image.build_args, labels=labels, platform=str(image.platform),
+        # osUpgrade images get the distribution's upgrade step appended to a copy of their Dockerfile
+        with self.out.group(f"build {image.tagbase}"), osupgrade.build_context(
+                self.root / image.folder, "Dockerfile", image, self.ws.policy, created) as (context, extra):
+            self.engine.build(context, dockerfile="Dockerfile", tag=target,
+                              build_args=image.build_args, labels={**labels, **extra}, platform=str(image.platform),
                               no_cache=self.no_cache, log=self.build_log or self.out.info)
         info.created = labels_mod.rfc3339(created)
         with self.out.group(f"test {image.tagbase}"):
