@@ -1,7 +1,9 @@
 """Run the package check inside an image: read-only, in a throw-away container on the host network.
 
-Two containers per image: the first reads /etc/os-release (the family decides the second), the second asks
-the package manager what it would upgrade. Nothing is written to the image: containers are removed, and the
+One container per image: it prints /etc/os-release, picks the family from its ID and ID_LIKE (the same table
+as `family_of`, written into the script) and asks that package manager what it would upgrade; Python parses
+both parts. One container, not two, because with the vfs storage driver every container copies the image's
+whole file system. Nothing is written to the image: containers are removed, and the
 apt check keeps its package lists, cache and extra sources in a temporary folder of the container. The image's
 own sources often list only the release (an un-refreshed Debian base lists `bookworm` alone), which would hide
 exactly the fixes we look for, so the apt check adds the distribution's security and updates suites for its
@@ -16,10 +18,11 @@ from dataclasses import dataclass, field
 from lifecycle.engine import Engine
 from lifecycle.errors import OperationError
 from lifecycle.packages import parsers
-from lifecycle.packages.report import APK, APT, DNF, TDNF, OsRelease, PackageReport, PendingUpdate, family_of
+from lifecycle.packages.report import (APK, APT, BY_ID, DNF, TDNF, OsRelease, PackageReport, PendingUpdate,
+                                       family_of)
 
-BEGIN, SPLIT = "@@lifecycle-begin@@", "@@lifecycle-security@@"
-OS_RELEASE = "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release"
+BEGIN, SPLIT, RELEASE, FAMILY = ("@@lifecycle-begin@@", "@@lifecycle-security@@", "@@lifecycle-os-release@@",
+                                 "@@lifecycle-family@@")
 DEFAULT_TIMEOUT = 300.0
 DEBIAN_MIRROR = "http://deb.debian.org"
 
@@ -52,22 +55,43 @@ apk version -l '<' 2>&1
 """
 
 
-def apt_extra_sources(release: OsRelease, debian_mirror: str = DEBIAN_MIRROR) -> list[str]:
-    """The security and updates suites of the image's release, which an un-refreshed image may not list."""
-    codename = release.codename
-    if not codename or codename in ("sid", "unstable"):
-        return []
-    if release.id == "ubuntu" or "ubuntu" in release.id_like:
-        return [f"deb http://security.ubuntu.com/ubuntu {codename}-security main universe",
-                f"deb http://archive.ubuntu.com/ubuntu {codename}-updates main universe"]
-    return [f"deb {debian_mirror}/debian-security {codename}-security main",
-            f"deb {debian_mirror}/debian {codename}-updates main"]
+def dispatch_script(debian_mirror: str = DEBIAN_MIRROR) -> str:
+    """The whole check as one shell script: os-release, the family's check, framed by markers."""
+    cases = "\n".join(f"    {'|'.join(sorted(i for i, f in BY_ID.items() if f == fam))}) fam={fam}; break ;;"
+                      for fam in sorted(set(BY_ID.values())))
+    branches = "\n".join(f"  {fam})\n{_indent(_family_script(fam, debian_mirror))}\n  ;;"
+                         for fam in sorted(set(BY_ID.values())))
+    return f"""echo {RELEASE}
+if [ -r /etc/os-release ]; then f=/etc/os-release; else f=/usr/lib/os-release; fi
+cat "$f" 2>/dev/null || exit 0
+. "$f"
+fam=
+for id in $ID ${{ID_LIKE:-}}; do
+  case "$id" in
+{cases}
+  esac
+done
+echo "{FAMILY}$fam"
+case "$fam" in
+{branches}
+esac
+"""
 
 
-def check_script(family: str, release: OsRelease, debian_mirror: str = DEBIAN_MIRROR) -> str:
+def _indent(text: str) -> str:
+    return "\n".join("    " + line if line else line for line in text.rstrip("\n").splitlines())
+
+
+def _family_script(family: str, debian_mirror: str) -> str:
+    """The family's check; the apt one builds its extra suites from the os-release variables at run time."""
     if family == APT:
-        extra = " ".join(f"'{line}'" for line in apt_extra_sources(release, debian_mirror)) or "'# none'"
-        return _APT.replace("@EXTRA@", extra).replace("@BEGIN@", BEGIN)
+        extra = ("$(if [ \"$ID\" = ubuntu ] || echo \" ${ID_LIKE:-} \" | grep -q ' ubuntu '; then "
+                 "printf 'deb http://security.ubuntu.com/ubuntu %s-security main universe\\ndeb "
+                 "http://archive.ubuntu.com/ubuntu %s-updates main universe' \"$VERSION_CODENAME\" "
+                 "\"$VERSION_CODENAME\"; elif [ -n \"${VERSION_CODENAME:-}\" ] && [ \"$VERSION_CODENAME\" != sid ]; "
+                 f"then printf 'deb {debian_mirror}/debian-security %s-security main\\ndeb {debian_mirror}/debian "
+                 "%s-updates main' \"$VERSION_CODENAME\" \"$VERSION_CODENAME\"; fi)")
+        return _APT.replace("@EXTRA@", f'"{extra}"').replace("@BEGIN@", BEGIN)
     template = {TDNF: _TDNF, DNF: _DNF, APK: _APK}[family]
     return template.replace("@BEGIN@", BEGIN).replace("@SPLIT@", SPLIT)
 
@@ -97,17 +121,19 @@ def check_image(engine: Engine, ref: str, *, timeout: float = DEFAULT_TIMEOUT,
         if engine.image_id(ref) is None:
             engine.pull(ref)
             pulled = True
-        result = engine.run_test(ref, OS_RELEASE, timeout=60, network="none")
-        release = OsRelease.parse(result.output) if result.passed else OsRelease({})
-        report.os = release.pretty if result.passed else ""
+        result = engine.run_test(ref, dispatch_script(debian_mirror), timeout=timeout, network="host")
+        if RELEASE not in result.output:  # no shell (distroless, scratch): nothing to check with
+            report.os = "no shell to read /etc/os-release"
+            return report
+        text = result.output.split(RELEASE, 1)[1]
+        release = OsRelease.parse(text.split(FAMILY, 1)[0])
+        report.os = release.pretty if release.fields else ""
         report.family = family_of(release)
         if report.family is not None:
-            result = engine.run_test(ref, check_script(report.family, release, debian_mirror), timeout=timeout,
-                                     network="host")
-            if result.exit_code not in (0, 100) or BEGIN not in result.output:  # dnf check-update: 100 = found
-                report.error = f"{report.family} check exited {result.exit_code}: {result.output.strip()[-400:]}"
+            if result.exit_code not in (0, 100) or BEGIN not in text:  # dnf check-update: 100 = updates found
+                report.error = f"{report.family} check exited {result.exit_code}: {text.strip()[-400:]}"
             else:
-                report.pending = parse_listing(report.family, release, result.output)
+                report.pending = parse_listing(report.family, release, text)
     except OperationError as e:
         report.error = str(e)
     finally:

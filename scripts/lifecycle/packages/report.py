@@ -9,7 +9,7 @@ APT, TDNF, DNF, APK = "apt", "tdnf", "dnf", "apk"
 FAMILIES = (APT, TDNF, DNF, APK)
 
 # os-release ID (or an ID_LIKE entry) -> family. Azure Linux 3 and CBL-Mariner 1/2 ship tdnf.
-_BY_ID = {
+BY_ID = {
     "debian": APT, "ubuntu": APT,
     "azurelinux": TDNF, "mariner": TDNF, "photon": TDNF,
     "fedora": DNF, "rhel": DNF, "centos": DNF, "rocky": DNF, "almalinux": DNF, "ol": DNF,
@@ -61,8 +61,8 @@ class OsRelease:
 def family_of(release: OsRelease) -> str | None:
     """apt | tdnf | dnf | apk for a known distribution (ID first, then ID_LIKE), else None."""
     for candidate in [release.id, *release.id_like]:
-        if candidate in _BY_ID:
-            return _BY_ID[candidate]
+        if candidate in BY_ID:
+            return BY_ID[candidate]
     return None
 
 
@@ -112,4 +112,5 @@ class PackageReport:
     def to_dict(self) -> dict[str, object]:
         return {"digest": self.digest, "os": self.os, "family": self.family, "pending": len(self.pending),
                 "security": len(self.security), "top": self.top(), "error": self.error,
+                "seconds": round(self.seconds, 1),
                 "updates": [asdict(p) for p in self.pending]}
