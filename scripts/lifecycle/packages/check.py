@@ -24,6 +24,7 @@ from lifecycle.packages.report import (APK, APT, BY_ID, DNF, TDNF, OsRelease, Pa
 BEGIN, SPLIT, RELEASE, FAMILY = ("@@lifecycle-begin@@", "@@lifecycle-security@@", "@@lifecycle-os-release@@",
                                  "@@lifecycle-family@@")
 DEFAULT_TIMEOUT = 300.0
+NO_SHELL = "no shell to read /etc/os-release"
 DEBIAN_MIRROR = "http://deb.debian.org"
 
 # Noisy steps log to a file that is shown only when they fail; the listing is framed by markers.
@@ -121,9 +122,15 @@ def check_image(engine: Engine, ref: str, *, timeout: float = DEFAULT_TIMEOUT,
         if engine.image_id(ref) is None:
             engine.pull(ref)
             pulled = True
-        result = engine.run_test(ref, dispatch_script(debian_mirror), timeout=timeout, network="host")
-        if RELEASE not in result.output:  # no shell (distroless, scratch): nothing to check with
-            report.os = "no shell to read /etc/os-release"
+        try:
+            result = engine.run_test(ref, dispatch_script(debian_mirror), timeout=timeout, network="host")
+        except OperationError as e:
+            if 'exec: "sh"' not in str(e):
+                raise
+            report.os = NO_SHELL  # distroless, scratch: no package manager to ask either
+            return report
+        if RELEASE not in result.output:
+            report.os = NO_SHELL
             return report
         text = result.output.split(RELEASE, 1)[1]
         release = OsRelease.parse(text.split(FAMILY, 1)[0])
