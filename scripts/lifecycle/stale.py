@@ -108,6 +108,8 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
             pass  # reported per image below
     current = dict(zip(external, ours.map(lambda ref: _resolve_external(pool, ref), external)))
 
+    if packages is not None:
+        packages.check_many(catalog.name, [c.manifest_digest for c in configs.values() if c is not None])
     entries: dict[str, StaleEntry] = {}
     for image in images:
         tag = f"{image.tagbase}-{channel}"

@@ -13,6 +13,7 @@ own `apt-get update`.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lifecycle.engine import Engine
@@ -160,7 +161,21 @@ class PackageChecker:
     engine: Engine
     timeout: float = DEFAULT_TIMEOUT
     debian_mirror: str = DEBIAN_MIRROR
+    # a check mostly waits on package servers: a few at once, so a catalogue of hundreds stays in minutes
+    concurrency: int = 4
     cache: dict[str, PackageReport] = field(default_factory=dict)
+
+    def check_many(self, name: str, digests: list[str]) -> None:
+        """Check the digests not yet cached, `concurrency` at a time (results land in the cache)."""
+        todo = sorted(set(digests) - set(self.cache))
+        if len(todo) <= 1 or self.concurrency <= 1:
+            for digest in todo:
+                self.check(name, digest)
+            return
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            reports = list(pool.map(lambda d: check_image(self.engine, f"{name}@{d}", timeout=self.timeout,
+                                                          debian_mirror=self.debian_mirror), todo))
+        self.cache.update(zip(todo, reports))
 
     def check(self, name: str, digest: str) -> PackageReport:
         """`name` is registry/repository, `digest` the single-platform manifest digest."""
