@@ -5,8 +5,8 @@ on the local registry and engine, then walks every flow the pipelines run, throu
 the commands use: publish to staging, weekly rollout, a change published and rolled out, a rollback by
 reverting on production and the reconcile that follows, the stale report after a base image is patched,
 a cleanup plan, a consumer scan, and OS patches measured inside a Debian image built on an un-refreshed base
-(when the cached Debian root file system is given: eng/local-env.sh debian-rootfs). Each step leaves a table; the report is printed and written as
-markdown.
+(when the cached Debian root file system is given: eng/local-env.sh debian-rootfs). Each step leaves a
+table; the report is printed and written as markdown.
 """
 
 from __future__ import annotations

@@ -43,9 +43,12 @@ if command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   . /etc/os-release
   extra=/etc/apt/sources.list.d/zz-lifecycle-upgrade.list
+  c=${VERSION_CODENAME:-}
   case "${ID}" in
-    ubuntu) printf 'deb http://security.ubuntu.com/ubuntu %s-security main universe\ndeb http://archive.ubuntu.com/ubuntu %s-updates main universe\n' "$VERSION_CODENAME" "$VERSION_CODENAME" > "$extra" ;;
-    debian) [ -n "${VERSION_CODENAME:-}" ] && printf 'deb http://deb.debian.org/debian-security %s-security main\ndeb http://deb.debian.org/debian %s-updates main\n' "$VERSION_CODENAME" "$VERSION_CODENAME" > "$extra" ;;
+    ubuntu) printf '%s\n' "deb http://security.ubuntu.com/ubuntu $c-security main universe" \
+                        "deb http://archive.ubuntu.com/ubuntu $c-updates main universe" > "$extra" ;;
+    debian) [ -n "$c" ] && printf '%s\n' "deb http://deb.debian.org/debian-security $c-security main" \
+                                        "deb http://deb.debian.org/debian $c-updates main" > "$extra" ;;
   esac
   apt-get update -q
   apt-get -s -q upgrade --with-new-pkgs | sed -n 's/^Inst \([^ ]*\) \[\([^]]*\)\] (\([^ ]*\) .*/\1 \2 \3/p' > "$rec"

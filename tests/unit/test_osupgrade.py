@@ -40,7 +40,7 @@ def test_a_final_stage_user_is_switched_to_root_and_back():
 
 def test_the_script_covers_each_family_and_adds_the_security_suites_for_the_step_only():
     for command in ("apt-get -y -q", "upgrade --with-new-pkgs", "tdnf -y -q upgrade", "dnf -y -q upgrade",
-                    "apk upgrade --no-cache", "debian-security %s-security", "rm -f \"$extra\"", RECORD):
+                    "apk upgrade --no-cache", "debian-security $c-security", "rm -f \"$extra\"", RECORD):
         assert command in UPGRADE_SCRIPT
 
 
