@@ -82,7 +82,7 @@ def test_unrefreshed_debian_image_is_stale_until_the_rebuild_upgrades_it(tmp_pat
     assert labels[f"{LABEL_PREFIX}.definition"] == definition
     step = json.loads(labels[label_key(Workspace.load(WorkTree(repo)).policy)])
     assert step["record"] == RECORD and step["time"] == labels["org.opencontainers.image.created"]
-    assert (repo / f"src/debian/12/app/amd64/Dockerfile").read_text().count("RUN") == 1  # git's file untouched
+    assert (repo / "src/debian/12/app/amd64/Dockerfile").read_text().count("RUN") == 1  # git's file untouched
 
     after = stale_json(engine, repo)
     entry = after["images"][0]
