@@ -6,6 +6,7 @@
 #   eng/local-env.sh env                      print `export ...` lines: eval "$(eng/local-env.sh env)"
 #   eng/local-env.sh status                   what runs, exit 1 when something is down
 #   eng/local-env.sh install                  only install the Debian packages (benchmarks)
+#   eng/local-env.sh debian-rootfs            build (once, cached) the un-refreshed Debian base; print its path
 #
 # Engine: podman's Docker-compatible API service on unix://$STATE/podman.sock, configured only
 # through CONTAINERS_CONF / CONTAINERS_REGISTRIES_CONF / CONTAINERS_STORAGE_CONF (never /etc).
@@ -14,7 +15,9 @@
 #
 # Environment: LIFECYCLE_STATE (default <repo>/.local), LIFECYCLE_REGISTRY_PORT (default: the
 # first free port from 55000; must be within 55000-55049, the range that
-# eng/containers/registries.conf lets podman use over plain HTTP).
+# eng/containers/registries.conf lets podman use over plain HTTP). LIFECYCLE_CACHE (default
+# ~/.cache/lifecycle): the Debian root file system, kept across runs and states. LIFECYCLE_DEBIAN_SUITE
+# (default bookworm), LIFECYCLE_DEBIAN_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +32,7 @@ PORT_MIN=55000
 PORT_MAX=55049
 # skopeo: the tests compare pushed digests with it. uidmap: podman needs newuidmap when a
 # developer runs it without root.
-PACKAGES=(podman runc docker-registry busybox-static skopeo uidmap apache2-utils git)
+PACKAGES=(podman runc docker-registry busybox-static skopeo uidmap apache2-utils git mmdebstrap)
 # chromium + its driver: the status page's tests open the page in a real headless browser (selenium).
 PACKAGES+=(chromium chromium-driver)
 # Other architectures (arm64, arm/v7) are built and tested under QEMU user emulation.
@@ -41,6 +44,9 @@ FOREIGN_ARCHES=(arm64 armhf)
 BINFMT_ENTRIES=(qemu-aarch64 qemu-arm)
 BINFMT=/proc/sys/fs/binfmt_misc
 BUSYBOX_DIR=${LIFECYCLE_BUSYBOX_DIR:-$REPO/.local/busybox}
+CACHE=${LIFECYCLE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lifecycle}
+DEBIAN_SUITE=${LIFECYCLE_DEBIAN_SUITE:-bookworm}
+DEBIAN_MIRROR=${LIFECYCLE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 log() { echo "local-env: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -315,6 +321,34 @@ stop_pid() { # pidfile, name, [quiet]
   [[ ${3:-} == quiet ]] || log "$name stopped (pid $pid)"
 }
 
+# --- Debian base ---------------------------------------------------------------------------
+
+debian_rootfs_path() { echo "$CACHE/debian/$DEBIAN_SUITE-minbase-$(dpkg --print-architecture).tar"; }
+
+# A Debian root file system from the release suite ALONE (no -updates, no -security): it lacks every
+# fix published since the point release, like a base image nobody refreshed, which is what the package
+# check and the osUpgrade step are tested on. Built once (~16 s, ~170 MB) and kept under $CACHE, keyed
+# by suite and architecture; delete the file to rebuild it. A lock serialises concurrent first builds.
+debian_rootfs() {
+  local out dir tmp
+  out=$(debian_rootfs_path)
+  dir=$(dirname "$out")
+  mkdir -p "$dir"
+  (
+    flock 9
+    if [[ ! -s $out ]]; then
+      command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (eng/local-env.sh install)"
+      tmp=$dir/.building-$$.tar
+      log "building the Debian $DEBIAN_SUITE base with mmdebstrap ($DEBIAN_SUITE suite only) into $out"
+      # The mirror is given explicitly: mmdebstrap adds -updates and -security only when it picks one.
+      mmdebstrap --quiet --variant=minbase --mode=auto "$DEBIAN_SUITE" "$tmp" "$DEBIAN_MIRROR" >&2 ||
+        { rm -f "$tmp"; die "mmdebstrap failed"; }
+      mv "$tmp" "$out"
+    fi
+  ) 9>"$dir/.lock"
+  echo "$out"
+}
+
 # --- commands -----------------------------------------------------------------------------
 
 print_env() {
@@ -324,6 +358,7 @@ print_env() {
   echo "export CONTAINERS_CONF=$CONF_DIR/containers.conf"
   echo "export CONTAINERS_STORAGE_CONF=$CONF_DIR/storage.conf"
   echo "export CONTAINERS_REGISTRIES_CONF=$CONF_SRC/registries.conf"
+  if [[ -s $(debian_rootfs_path) ]]; then echo "export LIFECYCLE_DEBIAN_ROOTFS=$(debian_rootfs_path)"; fi
 }
 
 status() {
@@ -350,7 +385,7 @@ main() {
   case $cmd in
     up)
       local parts=("$@")
-      ((${#parts[@]})) || parts=(engine registry)
+      ((${#parts[@]})) || parts=(engine registry debian)
       requested_port >/dev/null
       install_packages
       setup_emulation
@@ -361,7 +396,8 @@ main() {
         case $part in
           engine) start_engine ;;
           registry) start_registry ;;
-          *) die "unknown part '$part' (engine, registry)" ;;
+          debian) debian_rootfs >/dev/null ;;
+          *) die "unknown part '$part' (engine, registry, debian)" ;;
         esac
       done
       print_env
@@ -376,10 +412,11 @@ main() {
       setup_emulation
       foreign_busybox
       ;;
+    debian-rootfs) install_packages; debian_rootfs ;;
     env) print_env ;;
     status) status ;;
     *)
-      echo "usage: $0 up [engine] [registry] | down | install | env | status" >&2
+      echo "usage: $0 up [engine] [registry] [debian] | down | install | env | status | debian-rootfs" >&2
       exit 2
       ;;
   esac

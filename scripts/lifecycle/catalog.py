@@ -31,6 +31,7 @@ DEFAULT_KEEP_LAST = 3
 DEFAULT_RETIRED_GRACE_DAYS = 30
 DEFAULT_EVALUATION_DAYS = 30
 DEFAULT_STABILITY_DAYS = 182
+DEFAULT_MAX_SECURITY_PATCH_DAYS = 7
 
 # OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
 TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
@@ -51,6 +52,7 @@ class ImageSpec:
     line: int | None = None
     dockerfile_name: str = "Dockerfile"  # the file inside `folder` (the build context) to build
     index_tags: tuple[str, ...] = ()     # multi-platform shared tags: pushed as an OCI index over the members
+    os_upgrade: bool | None = None   # None: the policy's osUpgrade default. Not a definition input.
 
     @property
     def dockerfile(self) -> str:
@@ -221,6 +223,12 @@ class Policy:
     def waiver_for(self, reference: str, tagbase: str, normalized: str | None = None) -> Waiver | None:
         return next((w for w in self.waivers if w.covers(reference, tagbase)
                      or (normalized is not None and w.covers(normalized, tagbase))), None)
+    max_security_patch_days: int = DEFAULT_MAX_SECURITY_PATCH_DAYS
+    count_non_security_updates: bool = False
+    os_upgrade: bool = False
+
+    def wants_os_upgrade(self, image: ImageSpec) -> bool:
+        return self.os_upgrade if image.os_upgrade is None else image.os_upgrade
 
     @property
     def definition_label(self) -> str:
@@ -324,6 +332,7 @@ def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document:
             shared_tags=tuple(entry.get("sharedTags") or ()),
             line=line_of(["images", index]),
             dockerfile_name=name,
+            os_upgrade=entry.get("osUpgrade"),
         ))
     shared = _shared_tags(plain, images, filename, line_of)
     multi = {}
@@ -430,6 +439,9 @@ def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
                          for version, entry in (plain.get("dotnetVersions") or {}).items()),
         evaluation_days=(plain.get("floatingTags") or {}).get("evaluationDays", DEFAULT_EVALUATION_DAYS),
         stability_days=(plain.get("floatingTags") or {}).get("stabilityDays", DEFAULT_STABILITY_DAYS),
+        max_security_patch_days=plain.get("maxSecurityPatchDays", DEFAULT_MAX_SECURITY_PATCH_DAYS),
+        count_non_security_updates=plain.get("countNonSecurityUpdates", False),
+        os_upgrade=plain.get("osUpgrade", False),
     )
 
 

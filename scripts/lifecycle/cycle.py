@@ -4,8 +4,9 @@ It builds a throwaway GitOps repository (bare origin, `main` and `production`) f
 on the local registry and engine, then walks every flow the pipelines run, through the same library calls
 the commands use: publish to staging, weekly rollout, a change published and rolled out, a rollback by
 reverting on production and the reconcile that follows, the stale report after a base image is patched,
-a cleanup plan, and a consumer scan. Each step leaves a table; the report is printed and written as
-markdown.
+a cleanup plan, a consumer scan, and OS patches measured inside a Debian image built on an un-refreshed base
+(when the cached Debian root file system is given: eng/local-env.sh debian-rootfs). Each step leaves a
+table; the report is printed and written as markdown.
 """
 
 from __future__ import annotations
@@ -84,12 +85,13 @@ class Cycle:
     engine: Engine
     out: Reporter
     pool: RegistryPool
+    debian_rootfs: Path | None = None
     report: CycleReport = field(init=False)
 
     def __post_init__(self) -> None:
         # a repository of its own per run: a re-run never sees an earlier run's tags
         run = dt.datetime.now(dt.timezone.utc).strftime("cycle-%Y%m%d%H%M%S%f")
-        self.names = sample.SampleNames(self.registry, f"{run}/prereqs", f"{run}/base")
+        self.names = sample.SampleNames(self.registry, f"{run}/prereqs", f"{run}/base", f"{run}/debian")
         self.report = CycleReport(self.workdir, self.names.repository)
         self.origin = self.workdir / "origin.git"
         self.work = self.workdir / "gitops"
@@ -241,12 +243,68 @@ class Cycle:
         write_page(fleet, path)
         return path
 
+    def os_patches(self) -> tuple[list[dict[str, Any]], str]:
+        """A Debian image on the un-refreshed base: stale by its pending security updates, fixed by the nightly
+        rebuild once the catalogue turns on osUpgrade, with the same definition hash."""
+        from lifecycle.localbase import import_debian_base
+        from lifecycle.packages import PackageChecker
+        from lifecycle.stale import find_stale
+
+        assert self.debian_rootfs is not None
+        base = import_debian_base(self.engine, self.names.debian_base, self.debian_rootfs)
+        sample.add_debian_image(self.work, self.names)
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", f"{sample.DEBIAN}: new image on the Debian base")
+        self.git("push", "-q", "origin", "HEAD:refs/heads/main")
+        checker = PackageChecker(self.engine)  # one run: results cached by digest
+        self._publish([sample.DEBIAN])
+        rows = [self._patch_row("published", checker)]
+        sample.set_os_upgrade(self.work, sample.DEBIAN, True)
+        self.git("commit", "-q", "-am", f"{sample.DEBIAN}: osUpgrade")
+        self.git("push", "-q", "origin", "HEAD:refs/heads/main")
+        ws = Workspace.load(WorkTree(self.work))
+        if ws.definitions[sample.DEBIAN] != rows[0]["definition"]:
+            raise OperationError("turning on osUpgrade changed the definition hash")
+        # the nightly: stale decides, publish rebuilds what stale found (its matrix), without --refresh
+        nightly = find_stale(ws, "staging", self.pool, packages=checker)
+        if sample.DEBIAN not in nightly.rebuild:
+            raise OperationError(f"{sample.DEBIAN} is not in the nightly's rebuild list: {nightly.rebuild}")
+        # only the Debian image's leg: the busybox images (stale since the base patch above) would be rebuilt
+        # by the same nightly, but that is the "Stale images" story and would only lengthen the cycle
+        self._publish([sample.DEBIAN])
+        rows.append(self._patch_row("nightly rebuild (osUpgrade)", checker))
+        return rows, (f"Base `{self.names.debian_base}` ({short_digest(base)}) is Debian 12 from the `bookworm` suite "
+                      f"alone, never refreshed. The nightly's stale matrix ({', '.join(nightly.rebuild)}) includes it; "
+                      f"its leg rebuilt it with the OS upgrade step: same definition, new digest, and the same check "
+                      f"inside the image finds no security update pending.")
+
+    def _publish(self, tagbases: list[str]) -> None:
+        with (self.workdir / "build.log").open("a", encoding="utf-8") as log:
+            result = publish(self.work, tagbases, channel="staging", client=self.client, engine=self.engine,
+                             reporter=self.out, pool=self.pool, build_log=lambda line: log.write(line + "\n"))
+        if not result.ok:
+            raise OperationError("publish failed: " + ", ".join(result.by_status("failed")))
+
+    def _patch_row(self, when: str, checker: Any) -> dict[str, Any]:
+        from lifecycle.stale import find_stale
+
+        report = find_stale(Workspace.load(WorkTree(self.work)), "staging", self.pool, packages=checker)
+        entry = next(e for e in report.entries if e.tagbase == sample.DEBIAN)
+        found = entry.packages or {}
+        labels = self.client.config(self.names.repository, entry.digest or "").labels
+        return {"when": when, "image": sample.DEBIAN, "digest": short_digest(entry.digest),
+                "definition": labels.get(f"{sample.LABEL_PREFIX}.definition", ""),
+                "status": entry.status, "pending": found.get("pending"), "security": found.get("security"),
+                "packages": ", ".join(found.get("top") or []),
+                "reasons": "; ".join(r for r in entry.reasons if "pending" in r),
+                "check seconds": round(float(found.get("seconds") or 0), 1)}
+
 
 def run_cycle(workdir: Path, registry: str, engine: Engine, out: Reporter,
-              insecure: tuple[str, ...] = ()) -> CycleReport:
+              insecure: tuple[str, ...] = (), debian_rootfs: Path | None = None) -> CycleReport:
     workdir.mkdir(parents=True, exist_ok=True)
     with RegistryPool(insecure) as pool:
-        cycle = Cycle(workdir, registry, engine, out, pool)
+        cycle = Cycle(workdir, registry, engine, out, pool, debian_rootfs)
         cycle.step("Set up a GitOps repository", cycle.setup)
         cycle.step("Publish main to staging", cycle.publish_main("Every image built, tested and pushed."))
         cycle.step("Weekly rollout", cycle.rollout("`-latest` moved to each image's LKG by digest."))
@@ -257,6 +315,11 @@ def run_cycle(workdir: Path, registry: str, engine: Engine, out: Reporter,
         cycle.step("Stale images", cycle.stale)
         cycle.step("Cleanup plan", cycle.cleanup)
         cycle.step("Consumers", cycle.consumers)
+        if debian_rootfs is not None:
+            cycle.step("OS patches on a Debian image", cycle.os_patches)
+        else:
+            cycle.report.steps.append(Step("OS patches on a Debian image", [], "Skipped: no Debian root file "
+                                           "system (bash eng/local-env.sh debian-rootfs)."))
         cycle.report.steps.append(Step("Final state", cycle.channel_rows()))
         cycle.report.status_page = cycle.status()
     return cycle.report

@@ -254,6 +254,24 @@ class Engine:
 
         return retried(once, self.retry, note=log)
 
+    def import_rootfs(self, tarball: Path, ref: str, *, changes: Iterable[str] = ()) -> str:
+        """Import a root file system tarball as a one-layer image named `ref` (name:tag); return its id.
+
+        `changes` are Dockerfile instructions applied to the config (ENV, CMD, LABEL). podman's compatible
+        API ignores the name given to an import, so the image is tagged by id afterwards.
+        """
+        repository, tag = _split_ref(ref)
+        try:
+            answer = self._api.import_image(src=str(tarball), repository=repository, tag=tag, changes=list(changes))
+        except (DockerException, requests.RequestException, OSError) as e:
+            raise OperationError(f"import of {tarball} as {ref} failed: {e}") from e
+        found = re.findall(r"sha256:[0-9a-f]{64}", str(answer))
+        image = found[-1] if found else ref
+        if self.image_id(image) is None:
+            raise OperationError(f"import of {tarball} as {ref} reported no image: {str(answer)[-300:]}")
+        self.tag(image, ref)
+        return self.image_id(ref) or image
+
     def remove(self, ref: str) -> None:
         """Remove the local name `ref` (the image goes when no name is left); absent is fine."""
         try:
@@ -298,17 +316,18 @@ class Engine:
 
     # --- tests --------------------------------------------------------------------------
 
-    def run_test(self, image: str, command: str, timeout: float = 600) -> TestResult:
+    def run_test(self, image: str, command: str, timeout: float = 600, *, network: str | None = None) -> TestResult:
         """Run `sh -c command` in a new container from `image`; capture exit code and output.
 
         The entrypoint is replaced so that an image's own ENTRYPOINT cannot swallow the command.
-        The container is removed afterwards, whatever happened.
+        The container is removed afterwards, whatever happened. `network` overrides the test network
+        (the package check uses "host" to reach the distribution's package servers).
         """
         try:
             container = self._client.containers.create(
                 image,
                 entrypoint=["sh", "-c", command],
-                network_mode=self.test_network,
+                network_mode=network or self.test_network,
                 labels={"lifecycle.test": "true"},
             )
         except ImageNotFound as e:

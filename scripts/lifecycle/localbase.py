@@ -120,3 +120,17 @@ def _require_static(busybox: Path, platform: str | None = None) -> None:
                 f"{busybox} is dynamically linked and cannot run in a FROM scratch image; "
                 "install the Debian package busybox-static"
             )
+
+
+DEBIAN_ROOTFS_ENV = "LIFECYCLE_DEBIAN_ROOTFS"
+
+
+def import_debian_base(engine: Engine, ref: str, rootfs: Path, *, log: LogFn | None = None) -> str:
+    """Import the cached Debian root file system (eng/local-env.sh debian-rootfs) as `ref`, push it, return
+    the registry's digest. The image is the release suite alone: it lacks the fixes published since the point
+    release, like a base image that has not been refreshed."""
+    if not rootfs.is_file():
+        raise OperationError(f"{rootfs}: no Debian root file system; build it with: bash eng/local-env.sh debian-rootfs")
+    engine.import_rootfs(rootfs, ref, changes=[f"ENV PATH={PATH}", 'CMD ["bash"]',
+                                               "LABEL org.opencontainers.image.title=debian-minbase-unrefreshed"])
+    return engine.push(ref, log=log)

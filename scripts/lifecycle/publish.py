@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from lifecycle import imageinfo, labels as labels_mod, lineage, pinning
+from lifecycle import imageinfo, labels as labels_mod, lineage, osupgrade, pinning
 from lifecycle.catalog import ImageSpec
 from lifecycle.dockerfile import Dockerfile
 from lifecycle.engine import Engine, LocalImage
@@ -188,12 +188,15 @@ class Publisher:
         digest = self._channel_digest(image.tagbase)
         if digest is None:
             return None
-        current = labels_mod.ImageLabels.read(self.client.config(self.repo, digest).labels, self.ws.policy)
+        config_labels = self.client.config(self.repo, digest).labels
+        current = labels_mod.ImageLabels.read(config_labels, self.ws.policy)
         if current.definition != definition:
             return None
         if any(current.bases.get(ref) != d for ref, d in bases.digests.items()):
             return None
         if current.created is None or self.now() - current.created > dt.timedelta(days=self.ws.policy.max_age_days):
+            return None
+        if osupgrade.wanted(image, self.ws.policy) and osupgrade.needs_rebuild(config_labels, self.ws.policy, self.now()):
             return None
         return f"{tag} already has this definition and current bases", digest
 
@@ -229,13 +232,17 @@ class Publisher:
             source = self.ws.source.read(image.dockerfile)
             if source is None:
                 raise OperationError(f"{image.dockerfile}: not found in the working tree")
-            pinned = pinning.pin(source.decode("utf-8", "replace"), self.ws.dockerfiles[image.tagbase], pins)
+            text = pinning.pin(source.decode("utf-8", "replace"), self.ws.dockerfiles[image.tagbase], pins)
+            extra: dict[str, str] = {}
+            if osupgrade.wanted(image, self.ws.policy):  # the distribution's upgrade step, after the Dockerfile
+                text, extra = osupgrade.upgraded_dockerfile(text), osupgrade.upgrade_label(self.ws.policy, created)
             with tempfile.TemporaryDirectory(prefix="lifecycle-build-") as tmp:
-                # outside the context: the folder in git is built as it is, only the FROM lines differ
+                # outside the context: the folder in git is built as it is; only the FROM lines (and an
+                # osUpgrade image's last step) differ from the Dockerfile in git
                 dockerfile = Path(tmp) / "Dockerfile"
-                dockerfile.write_text(pinned, encoding="utf-8")
+                dockerfile.write_text(text, encoding="utf-8")
                 image_id = self.engine.build(self.root / image.folder, dockerfile=str(dockerfile), tag=target,
-                                             build_args=image.build_args, labels=labels,
+                                             build_args=image.build_args, labels={**labels, **extra},
                                              platform=str(image.platform), no_cache=no_cache, log=log)
         info.created = labels_mod.rfc3339(created)
         self._verify(image, bases, self.engine.inspect(image_id))

@@ -17,6 +17,8 @@ from lifecycle.source import run_git
 REPOSITORY = "lifecycle/prereqs"
 BASE_REPOSITORY = "base/busybox"
 BASE_TAG = "1"
+DEBIAN_REPOSITORY = "base/debian"
+DEBIAN_TAG = "12"
 LABEL_PREFIX = "io.lifecycle"
 
 
@@ -25,10 +27,16 @@ class SampleNames:
     registry: str
     repository: str = REPOSITORY
     base_repository: str = BASE_REPOSITORY
+    debian_repository: str = DEBIAN_REPOSITORY
 
     @property
     def base(self) -> str:
         return f"{self.registry}/{self.base_repository}:{BASE_TAG}"
+
+    @property
+    def debian_base(self) -> str:
+        """The un-refreshed Debian base (localbase.import_debian_base), for the image where packages matter."""
+        return f"{self.registry}/{self.debian_repository}:{DEBIAN_TAG}"
 
     def ref(self, tagbase: str) -> str:
         return f"{self.registry}/{self.repository}:{tagbase}"
@@ -42,6 +50,7 @@ SOLO = "busybox-1.0-solo-amd64"
 VARIANT_A = "busybox-1.0-variant-a-amd64"
 VARIANT_B = "busybox-1.0-variant-b-amd64"
 TAGBASES = (PARENT, CHILD, MULTISTAGE, SOLO, VARIANT_A, VARIANT_B)
+DEBIAN = "debian-12-app-amd64"   # added by add_debian_image: busybox has no package manager to check
 
 
 def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str]:
@@ -93,6 +102,7 @@ def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str
             # yaml-language-server: $schema=../scripts/lifecycle/schemas/policy.schema.json
             approvedBases:
               - "{registry}/{n.base_repository}:*"
+              - "{registry}/{n.debian_repository}:*"
             labelPrefix: {LABEL_PREFIX}
             maxAgeDays: {max_age_days}
             bareTagFollowsLatest: true
@@ -148,3 +158,31 @@ def write_sample(root: Path, names: SampleNames, *, max_age_days: int = 30) -> P
     run_git(root, "add", "-A")
     run_git(root, "commit", "-q", "-m", "Sample catalogue")
     return root
+
+
+def add_debian_image(root: Path, names: SampleNames, *, os_upgrade: bool | None = None) -> None:
+    """Add the Debian image (on the un-refreshed Debian base) to the sample's catalogue and src/ (not committed)."""
+    entry = "".join(f"{line}\n" for line in (
+        f"  - tagBase: {DEBIAN}",
+        "    dockerfile: src/debian/12/app/amd64",
+        "    platform: {os: linux, architecture: amd64}",
+        '    tests: ["test -f /etc/app-release", "dpkg -s apt >/dev/null"]',
+        "    owners: [platform-team]"))
+    if os_upgrade is not None:
+        entry += f"    osUpgrade: {'true' if os_upgrade else 'false'}\n"
+    catalog = root / "manifests/images.yml"
+    catalog.write_text(catalog.read_text(encoding="utf-8") + entry, encoding="utf-8")
+    dockerfile = root / "src/debian/12/app/amd64/Dockerfile"
+    dockerfile.parent.mkdir(parents=True, exist_ok=True)
+    dockerfile.write_text(f"FROM {names.debian_base}\nRUN echo app > /etc/app-release\n", encoding="utf-8")
+
+
+def set_os_upgrade(root: Path, tagbase: str, value: bool) -> None:
+    """Turn the catalogue's osUpgrade on or off for one image (a line edit that keeps the file as written)."""
+    catalog = root / "manifests/images.yml"
+    lines = catalog.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == f"- tagBase: {tagbase}")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("- ")), len(lines))
+    kept = [line for line in lines[start + 1:end] if not line.strip().startswith("osUpgrade:")]
+    lines[start + 1:end] = kept + [f"    osUpgrade: {'true' if value else 'false'}\n"]
+    catalog.write_text("".join(lines), encoding="utf-8")

@@ -7,7 +7,10 @@ For each catalogue image, the config of `<tagbase>-<channel>` is read once. It i
   parent's digest on the same channel, so a refreshed parent makes its children stale;
 - it is older than the policy's max age (OS patches arrive by rebuilding);
 - its end-of-life date has passed (it should be retired, see `lifecycle retire`);
-- its definition label differs from the image's current definition hash (the repository changed it).
+- its definition label differs from the image's current definition hash (the repository changed it);
+- OS updates are pending inside it (security fixes; other updates too when the policy says so), measured by
+  running the package manager's read-only check in the image (lifecycle.packages; rules in packages/rules.py).
+  The check runs only when a `PackageChecker` (an engine) is given; results are cached by digest for the run.
 Descendants of stale images are rebuilt with them (reason "parent X is stale"), which is the matrix.
 
 Recorded bases: `<label_prefix>.bases` (JSON {reference: digest}, every image base of every stage; the
@@ -22,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from lifecycle.catalog import ImageSpec, Policy
 from lifecycle.errors import InputError
 from lifecycle.labels import CREATED, ImageLabels, parse_time
+from lifecycle.packages import PackageChecker
+from lifecycle.packages.rules import pending_reason, window_note
 from lifecycle.registries import RegistryPool
 from lifecycle.registry import ImageConfig, NotFoundError, RegistryClient, parse_reference
 from lifecycle.registry.transport import RegistryError
@@ -41,6 +46,7 @@ class StaleEntry:
     created: str | None = None
     reasons: list[str] = field(default_factory=list)
     bases: dict[str, str] = field(default_factory=dict)   # recorded base ref -> digest
+    packages: dict[str, object] | None = None              # the package check's result (None: not checked)
 
     def as_row(self) -> dict[str, object]:
         return asdict(self)
@@ -81,7 +87,8 @@ def _created(config: ImageConfig) -> dt.datetime | None:
     return when
 
 
-def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime | None = None) -> StaleReport:
+def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime | None = None,
+               packages: PackageChecker | None = None) -> StaleReport:
     if channel not in CHANNELS:
         raise InputError(f"channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -101,6 +108,8 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
             pass  # reported per image below
     current = dict(zip(external, ours.map(lambda ref: _resolve_external(pool, ref), external)))
 
+    if packages is not None:
+        packages.check_many(catalog.name, [c.manifest_digest for c in configs.values() if c is not None])
     entries: dict[str, StaleEntry] = {}
     for image in images:
         tag = f"{image.tagbase}-{channel}"
@@ -137,6 +146,12 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
                            f"{policy.max_age_days}-day max age")
         if image.past_eol(now.date()):
             reasons.append(f"end of life {image.eol} has passed")
+        if packages is not None:
+            found = packages.check(catalog.name, config.manifest_digest)
+            entry.packages = {**found.to_dict(), "note": window_note(found, config.labels, policy, now)}
+            reason = pending_reason(found, config.labels, image, policy, now)
+            if reason:
+                reasons.append(reason)
         definition = config.labels.get(policy.definition_label)
         wanted = ws.definitions.get(image.tagbase)
         if wanted and definition != wanted:

@@ -10,17 +10,17 @@ import pytest
 from lifecycle.catalog import split_immutable_tag
 from lifecycle.cycle import run_cycle
 from lifecycle.output import Reporter, short_digest
-from lifecycle.sample import SOLO, TAGBASES
+from lifecycle.sample import DEBIAN, SOLO, TAGBASES
 
 pytestmark = pytest.mark.e2e
 
 
-def test_cycle_rolls_out_rolls_back_and_reports(tmp_path, registry, engine):
-    report = run_cycle(tmp_path / "cycle", registry.host, engine, Reporter())
+def test_cycle_rolls_out_rolls_back_and_reports(tmp_path, registry, engine, debian_rootfs):
+    report = run_cycle(tmp_path / "cycle", registry.host, engine, Reporter(), debian_rootfs=debian_rootfs)
     titles = [s.title for s in report.steps]
     assert titles == ["Set up a GitOps repository", "Publish main to staging", "Weekly rollout", "A change on main",
                       "Publish the change", "Weekly rollout", "Rollback by revert on production", "Stale images",
-                      "Cleanup plan", "Consumers", "Final state"]
+                      "Cleanup plan", "Consumers", "OS patches on a Debian image", "Final state"]
     repository = report.repository
     client = registry.client()
     solo = sorted((split_immutable_tag(t)[1], t) for t in client.tags(repository)
@@ -46,6 +46,13 @@ def test_cycle_rolls_out_rolls_back_and_reports(tmp_path, registry, engine):
     assert {r["action"] for r in cleanup.values()} == {"keep"} and len(cleanup) == len(TAGBASES) + 1
     consumers = next(s for s in report.steps if s.title == "Consumers")
     assert sorted(r["class"] for r in consumers.rows) == ["latest", "pinned"]
+    # the Debian image on the un-refreshed base: stale by its security updates, fixed by the nightly rebuild
+    published, rebuilt = next(s for s in report.steps if s.title == "OS patches on a Debian image").rows
+    assert published["status"] == "stale" and published["security"] > 0
+    assert published["reasons"].startswith(f"{published['security']} security updates pending (")
+    assert rebuilt["status"] == "current" and rebuilt["security"] == 0 and rebuilt["reasons"] == ""
+    assert rebuilt["definition"] == published["definition"] and rebuilt["digest"] != published["digest"]
+    assert short_digest(client.resolve(repository, f"{DEBIAN}-staging")) == rebuilt["digest"]
     markdown = report.markdown()
     assert all(f"## {t}" in markdown for t in titles) and short_digest(v1) in markdown
     # the status page of the end state: solo is held (reverted on production, main still has v2)

@@ -19,9 +19,14 @@ from lifecycle.errors import InputError
               help="Where the throwaway repositories go (default: a new temporary folder).")
 @click.option("--registry", envvar="LIFECYCLE_REGISTRY", metavar="HOST:PORT",
               help="The local registry (default: $LIFECYCLE_REGISTRY from eng/local-env.sh).")
+@click.option("--debian-rootfs", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              envvar="LIFECYCLE_DEBIAN_ROOTFS",
+              help="The cached Debian root file system for the OS-patch step (default: $LIFECYCLE_DEBIAN_ROOTFS "
+                   "from eng/local-env.sh up; without it the step is skipped).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Markdown report path (default: <workdir>/report.md).")
-def cycle(insecure: tuple[str, ...], workdir: Path | None, registry: str | None, report_path: Path | None) -> None:
+def cycle(insecure: tuple[str, ...], workdir: Path | None, registry: str | None, debian_rootfs: Path | None,
+          report_path: Path | None) -> None:
     """Run the whole weekly cycle against a throwaway GitOps repository on the local engine and registry."""
     from lifecycle.cycle import run_cycle
     from lifecycle.engine import Engine
@@ -32,7 +37,7 @@ def cycle(insecure: tuple[str, ...], workdir: Path | None, registry: str | None,
     workdir = workdir or Path(tempfile.mkdtemp(prefix="lifecycle-cycle-"))
     started = time.monotonic()
     with Engine(os.environ.get("DOCKER_HOST")) as engine:
-        report = run_cycle(workdir, registry, engine, out, insecure)
+        report = run_cycle(workdir, registry, engine, out, insecure, debian_rootfs)
     report_path = report_path or workdir / "report.md"
     report_path.write_text(report.markdown(), encoding="utf-8")
     out.write(report.text())

@@ -1,0 +1,98 @@
+"""OS patches measured inside the image, on a real Debian base that was not refreshed (issue: the base digest
+does not move while the distribution ships security fixes).
+
+One Debian image, through the CLI as the nightly pipeline runs it: publish, `stale` finds the pending security
+updates inside the image, the catalogue turns on `osUpgrade`, the publish of the stale matrix's images
+rebuilds it with the upgrade step, and the same check then finds none. Needs Debian's package servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lifecycle.osupgrade import RECORD, label_key
+from lifecycle.source import WorkTree, run_git
+from lifecycle.workspace import Workspace
+from tests.fixtures.lifecycle_repo import LABEL_PREFIX, gitops_repo
+
+pytestmark = pytest.mark.e2e
+
+APP = "debian-12-app-amd64"
+PENDING = re.compile(r"^(\d+) security updates? pending \(([^)]*)\); ")
+
+
+def cli(engine, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DOCKER_HOST": engine.base_url}
+    return subprocess.run([sys.executable, "-m", "lifecycle", *args], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL, timeout=900)
+
+
+def stale_json(engine, repo: Path) -> dict:
+    done = cli(engine, "stale", "--repo", str(repo), "--channel", "staging", "--matrix", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_unrefreshed_debian_image_is_stale_until_the_rebuild_upgrades_it(tmp_path, registry, engine, debian_base,
+                                                                        unique_repo):
+    client = registry.client()
+    repo = gitops_repo(tmp_path, registry.host, unique_repo, {
+        APP: f"FROM {debian_base.ref}\nRUN echo app > /etc/app-release\n"},
+        extra={APP: {"tests": '["test -f /etc/app-release", "dpkg -s apt >/dev/null"]'}})
+    done = cli(engine, "publish", "--repo", str(repo), "--all")
+    assert done.returncode == 0, done.stderr
+    first = client.resolve(unique_repo, f"{APP}-staging")
+    definition = Workspace.load(WorkTree(repo)).definitions[APP]
+
+    data = stale_json(engine, repo)
+    entry = data["images"][0]
+    assert entry["status"] == "stale" and data["stale"] == [APP]
+    assert len(entry["reasons"]) == 1, entry["reasons"]
+    m = PENDING.match(entry["reasons"][0])
+    assert m, entry["reasons"][0]
+    count, names = int(m.group(1)), m.group(2).rstrip(", .").split(", ")
+    packages = entry["packages"]
+    assert count > 0 and packages["security"] == count and packages["family"] == "apt"
+    assert packages["digest"] == first and "Debian GNU/Linux 12" in packages["os"]
+    security = {u["name"] for u in packages["updates"] if u["security"]}
+    assert set(names) <= security and len(security) == count
+    assert all("Security" in u["origin"] for u in packages["updates"] if u["security"])
+    assert "set osUpgrade or refresh the base" in entry["reasons"][0]
+    assert [leg["images"] for leg in data["matrix"].values()] == [APP]
+
+    # what a maintainer does when the base is not refreshed: turn on the upgrade step; the definition stays
+    images = repo / "manifests/images.yml"
+    images.write_text(images.read_text().replace(f"  - tagBase: {APP}\n", f"  - tagBase: {APP}\n    osUpgrade: true\n"))
+    run_git(repo, "commit", "-qam", f"{APP}: osUpgrade")
+    assert Workspace.load(WorkTree(repo)).definitions[APP] == definition
+
+    # the nightly leg publishes the matrix's images without --refresh: the skip rule must not keep the old one
+    done = cli(engine, "publish", "--repo", str(repo), "--images", APP)
+    assert done.returncode == 0, done.stderr
+    second = client.resolve(unique_repo, f"{APP}-staging")
+    assert second != first
+    labels = client.config(unique_repo, second).labels
+    assert labels[f"{LABEL_PREFIX}.definition"] == definition
+    step = json.loads(labels[label_key(Workspace.load(WorkTree(repo)).policy)])
+    assert step["record"] == RECORD and step["time"] == labels["org.opencontainers.image.created"]
+    assert (repo / "src/debian/12/app/amd64/Dockerfile").read_text().count("RUN") == 1  # git's file untouched
+
+    after = stale_json(engine, repo)
+    entry = after["images"][0]
+    assert entry["packages"]["digest"] == second and entry["packages"]["error"] == ""
+    assert entry["packages"]["security"] == 0, entry["packages"]["updates"]
+    assert entry["status"] == "current" and after["stale"] == [] and after["matrix"] == {}
+    # the record inside the image names what the step upgraded: the packages the first check reported
+    pinned = f"{registry.host}/{unique_repo}@{second}"
+    if engine.image_id(pinned) is None:
+        engine.pull(pinned)
+    result = engine.run_test(pinned, f"cat {RECORD}")
+    assert result.passed and set(names) <= {line.split()[0] for line in result.output.splitlines() if line}
+    client.close()
