@@ -3,7 +3,9 @@
 "Published" implies "tested": publish pushes an immutable tag only after the image's tests passed, so
 the immutable tags of a tag base are exactly its tested images. One resolver serves one run: the
 repository's tags are listed once (paginated), each immutable tag is resolved once and each distinct
-digest's labels are read once, newest tag first, stopping at the first match.
+digest's labels are read once, newest tag first, stopping at the first match; tag bases are looked up
+concurrently on the client's pool. On ACR the listing carries every tag's digest (registry/acr.py), so no
+tag is resolved with a HEAD at all.
 """
 
 from __future__ import annotations
@@ -59,12 +61,19 @@ class LkgResolver:
         self._all: list[str] = []
         self._digests: dict[str, str | None] = {}      # immutable tag -> digest (None: vanished)
         self._labels: dict[str, dict[str, str]] = {}    # digest -> labels
+        self._listed: dict[str, str] | None = None      # every tag -> digest, when the listing carries digests
 
     def _index(self) -> dict[str, list[Published]]:
         with self._lock:
             if self._by_tagbase is None:
                 index: dict[str, list[Published]] = {}
-                self._all = self.client.tags(self.repository, page_size=1000)
+                details = self.client.tag_details(self.repository, 1000)
+                if details is not None:  # ACR: the listing carries every digest, so no HEAD per tag
+                    self._all = [d.name for d in details]
+                    self._listed = {d.name: d.digest for d in details}
+                    self._digests.update(self._listed)
+                else:
+                    self._all = self.client.tags(self.repository, page_size=1000)
                 for tag in self._all:
                     parts = split_immutable_tag(tag)
                     if parts:
@@ -83,10 +92,25 @@ class LkgResolver:
         """The immutable tags of `tagbase`, newest first."""
         return list(self._index().get(tagbase, []))
 
+    def listed_digests(self) -> dict[str, str] | None:
+        """tag -> digest of every tag, when the registry's listing carries digests (ACR), else None."""
+        self._index()
+        return dict(self._listed) if self._listed is not None else None
+
     def digest_of(self, tag: str) -> str | None:
         if tag not in self._digests:
+            if self._listed is not None:  # the listing is complete: a tag not in it does not exist
+                return self._listed.get(tag)
             self._digests[tag] = self.client.try_resolve(self.repository, tag)
         return self._digests[tag]
+
+    def digests_of(self, tags: list[str]) -> dict[str, str | None]:
+        """Digests of many tags: from the listing when it has them, the rest resolved concurrently."""
+        self._index()
+        missing = [t for t in dict.fromkeys(tags) if t not in self._digests and self._listed is None]
+        if missing:
+            self._digests.update(self.client.resolve_many(self.repository, missing))
+        return {t: self.digest_of(t) for t in tags}
 
     def labels_of(self, digest: str) -> dict[str, str]:
         if digest not in self._labels:

@@ -22,7 +22,7 @@ from lifecycle.errors import LifecycleError, OperationError
 from lifecycle.imageinfo import ImageInfo
 from lifecycle.output import Reporter, short_digest
 from lifecycle.registries import RegistryPool
-from lifecycle.registry import RegistryClient
+from lifecycle.registry import NotFoundError, RegistryClient
 from lifecycle.source import WorkTree, run_git
 from lifecycle.workspace import Workspace
 
@@ -154,10 +154,19 @@ class Publisher:
 
     def _skip_reason(self, image: ImageSpec, definition: str, bases: _Bases) -> tuple[str, str] | None:
         tag = f"{image.tagbase}-{self.channel}"
-        digest = self._channel_digest(image.tagbase)
-        if digest is None:
-            return None
-        current = labels_mod.ImageLabels.read(self.client.config(self.repo, digest).labels, self.ws.policy)
+        if tag in self._digests:
+            digest = self._digests[tag]
+            if digest is None:
+                return None
+            config = self.client.config(self.repo, digest)
+        else:  # read the config by tag: its manifest GET tells the digest too, so no HEAD (2 requests)
+            try:
+                config = self.client.config(self.repo, tag)
+            except NotFoundError:
+                self._digests[tag] = None
+                return None
+            digest = self._digests[tag] = config.digest
+        current = labels_mod.ImageLabels.read(config.labels, self.ws.policy)
         if current.definition != definition:
             return None
         if any(current.bases.get(ref) != d for ref, d in bases.digests.items()):

@@ -45,26 +45,32 @@ def production_tags(image: ImageSpec, policy: Policy) -> list[str]:
     return tags
 
 
-def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient) -> list[TagChange]:
-    """For every image with an LKG, each of its production tags: where it points now, where it should."""
+def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient,
+              listed: dict[str, str] | None = None) -> list[TagChange]:
+    """For every image with an LKG, each of its production tags: where it points now, where it should.
+    `listed`: every tag's digest from a listing that carries them (ACR), read this run; else one HEAD per
+    tag, concurrently."""
     wanted: list[tuple[str, str, Lkg]] = []
     for image in ws.catalog.images:
         lkg = lkgs.get(image.tagbase)
         if lkg is None or not lkg.found:
             continue
         wanted.extend((tag, image.tagbase, lkg) for tag in production_tags(image, ws.policy))
-    current = client.resolve_many(ws.catalog.repository, [t for t, _, _ in wanted])
+    tags = [t for t, _, _ in wanted]
+    current = ({t: listed.get(t) for t in tags} if listed is not None
+               else client.resolve_many(ws.catalog.repository, tags))
     return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag) for tag, tagbase, lkg in wanted]
 
 
 def apply_tags(client: RegistryClient, repository: str, changes: list[TagChange]) -> list[TagEntry]:
-    """One batch retag (planned by the client before any PUT; unchanged tags get no PUT)."""
-    if not changes:
-        return []
-    results = client.retag_many(repository, [(c.new, c.tag) for c in changes])
+    """One batch retag of the tags the plan moves (planned again by the client before any PUT). A tag the
+    plan found already right is reported unchanged without another request: a no-op run costs nothing."""
+    moving = [c for c in changes if c.moves]
+    results = client.retag_many(repository, [(c.new, c.tag) for c in moving]) if moving else []
     by_tag = {c.tag: c for c in changes}
-    return [TagEntry(r.tag, by_tag[r.tag].image, r.previous, r.digest if r.status != "failed" else by_tag[r.tag].new,
-                     r.status) for r in results]
+    done = {r.tag: TagEntry(r.tag, by_tag[r.tag].image, r.previous,
+                            r.digest if r.status != "failed" else by_tag[r.tag].new, r.status) for r in results}
+    return [done.get(c.tag) or TagEntry(c.tag, c.image, c.previous, c.new, "unchanged") for c in changes]
 
 
 def planned_entries(changes: list[TagChange]) -> list[TagEntry]:
@@ -148,7 +154,7 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
     lkgs = resolver.lkgs(ws.definitions)
     report = ReconcileReport(head, lkgs, departed=departed_images(ws, resolver), dry_run=dry_run)
     missing = [t for t in ws.order() if not lkgs[t].found]
-    changes = plan_tags(ws, lkgs, client)
+    changes = plan_tags(ws, lkgs, client, resolver.listed_digests())
     if dry_run:
         report.entries = planned_entries(changes)
         report.unresolved = [lkgs[t] for t in missing]

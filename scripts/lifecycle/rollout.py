@@ -176,7 +176,8 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         if missing:
             raise OperationError(f"{sha[:10]} is already in production, but production HEAD has images without an "
                                  f"LKG: {_describe_missing(missing)}; run `lifecycle reconcile --channel latest`")
-        return RolloutPlan(production, main, promoted, sha, True, None, {}, lkgs, plan_tags(ws, lkgs, client),
+        listed = resolver.listed_digests()
+        return RolloutPlan(production, main, promoted, sha, True, None, {}, lkgs, plan_tags(ws, lkgs, client, listed),
                            ws.catalog.repository, skipped)
     prod_ws, cand_ws = wss.get(production), wss.get(sha)
     held = {t: [s.folder for s in (prod_ws.catalog.get(t), cand_ws.catalog.get(t)) if s is not None] for t in holds}
@@ -190,8 +191,9 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         differ = sorted(t for t in set(ws.definitions) | set(expected) if ws.definitions.get(t) != expected.get(t))
         raise OperationError(f"internal check failed: the rollout tree's definitions differ from the plan for "
                              f"{', '.join(differ)}; nothing was pushed")
-    plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, plan_tags(ws, lkgs, client),
-                       ws.catalog.repository, skipped, main_branch=ops.main, production_branch=ops.production)
+    changes = plan_tags(ws, lkgs, client, resolver.listed_digests())
+    plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, changes, ws.catalog.repository,
+                       skipped, main_branch=ops.main, production_branch=ops.production)
     plan.message = merge_message(plan)
     plan.merge = ops.commit_tree(tree, [production, sha], plan.message)
     return plan
