@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass
+from typing import Callable, Protocol
 
 from lifecycle.catalog import split_immutable_tag
+from lifecycle.errors import LifecycleError
 from lifecycle.registry import RegistryClient
 from lifecycle.workspace import Workspace
 
+DefinitionsAt = Callable[[str], "dict[str, str] | None"]  # short revision -> definitions at it
 NO_IMAGES = "never published: no immutable tag of this tag base in the registry"
 NO_MATCH = "no published digest with this definition (not built yet, build or tests failed, or cleaned up)"
 
@@ -52,8 +55,10 @@ class Lkg:
 class LkgResolver:
     """Resolves LKGs in one repository, caching every registry read for the life of the object."""
 
-    def __init__(self, client: RegistryClient, repository: str, definition_label: str):
+    def __init__(self, client: RegistryClient, repository: str, definition_label: str,
+                 hint: DefinitionsAt | None = None):
         self.client = client
+        self.hint = hint
         self.repository = repository
         self.definition_label = definition_label
         self._lock = threading.Lock()
@@ -124,11 +129,36 @@ class LkgResolver:
         tags = self.published(tagbase)
         if not tags:
             return Lkg(tagbase, definition, None, reason=NO_IMAGES)
+        hinted = self._hinted(tagbase, definition, tags)
+        if hinted is not None:
+            return hinted
         for item in tags:
             digest = self.digest_of(item.tag)
             if digest is not None and self.definition_of(digest) == definition:
                 return Lkg(tagbase, definition, digest, item.tag, item.built_at)
         return Lkg(tagbase, definition, None, reason=NO_MATCH)
+
+    def _hinted(self, tagbase: str, definition: str, tags: list[Published]) -> Lkg | None:
+        """The shortcut through git: an immutable tag names the commit it was built from, and the definition
+        at that commit is computed locally. The newest tag whose commit has `definition` is the candidate;
+        it is taken without reading labels only when `<tagbase>-latest` already points at it (nothing would
+        move), otherwise its labels must agree. None (read labels as usual) when a commit is unknown here,
+        no commit has the definition, or git and the labels disagree."""
+        if self.hint is None:
+            return None
+        for item in tags:
+            at = self.hint(item.revision)
+            if at is None:
+                return None
+            if at.get(tagbase) != definition:
+                continue
+            digest = self.digest_of(item.tag)
+            if digest is None:
+                continue
+            if digest == self.digest_of(f"{tagbase}-latest") or self.definition_of(digest) == definition:
+                return Lkg(tagbase, definition, digest, item.tag, item.built_at)
+            return None
+        return None
 
     def lkgs(self, definitions: dict[str, str]) -> dict[str, Lkg]:
         """LKG of every (tag base -> definition), looked up concurrently on the client's pool."""
@@ -156,5 +186,30 @@ def lkgs_for(ws: Workspace, resolver: LkgResolver) -> dict[str, Lkg]:
     return resolver.lkgs({t: d for t, d in ws.definitions.items()})
 
 
-def resolver_for(ws: Workspace, client: RegistryClient) -> LkgResolver:
-    return LkgResolver(client, ws.catalog.repository, ws.policy.definition_label)
+def resolver_for(ws: Workspace, client: RegistryClient, hint: DefinitionsAt | None = None) -> LkgResolver:
+    return LkgResolver(client, ws.catalog.repository, ws.policy.definition_label, hint)
+
+
+class _Commits(Protocol):
+    def sha(self, rev: str) -> str: ...
+    def workspace(self, sha: str) -> Workspace: ...
+
+
+def definitions_at(ops: _Commits, limit: int = 16) -> DefinitionsAt:
+    """A hint for LkgResolver: the definitions at the commit a short revision names, from git (GitOps), at
+    most `limit` distinct commits per run (each is a workspace load); None for an unknown commit."""
+    cache: dict[str, dict[str, str] | None] = {}
+    lock = threading.Lock()
+
+    def hint(revision: str) -> dict[str, str] | None:
+        with lock:
+            if revision not in cache:
+                if len(cache) >= limit:
+                    return None
+                try:
+                    cache[revision] = dict(ops.workspace(ops.sha(revision)).definitions)
+                except LifecycleError:
+                    cache[revision] = None
+            return cache[revision]
+
+    return hint

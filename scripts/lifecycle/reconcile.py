@@ -17,7 +17,7 @@ from lifecycle.catalog import ImageSpec, Policy
 from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
 from lifecycle.journal import Journal, TagEntry
-from lifecycle.lkg import Lkg, LkgResolver, resolver_for
+from lifecycle.lkg import Lkg, LkgResolver, definitions_at, resolver_for
 from lifecycle.output import Reporter
 from lifecycle.registry import RegistryClient
 from lifecycle.workspace import Workspace
@@ -150,7 +150,8 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
         ops.fetch()
     head = ops.production_head()
     ws = ops.workspace(head)
-    resolver = resolver_for(ws, client)
+    hint = definitions_at(ops)   # git tells most definitions: labels are read only where tags move
+    resolver = resolver_for(ws, client, hint)
     lkgs = resolver.lkgs(ws.definitions)
     report = ReconcileReport(head, lkgs, departed=departed_images(ws, resolver), dry_run=dry_run)
     missing = [t for t in ws.order() if not lkgs[t].found]
@@ -172,7 +173,7 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             before = client.resolve_many(ws.catalog.repository, tags)
             with ops.worktree(head) as root:
                 publish_missing(root, missing)
-            resolver = resolver_for(ws, client)   # the tag list changed: read it again
+            resolver = resolver_for(ws, client, hint)   # the tag list changed: read it again
             again = resolver.lkgs({t: ws.definitions[t] for t in missing})
             report.lkgs.update(again)
             report.built = [t for t in missing if again[t].found]

@@ -15,7 +15,7 @@ from pathlib import Path
 from lifecycle.errors import InputError, LifecycleError, OperationError
 from lifecycle.gitops import ROLLOUT_TRAILER, GitOps, Hold, PushRejected, compute_holds, merged_definitions
 from lifecycle.journal import Journal, TagEntry
-from lifecycle.lkg import Lkg, LkgResolver, resolver_for
+from lifecycle.lkg import Lkg, LkgResolver, definitions_at, resolver_for
 from lifecycle.output import Reporter, short_digest
 from lifecycle.reconcile import TagChange, apply_tags, failed_tags, plan_tags, planned_entries
 from lifecycle.registry import RegistryClient
@@ -167,7 +167,7 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         names_ws = wss.get(main) if commit is None else wss.get(ops.sha(commit))
     except InputError:
         names_ws = wss.get(production)
-    resolver = resolver_for(names_ws, client)
+    resolver = resolver_for(names_ws, client, definitions_at(ops))
     sha, already, holds, lkgs, skipped = choose_commit(ops, wss, resolver, production, main, promoted,
                                                        commit=commit, max_walk=max_walk)
     if already:
