@@ -24,8 +24,9 @@ Measured (each job in-process, counting every request the clients send, auth cha
 - rollout with no change: 0 PUTs; goal <= 2 requests per image beyond the tag listing pages;
 - reconcile after a revert of one image on production: goal <= 10 requests beyond the tag listing;
 - cleanup plan over FLEET_TAGS tags (default 50,000; a few small manifests under many immutable tags,
-  pushed with concurrent manifest PUTs), in a child process: wall time, requests per tag (goal <= 0.02),
-  max resident memory (goal < 300 MB);
+  pushed with concurrent manifest PUTs), in a child process: wall time, requests per tag (goal <= 0.02;
+  the plan still reads one manifest per distinct digest, so a scaled-down run needs FLEET_TAGS of at least
+  about 50 x FLEET_IMAGES to meet it), max resident memory (goal < 300 MB);
 - `validate` and `plan --all` as subprocesses (goal < 3 s each, like bench_foundation).
 Exit 1 when a request-count or memory goal is missed (times are reported, not enforced: they depend on load).
 """
