@@ -8,9 +8,9 @@ What it builds: a real `docker-registry` with the ACR stand-in in front of it (t
 tag listing with digests, Bearer auth, /v2 proxied), and a git origin (main, production) holding a
 generated catalogue of FLEET_IMAGES images (default 250) shaped like the upstream prereqs repository:
 distro/version roots with chains of variants below them, levels up to 5, some multi-stage, a shared tag
-per root. Architectures: ARCHES (amd64 only for now: multi-platform shared tags and emulated arm builds
-are other issues' work; `generate` takes the tuple, so adding "arm64v8"/"arm32v7" is one line once the
-catalogue model and engine take them).
+per root. Architectures: ARCHES (amd64, arm64v8, arm32v7), each its own tag base as upstream names
+them; shared tags spanning platforms (one index over the platform digests) are another issue's work, so
+the shared tags sit on the amd64 roots only until the catalogue model takes them (`generate` is where).
 
 "Published once" is done through the registry API, not the engine: every image is a tiny image whose
 labels are exactly what publish writes (definition, every base digest as publish's own `_resolve_bases`
@@ -67,7 +67,11 @@ from tests.fixtures.registry import start_registry  # noqa: E402
 LIFECYCLE = ROOT / ".venv" / "bin" / "lifecycle"
 REPOSITORY = "fleet/prereqs"
 BASE_REPOSITORY = "fleet/base"
-ARCHES = ("amd64",)
+# Tag-base suffix -> catalogue platform. Each architecture is its own tag base, as upstream names them; a
+# shared tag spanning platforms (an index) waits for the catalogue model to take it, so shared tags go on
+# the first architecture's roots only.
+ARCHES = ("amd64", "arm64v8", "arm32v7")
+PLATFORMS = {"amd64": ("amd64", None), "arm64v8": ("arm64", "v8"), "arm32v7": ("arm", "v7")}
 DISTROS = (("ubuntu", "22.04"), ("ubuntu", "24.04"), ("azurelinux", "3.0"), ("debian", "12"), ("alpine", "3.20"),
            ("fedora", "41"), ("opensuse", "15.6"), ("centos-stream", "9"), ("mariner", "2.0"), ("debian", "13"))
 VARIANTS = ("net9.0", "helix", "crossdeps", "webassembly", "android", "cross", "build", "tests", "llvm", "docker")
@@ -88,8 +92,10 @@ def generate(count: int, registry: str, arches: tuple[str, ...] = ARCHES) -> Fle
     bases = [f"{registry}/{BASE_REPOSITORY}/{d}:{v}" for d, v in DISTROS[:4]]
 
     def add(tagbase: str, folder: str, dockerfile: str, arch: str, shared: tuple[str, ...] = ()) -> None:
-        entry = {"tagBase": tagbase, "dockerfile": folder, "platform": {"os": "linux", "architecture": arch},
-                 "tests": ["true"], "owners": ["bench"]}
+        architecture, variant = PLATFORMS[arch]
+        platform = {"os": "linux", "architecture": architecture, **({"variant": variant} if variant else {})}
+        entry = {"tagBase": tagbase, "dockerfile": folder, "platform": platform, "tests": ["true"],
+                 "owners": ["bench"]}
         if shared:
             entry["sharedTags"] = list(shared)
         fleet.images.append(entry)
@@ -103,7 +109,7 @@ def generate(count: int, registry: str, arches: tuple[str, ...] = ARCHES) -> Fle
                 break
             folder, tagbase = f"src/{distro}/{version}/{arch}", f"{distro}-{version}-{arch}"
             add(tagbase, folder, f"FROM {bases[i % len(bases)]}\nCOPY setup.sh /tmp/\nRUN /tmp/setup.sh\n", arch,
-                (f"{distro}-{version}",) if len(arches) == 1 else ())
+                (f"{distro}-{version}",) if arch == arches[0] else ())
             roots.append((tagbase, folder, arch))
     chain = 0
     while len(fleet.images) < count:
@@ -158,8 +164,9 @@ def seed(client: RegistryClient, root: Path, tagbases: list[str] | None = None, 
                                         source=ws.catalog.source_url, definition=ws.definitions[tagbase],
                                         base_name=bases.final_name, base_digest=bases.final_digest,
                                         bases=bases.digests)
+        plat = image.platform
         digest = push_image(client, REPOSITORY, image.immutable_tag(created, revision), labels=labels,
-                            created=created, layers=[layer])
+                            created=created, layers=[layer], platform=(plat.os, plat.architecture, plat.variant))
         manifest = client.manifest(REPOSITORY, digest)
         tags = [image.staging_tag()]
         if tag_everything:
