@@ -6,6 +6,10 @@ Starts its own `docker-registry`, writes `--digests` distinct images through the
 distinct configs) and spreads `--tags` tags over them (immutable tags whose build times span two
 years, plus -staging/-latest/bare tags per tag base and a retired tag base), then times
 `read_inventory` + `decide` (what `lifecycle cleanup` does before deleting) and counts its requests.
+In the same run: the sequential path (a client with concurrency 1: one request at a time, as before
+issue 15; goal: concurrent >= 3x faster, <= 1.5 s) and the plan through the ACR stand-in
+(tests/fixtures/acr.py: the tag listing carries digests, so no HEAD per tag; goal <= 0.02 listing
+requests per tag, and the same plan). Exit 1 when a goal other than the 1.5 s is missed.
 
 The naive baseline runs `skopeo inspect --tls-verify=false` once per tag, as a shell loop would. It is
 measured on a random sample of `--sample` tags and extrapolated linearly to all tags (the per-tag cost
