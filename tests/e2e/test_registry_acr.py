@@ -137,3 +137,25 @@ def test_lkg_lookup_on_acr_resolves_no_tag(acr, registry, unique_repo):
         assert found[APP].digest == old and found[APP].tag.endswith("-0000001")
         assert resolver.listed_digests()[imm(dt.datetime(2026, 2, 1, tzinfo=UTC), 2)] == new
         assert "HEAD" not in client.stats
+
+
+def test_a_no_op_rollout_on_acr_costs_the_listing_only(acr, origin, client):
+    from lifecycle.gitops import GitOps
+    from lifecycle.rollout import rollout
+    from lifecycle.sample import TAGBASES
+    from tests.fixtures.gitops_origin import quiet
+
+    published = origin.publish_synthetic(client, origin.initial)
+    with acr.client() as via_acr:
+        first = rollout(GitOps(origin.agent), via_acr, quiet())
+        assert {e.tag: e.status for e in first.entries if e.tag.endswith("-latest")} == \
+            {f"{t}-latest": "moved" for t in TAGBASES}
+    before = dict(acr.counts)
+    with acr.client() as via_acr:
+        again = rollout(GitOps(origin.agent), via_acr, quiet())
+        stats = via_acr.stats
+    assert again.ok and {e.status for e in again.entries} == {"unchanged"}
+    assert {t: client.resolve(origin.repository, f"{t}-latest") for t in TAGBASES} == published
+    assert acr.counts["acr"] - before.get("acr", 0) == 1          # one listing page
+    assert acr.counts["v2"] == before.get("v2", 0)                # no HEAD, no label read, no PUT
+    assert stats == {"GET": 2}                                     # the page and its Bearer challenge
