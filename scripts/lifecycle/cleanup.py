@@ -66,6 +66,7 @@ class Inventory:
     tags: dict[str, str]                                   # tag -> digest
     manifests: dict[str, Manifest]                         # digest -> manifest (tagged ones and index children)
     created: dict[str, dt.datetime] = field(default_factory=dict)  # digest -> config created, where needed
+    locked: frozenset[str] = frozenset()                   # tags the registry refuses to delete (ACR deleteEnabled false)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class TagDecision:
     candidate: bool               # old enough (or retired long enough) to go, before any protection
     action: str                   # keep | delete
     reason: str
+    locked: bool = False          # the registry refuses to delete it (ACR changeableAttributes.deleteEnabled false)
 
 
 @dataclass
@@ -116,6 +118,7 @@ class CleanupPlan:
             "digests": len({d.digest for d in self.decisions}),
             "candidates": len(self.candidates),
             "candidatesKept": sum(1 for d in self.candidates if d.action == KEEP),
+            "locked": sum(1 for d in self.decisions if d.locked),
             "tagsToDelete": sum(1 for d in self.decisions if d.action == DELETE),
             "digestsToDelete": len(self.deletions),
             "childrenToDelete": sum(len(d.children) for d in self.deletions),
@@ -264,7 +267,10 @@ def decide(inventory: Inventory, catalog: Catalog, policy: Policy, usage: Usage,
                 action, reason = KEEP, f"{reason}; kept: matches exception {pattern!r}"
             elif tag in usage.tags:
                 action, reason = KEEP, f"{reason}; kept: in use by a consumer (usage file)"
-        decisions[tag] = TagDecision(tag, digest, kind.tagbase, kind.kind, iso(kind.built_at), candidate, action, reason)
+            elif tag in inventory.locked:  # never planned: ACR would refuse, and somebody locked it on purpose
+                action, reason = KEEP, f"{reason}; kept: locked (deleteEnabled false)"
+        decisions[tag] = TagDecision(tag, digest, kind.tagbase, kind.kind, iso(kind.built_at), candidate, action, reason,
+                                     tag in inventory.locked)
 
     # Digests that something keeps, and why; then children of kept indexes, transitively.
     protected: dict[str, str] = {}

@@ -1,7 +1,8 @@
 """Cleanup against a registry: read one repository's inventory with few requests, and apply a plan safely.
 
-Requests for a plan: the tag listing (one request, or one per page), one HEAD per tag (the distribution
-API has no bulk "tag -> digest" listing; HEAD is not counted as a pull by rate-limited registries), then
+Requests for a plan: on ACR, its tag listing with digests and locks (one request per page, registry/acr.py);
+elsewhere the tag listing and one HEAD per tag, concurrently (the distribution API has no bulk "tag -> digest"
+listing; HEAD is not counted as a pull by rate-limited registries). Then
 one manifest GET per distinct digest (layers for the bytes to free, children of indexes). Config blobs
 are read only for the few tags whose age no tag name tells (see cleanup.py). All on the client's pool.
 
@@ -46,10 +47,19 @@ def load_manifests(repo: Path) -> tuple[Catalog, Policy]:
 TAGS_PAGE = 1000  # registries that paginate (ACR, distribution v3) serve up to this many tags a request
 
 
-def read_inventory(client: RegistryClient, repo: str, catalog: Catalog, page_size: int = TAGS_PAGE) -> Inventory:
+def read_tags(client: RegistryClient, repo: str, page_size: int = TAGS_PAGE) -> tuple[dict[str, str], frozenset[str]]:
+    """tag -> digest, and the locked tags: from ACR's listing (one request per page, with locks) when the
+    registry has it, else the tag listing and one HEAD per tag, concurrently on the client's pool."""
+    details = client.tag_details(repo, page_size)
+    if details is not None:
+        return {d.name: d.digest for d in details}, frozenset(d.name for d in details if d.locked)
     tags = client.tags(repo, page_size=page_size)
     resolved = client.resolve_many(repo, tags)
-    tag_digests = {t: d for t, d in resolved.items() if d}  # a tag deleted meanwhile is simply not there
+    return {t: d for t, d in resolved.items() if d}, frozenset()  # a tag deleted meanwhile is simply not there
+
+
+def read_inventory(client: RegistryClient, repo: str, catalog: Catalog, page_size: int = TAGS_PAGE) -> Inventory:
+    tag_digests, locked = read_tags(client, repo, page_size)
     manifests: dict[str, object] = {}
     wanted = list(dict.fromkeys(tag_digests.values()))
     while wanted:  # tagged manifests, then children of indexes (usually none: single-platform images)
@@ -64,7 +74,7 @@ def read_inventory(client: RegistryClient, repo: str, catalog: Catalog, page_siz
     for digest, when in zip(need, client.map(lambda d: _created(client, repo, manifests, d), need)):
         if when is not None:
             created[digest] = when
-    return Inventory(tag_digests, manifests, created)  # type: ignore[arg-type]
+    return Inventory(tag_digests, manifests, created, locked)  # type: ignore[arg-type]
 
 
 def _try_manifest(client: RegistryClient, repo: str, digest: str):

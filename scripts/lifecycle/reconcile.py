@@ -18,7 +18,7 @@ from lifecycle.catalog import ImageSpec, Policy
 from lifecycle.errors import OperationError
 from lifecycle.gitops import GitOps
 from lifecycle.journal import Journal, TagEntry
-from lifecycle.lkg import Lkg, LkgResolver, resolver_for
+from lifecycle.lkg import Lkg, LkgResolver, definitions_at, resolver_for
 from lifecycle.manifest_index import plan_index
 from lifecycle.output import Reporter
 from lifecycle.registry.models import OCI_INDEX
@@ -50,8 +50,11 @@ def production_tags(image: ImageSpec, policy: Policy) -> list[str]:
     return tags
 
 
-def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient) -> list[TagChange]:
-    """For every image with an LKG, each of its production tags: where it points now, where it should."""
+def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient,
+              listed: dict[str, str] | None = None) -> list[TagChange]:
+    """For every image with an LKG, each of its production tags: where it points now, where it should.
+    `listed`: every tag's digest from a listing that carries them (ACR), read this run; else one HEAD per
+    tag, concurrently."""
     wanted: list[tuple[str, str, Lkg]] = []
     for image in ws.catalog.images:
         lkg = lkgs.get(image.tagbase)
@@ -71,7 +74,9 @@ def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient) -> li
                           lambda t: lkgs[t].digest if t in lkgs and lkgs[t].found else None)
         if plan.ready:
             indexes.extend((tag, plan) for tag in (shared.tag, shared.channel_tag("latest")))
-    current = client.resolve_many(ws.catalog.repository, [t for t, _, _ in wanted] + [t for t, _ in indexes])
+    tags = [t for t, _, _ in wanted] + [t for t, _ in indexes]
+    current = ({t: listed.get(t) for t in tags} if listed is not None
+               else client.resolve_many(ws.catalog.repository, tags))
     return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, floating=tag in floating_tags)
             for tag, tagbase, lkg in wanted] + \
         [TagChange(tag, plan.shared.tag, current.get(tag), plan.digest or "", None, index=plan.raw)
@@ -79,24 +84,25 @@ def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient) -> li
 
 
 def apply_tags(client: RegistryClient, repository: str, changes: list[TagChange]) -> list[TagEntry]:
-    """One batch retag (planned by the client before any PUT; unchanged tags get no PUT)."""
-    if not changes:
-        return []
+    """One batch retag of the tags the plan moves (planned again by the client before any PUT). A tag the
+    plan found already right is reported unchanged without another request: a no-op run costs nothing."""
+    moving = [c for c in changes if c.moves]
     pushed: set[str] = set()
-    for change in changes:
-        if change.index is not None and change.moves and change.new not in pushed:
+    for change in moving:
+        if change.index is not None and change.new not in pushed:
             client.put_manifest(repository, change.new, change.index, OCI_INDEX)
             pushed.add(change.new)
-    plain = [c for c in changes if c.index is None]
+    plain = [c for c in moving if c.index is None]
     results = client.retag_many(repository, [(c.new, c.tag) for c in plain]) if plain else []
     # an index's tags one after the other: the distribution registry can answer DIGEST_INVALID to
     # concurrent PUTs of the same index under two tags
-    for change in changes:
+    for change in moving:
         if change.index is not None:
             results += client.retag_many(repository, [(change.new, change.tag)])
     by_tag = {c.tag: c for c in changes}
-    return [TagEntry(r.tag, by_tag[r.tag].image, r.previous, r.digest if r.status != "failed" else by_tag[r.tag].new,
-                     r.status) for r in results]
+    done = {r.tag: TagEntry(r.tag, by_tag[r.tag].image, r.previous,
+                            r.digest if r.status != "failed" else by_tag[r.tag].new, r.status) for r in results}
+    return [done.get(c.tag) or TagEntry(c.tag, c.image, c.previous, c.new, "unchanged") for c in changes]
 
 
 def planned_entries(changes: list[TagChange]) -> list[TagEntry]:
@@ -176,11 +182,12 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
         ops.fetch()
     head = ops.production_head()
     ws = ops.workspace(head)
-    resolver = resolver_for(ws, client)
+    hint = definitions_at(ops)   # git tells most definitions: labels are read only where tags move
+    resolver = resolver_for(ws, client, hint)
     lkgs = resolver.lkgs(ws.definitions)
     report = ReconcileReport(head, lkgs, departed=departed_images(ws, resolver), dry_run=dry_run)
     missing = [t for t in ws.order() if not lkgs[t].found]
-    changes = plan_tags(ws, lkgs, client)
+    changes = plan_tags(ws, lkgs, client, resolver.listed_digests())
     if dry_run:
         report.entries = planned_entries(changes)
         report.unresolved = [lkgs[t] for t in missing]
@@ -198,7 +205,7 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             before = client.resolve_many(ws.catalog.repository, tags)
             with ops.worktree(head) as root:
                 publish_missing(root, missing)
-            resolver = resolver_for(ws, client)   # the tag list changed: read it again
+            resolver = resolver_for(ws, client, hint)   # the tag list changed: read it again
             again = resolver.lkgs({t: ws.definitions[t] for t in missing})
             report.lkgs.update(again)
             report.built = [t for t in missing if again[t].found]

@@ -18,7 +18,7 @@ from lifecycle.floating import FloatingHold
 from lifecycle.floating_rollout import plan_floating
 from lifecycle.gitops import ROLLOUT_TRAILER, GitOps, Hold, PushRejected, compute_holds, merged_definitions
 from lifecycle.journal import Journal, TagEntry
-from lifecycle.lkg import Lkg, LkgResolver, resolver_for
+from lifecycle.lkg import Lkg, LkgResolver, definitions_at, resolver_for
 from lifecycle.output import Reporter, short_digest
 from lifecycle.reconcile import TagChange, apply_tags, failed_tags, plan_tags, planned_entries
 from lifecycle.registry import RegistryClient
@@ -181,7 +181,7 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         names_ws = wss.get(main) if commit is None else wss.get(ops.sha(commit))
     except InputError:
         names_ws = wss.get(production)
-    resolver = resolver_for(names_ws, client)
+    resolver = resolver_for(names_ws, client, definitions_at(ops))
     sha, already, holds, lkgs, skipped = choose_commit(ops, wss, resolver, production, main, promoted,
                                                        commit=commit, max_walk=max_walk)
     today = (now or dt.datetime.now(dt.timezone.utc)).date()
@@ -194,8 +194,8 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
                                  f"LKG: {_describe_missing(missing)}; run `lifecycle reconcile --channel latest`")
         if not floating.changes_production:
             return RolloutPlan(production, main, promoted, sha, True, None, {}, lkgs,
-                               plan_tags(prod_ws, lkgs, client), prod_ws.catalog.repository, skipped,
-                               catalog=prod_ws.catalog)
+                               plan_tags(prod_ws, lkgs, client, resolver.listed_digests()),
+                               prod_ws.catalog.repository, skipped, catalog=prod_ws.catalog)
         # main@C is in production, but a floating tag's hold has ended: merge C again, on production's tree
         # with only floating.yml changed, so the move is a commit that a revert can undo.
         tree = ops.rollout_tree(production, production, {}, floating.files)
@@ -212,8 +212,9 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         differ = sorted(t for t in set(ws.definitions) | set(expected) if ws.definitions.get(t) != expected.get(t))
         raise OperationError(f"internal check failed: the rollout tree's definitions differ from the plan for "
                              f"{', '.join(differ)}; nothing was pushed")
-    plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, plan_tags(ws, lkgs, client),
-                       ws.catalog.repository, skipped, main_branch=ops.main, production_branch=ops.production,
+    changes = plan_tags(ws, lkgs, client, resolver.listed_digests())
+    plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, changes, ws.catalog.repository,
+                       skipped, main_branch=ops.main, production_branch=ops.production,
                        floating_holds=floating.holds, catalog=ws.catalog)
     plan.message = merge_message(plan)
     plan.merge = ops.commit_tree(tree, [production, sha], plan.message)

@@ -5,8 +5,8 @@
 Starts eng/local-env.sh in a fresh temporary state (packages must be installed), seeds the busybox base,
 writes the sample repository (four images: a parent, its child, a multi-stage image built from the child,
 an independent image) and publishes it twice. The second run changes nothing; what it costs is the
-skip check: registry requests per image (HEAD of the channel tag, the config of that digest, one HEAD
-per distinct external base for the whole run).
+skip check: registry requests per image (the channel tag's manifest and config, read by tag: 2; plus one
+HEAD per distinct external base for the whole run).
 """
 
 from __future__ import annotations

@@ -258,7 +258,7 @@ def test_planning_reads_each_tag_once_and_each_digest_once(scenario, registry):
     manifests = len(inventory.manifests)            # tagged digests and index children
     assert inventory.tags == {t: d for t, d in s.tags.items()}
     assert stats.get("HEAD") == len(s.tags)          # tag -> digest, one HEAD each
-    assert stats.get("GET") == 1 + manifests         # the tag list, then one manifest read per digest
+    assert stats.get("GET") == 2 + manifests         # ACR listing probe (absent), tag list, a read per digest
     assert set(stats) == {"HEAD", "GET"}
 
 

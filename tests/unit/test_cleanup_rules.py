@@ -210,6 +210,26 @@ def test_bytes_to_free_counts_unique_layers_no_kept_image_shares():
     assert plan.bytes_to_free == 300 + 70 + 10 + 10  # two layers and two configs; "base" is still used
 
 
+def test_a_locked_tag_is_never_planned_and_keeps_its_digest_and_plans_without_the_field_still_load(tmp_path):
+    repo = Repo()
+    old = [repo.push(imm(APP, 400 - i), image(f"old{i}")) for i in range(3)]
+    repo.tags[imm(APP, 390, 1)] = old[1]                      # a second old tag on old[1]
+    for i in range(2):
+        repo.push(imm(APP, 1, i), image(f"new{i}"))
+    locked = frozenset({imm(APP, 399)})                       # ACR deleteEnabled false on old[1]'s first tag
+    plan = decide(Inventory(repo.tags, repo.manifests, repo.created, locked), catalog(APP), policy(), Usage(), NOW)
+    assert deleted(plan) == {old[0], old[2]}
+    by_tag = {d.tag: d for d in plan.decisions}
+    assert by_tag[imm(APP, 399)].locked and by_tag[imm(APP, 399)].action == KEEP
+    assert "locked" in by_tag[imm(APP, 399)].reason
+    assert by_tag[imm(APP, 390, 1)].action == KEEP and "kept" in by_tag[imm(APP, 390, 1)].reason
+    assert plan.totals()["locked"] == 1
+    data = plan.to_dict()
+    for row in data["tags"]:
+        del row["locked"]                                     # a plan written before locks existed
+    assert [d.locked for d in CleanupPlan.from_dict(data).decisions] == [False] * len(plan.decisions)
+
+
 def test_plan_round_trips_through_json(tmp_path):
     repo = Repo()
     repo.push(imm(APP, 400), image("x"))

@@ -16,7 +16,8 @@ from urllib.parse import urljoin
 import httpx
 
 from lifecycle.errors import InputError, OperationError
-from lifecycle.registry import auth as auth_module
+from lifecycle.registry import acr, auth as auth_module
+from lifecycle.registry.acr import TagDetail
 from lifecycle.registry.auth import Credentials
 from lifecycle.registry.models import (ACCEPT, INDEX_TYPES, ImageConfig, Manifest, Platform, RetagResult,
                                        sha256_digest)
@@ -76,6 +77,8 @@ class RegistryClient:
             user, password = credentials
             creds = Credentials(user, password)
         self.registry = registry
+        # what this registry offers beyond the distribution API, learnt once per client (see acr.py)
+        self.capabilities: dict[str, bool] = {}
         self.transport = Transport(registry, insecure=insecure, credentials=creds, concurrency=concurrency,
                                    retry=retry, timeout=timeout)
 
@@ -144,6 +147,20 @@ class RegistryClient:
         """Every ref's digest (None if absent), resolved concurrently."""
         unique = list(dict.fromkeys(refs))
         return dict(zip(unique, self.map(lambda r: self.try_resolve(repo, r), unique)))
+
+    def tag_details(self, repo: str, page_size: int = 1000) -> "list[TagDetail] | None":
+        """Every tag with its digest and ACR attributes (locks) from ACR's listing, one request per page;
+        None when the registry has no such listing (detected once per client)."""
+        return acr.list_tag_details(self, repo, page_size)
+
+    def tag_digests(self, repo: str, page_size: int = 1000) -> dict[str, str]:
+        """tag -> digest for every tag of `repo`: ACR's listing when the registry has it, else the tag
+        listing and one HEAD per tag on the pool (a tag deleted in between is left out)."""
+        details = self.tag_details(repo, page_size)
+        if details is not None:
+            return {d.name: d.digest for d in details}
+        tags = self.tags(repo, page_size=page_size)
+        return {t: d for t, d in self.resolve_many(repo, tags).items() if d}
 
     def manifest(self, repo: str, ref: str) -> Manifest:
         """The manifest's exact bytes, media type and digest (computed from the bytes, checked against
