@@ -38,7 +38,7 @@ PACKAGES+=(chromium chromium-driver)
 # Other architectures (arm64, arm/v7) are built and tested under QEMU user emulation.
 EMULATION_PACKAGES=(qemu-user-static binfmt-support)
 PACKAGES+=("${EMULATION_PACKAGES[@]}")
-# Debian architectures whose busybox-static seeds the arm64 and arm/v7 test bases (lifecycle.localbase),
+# Debian architectures whose busybox-static seeds the arm64 and arm/v7 test bases (lifecycle.build.localbase),
 # and the binfmt_misc entries (from qemu-user-static) that run their binaries.
 FOREIGN_ARCHES=(arm64 armhf)
 BINFMT_ENTRIES=(qemu-aarch64 qemu-arm)

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lifecycle import sample
-from lifecycle.engine import Engine
+from lifecycle.build.engine import Engine
 from lifecycle.errors import OperationError
-from lifecycle.gitops import GitOps
-from lifecycle.localbase import build_base_image
+from lifecycle.production.gitops import GitOps
+from lifecycle.build.localbase import build_base_image
 from lifecycle.output import Reporter, markdown_table, plain_table, short_digest
-from lifecycle.publish import publish
-from lifecycle.registries import RegistryPool
-from lifecycle.source import WorkTree, run_git
-from lifecycle.workspace import Workspace
+from lifecycle.build.publish import publish
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.catalogue.source import WorkTree, run_git
+from lifecycle.catalogue.workspace import Workspace
 
 CONSUMER_PIPELINE = """\
 # A product team's pipeline: one image pinned to an old build, one already on -latest.
@@ -150,7 +150,7 @@ class Cycle:
 
     def rollout(self, note: str) -> Callable[[], tuple[list[dict[str, Any]], str]]:
         def run() -> tuple[list[dict[str, Any]], str]:
-            from lifecycle.rollout import rollout, summary_rows
+            from lifecycle.production.rollout import rollout, summary_rows
 
             result = rollout(self.ops(), self.client, self.out, journal_path=self.workdir / "journal.json")
             if not result.ok:
@@ -174,8 +174,8 @@ class Cycle:
                 "A product change merged to main.")
 
     def rollback(self) -> tuple[list[dict[str, Any]], str]:
-        from lifecycle.reconcile import reconcile
-        from lifecycle.rollback import revert_commit
+        from lifecycle.production.reconcile import reconcile
+        from lifecycle.production.rollback import revert_commit
 
         before = {t: self.digest(f"{t}-latest") for t in sample.TAGBASES}
         reverted = revert_commit(self.ops(), self.last_merge, mode="push")
@@ -190,7 +190,7 @@ class Cycle:
                       f"(revert {reverted.revert[:10]}); the reconcile moved `-latest` back, no rebuild.")
 
     def stale(self) -> tuple[list[dict[str, Any]], str]:
-        from lifecycle.stale import find_stale
+        from lifecycle.cleanup.stale import find_stale
 
         patched = build_base_image(self.engine, self.names.base, marker="base release 2 (OS patch)")
         report = find_stale(Workspace.load(WorkTree(self.work)), "staging", self.pool)
@@ -198,8 +198,8 @@ class Cycle:
         return rows, f"The base was re-pushed with an OS patch ({short_digest(patched)})."
 
     def cleanup(self) -> tuple[list[dict[str, Any]], str]:
-        from lifecycle.cleanup import Usage, decide
-        from lifecycle.cleanup_registry import read_inventory
+        from lifecycle.cleanup.rules import Usage, decide
+        from lifecycle.cleanup.registry import read_inventory
 
         ws = Workspace.load(WorkTree(self.work))
         when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=ws.policy.retention_days + 1)
@@ -231,7 +231,7 @@ class Cycle:
 
     def status(self) -> Path:
         """The status page of the end state (a hold, a stale base, consumers), as the pipelines publish it."""
-        from lifecycle.cleanup import load_usage
+        from lifecycle.cleanup.rules import load_usage
         from lifecycle.status.collect import collect_status
         from lifecycle.status.render_html import write_page
 
@@ -246,9 +246,9 @@ class Cycle:
     def os_patches(self) -> tuple[list[dict[str, Any]], str]:
         """A Debian image on the un-refreshed base: stale by its pending security updates, fixed by the nightly
         rebuild once the catalogue turns on osUpgrade, with the same definition hash."""
-        from lifecycle.localbase import import_debian_base
+        from lifecycle.build.localbase import import_debian_base
         from lifecycle.packages import PackageChecker
-        from lifecycle.stale import find_stale
+        from lifecycle.cleanup.stale import find_stale
 
         assert self.debian_rootfs is not None
         base = import_debian_base(self.engine, self.names.debian_base, self.debian_rootfs)
@@ -286,7 +286,7 @@ class Cycle:
             raise OperationError("publish failed: " + ", ".join(result.by_status("failed")))
 
     def _patch_row(self, when: str, checker: Any) -> dict[str, Any]:
-        from lifecycle.stale import find_stale
+        from lifecycle.cleanup.stale import find_stale
 
         report = find_stale(Workspace.load(WorkTree(self.work)), "staging", self.pool, packages=checker)
         entry = next(e for e in report.entries if e.tagbase == sample.DEBIAN)

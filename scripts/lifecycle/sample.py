@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from lifecycle.source import run_git
+from lifecycle.catalogue.source import run_git
 
 REPOSITORY = "lifecycle/prereqs"
 BASE_REPOSITORY = "base/busybox"

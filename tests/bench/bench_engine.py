@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lifecycle.engine import Engine
-from lifecycle.localbase import build_base_image
+from lifecycle.build.engine import Engine
+from lifecycle.build.localbase import build_base_image
 from tests.fixtures.engine import local_env, parse_env
 
 

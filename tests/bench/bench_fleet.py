@@ -49,16 +49,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from lifecycle import labels as labels_mod  # noqa: E402
-from lifecycle.gitops import GitOps  # noqa: E402
+from lifecycle.build import labels as labels_mod
+from lifecycle.production.gitops import GitOps  # noqa: E402
 from lifecycle.output import Reporter  # noqa: E402
-from lifecycle.publish import Publisher, publish  # noqa: E402
-from lifecycle.reconcile import reconcile  # noqa: E402
-from lifecycle.registries import RegistryPool  # noqa: E402
+from lifecycle.build.publish import Publisher, publish  # noqa: E402
+from lifecycle.production.reconcile import reconcile  # noqa: E402
+from lifecycle.registry.pool import RegistryPool  # noqa: E402
 from lifecycle.registry import RegistryClient  # noqa: E402
-from lifecycle.rollout import rollout  # noqa: E402
-from lifecycle.source import WorkTree  # noqa: E402
-from lifecycle.workspace import Workspace  # noqa: E402
+from lifecycle.production.rollout import rollout  # noqa: E402
+from lifecycle.catalogue.source import WorkTree  # noqa: E402
+from lifecycle.catalogue.workspace import Workspace  # noqa: E402
 from tests.fixtures.acr import AcrStandIn  # noqa: E402
 from tests.fixtures.gitrepo import clone, commit_all, git, make_repo, write_files  # noqa: E402
 from tests.fixtures.images import make_layer, push_image  # noqa: E402
@@ -214,8 +214,8 @@ def push_old_tags(client: RegistryClient, tagbases: list[str], total: int) -> in
 PLAN_CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[1] + "/scripts")
-from lifecycle.cleanup import Usage, decide
-from lifecycle.cleanup_registry import load_manifests, read_inventory
+from lifecycle.cleanup.rules import Usage, decide
+from lifecycle.cleanup.registry import load_manifests, read_inventory
 from lifecycle.registry import Credentials, RegistryClient
 import datetime as dt
 repo, host, user, password = sys.argv[2:6]

@@ -105,10 +105,10 @@ def main() -> int:
             import cProfile
             import pstats
 
-            from lifecycle.planning import plan_all
-            from lifecycle.source import WorkTree
-            from lifecycle.validation import validate
-            from lifecycle.workspace import Workspace
+            from lifecycle.catalogue.planning import plan_all
+            from lifecycle.catalogue.source import WorkTree
+            from lifecycle.catalogue.validation import validate
+            from lifecycle.catalogue.workspace import Workspace
 
             profile = cProfile.Profile()
             profile.enable()

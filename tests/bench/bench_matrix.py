@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from lifecycle.matrix import plan_matrix
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.build.matrix import plan_matrix
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.fleet import upstream_shaped_files
 from tests.fixtures.gitrepo import make_repo
 

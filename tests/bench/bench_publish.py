@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from lifecycle.engine import Engine  # noqa: E402
-from lifecycle.localbase import build_base_image  # noqa: E402
+from lifecycle.build.engine import Engine  # noqa: E402
+from lifecycle.build.localbase import build_base_image  # noqa: E402
 from lifecycle.output import Reporter  # noqa: E402
-from lifecycle.publish import publish  # noqa: E402
-from lifecycle.registries import RegistryPool  # noqa: E402
+from lifecycle.build.publish import publish  # noqa: E402
+from lifecycle.registry.pool import RegistryPool  # noqa: E402
 from lifecycle.sample import TAGBASES, SampleNames, write_sample  # noqa: E402
 from tests.fixtures.engine import local_env, start_local_env  # noqa: E402
 

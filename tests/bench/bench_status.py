@@ -28,18 +28,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from lifecycle.cleanup import Usage, decide  # noqa: E402
-from lifecycle.cleanup_registry import read_inventory  # noqa: E402
-from lifecycle.gitops import GitOps  # noqa: E402
-from lifecycle.labels import CREATED, REVISION, bases_label  # noqa: E402
-from lifecycle.lkg import lkgs_for, resolver_for  # noqa: E402
-from lifecycle.registries import RegistryPool  # noqa: E402
+from lifecycle.cleanup.rules import Usage, decide  # noqa: E402
+from lifecycle.cleanup.registry import read_inventory  # noqa: E402
+from lifecycle.production.gitops import GitOps  # noqa: E402
+from lifecycle.build.labels import CREATED, REVISION, bases_label  # noqa: E402
+from lifecycle.production.lkg import lkgs_for, resolver_for  # noqa: E402
+from lifecycle.registry.pool import RegistryPool  # noqa: E402
 from lifecycle.registry import ANONYMOUS, RegistryClient  # noqa: E402
-from lifecycle.source import WorkTree  # noqa: E402
-from lifecycle.stale import find_stale  # noqa: E402
+from lifecycle.catalogue.source import WorkTree  # noqa: E402
+from lifecycle.cleanup.stale import find_stale  # noqa: E402
 from lifecycle.status.collect import collect_status  # noqa: E402
 from lifecycle.status.render_html import render_page  # noqa: E402
-from lifecycle.workspace import Workspace  # noqa: E402
+from lifecycle.catalogue.workspace import Workspace  # noqa: E402
 from tests.fixtures.gitrepo import make_repo  # noqa: E402
 from tests.fixtures.images import make_layer, push_image  # noqa: E402
 from tests.fixtures.registry import start_registry  # noqa: E402

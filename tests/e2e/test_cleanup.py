@@ -247,8 +247,8 @@ def test_bad_policy_exits_2_and_deletes_nothing(registry, unique_repo, tmp_path,
 
 
 def test_planning_reads_each_tag_once_and_each_digest_once(scenario, registry):
-    from lifecycle.cleanup_registry import read_inventory
-    from lifecycle.catalog import parse_catalog
+    from lifecycle.cleanup.registry import read_inventory
+    from lifecycle.catalogue.catalog import parse_catalog
 
     s, repo, usage = scenario
     catalog = parse_catalog((repo / "manifests/images.yml").read_text())
@@ -263,8 +263,8 @@ def test_planning_reads_each_tag_once_and_each_digest_once(scenario, registry):
 
 
 def test_planning_follows_tag_list_pagination(scenario):
-    from lifecycle.catalog import parse_catalog
-    from lifecycle.cleanup_registry import read_inventory
+    from lifecycle.catalogue.catalog import parse_catalog
+    from lifecycle.cleanup.registry import read_inventory
     from lifecycle.registry import ANONYMOUS, RegistryClient
     from tests.fixtures.faultproxy import FaultProxy
     from tests.fixtures.registry import TEST_RETRY
@@ -280,8 +280,8 @@ def test_planning_follows_tag_list_pagination(scenario):
 
 
 def test_a_failed_delete_is_reported_and_a_rerun_finishes(registry, unique_repo, tmp_path):
-    from lifecycle.cleanup import Usage, decide
-    from lifecycle.cleanup_registry import apply_plan, load_manifests, read_inventory
+    from lifecycle.cleanup.rules import Usage, decide
+    from lifecycle.cleanup.registry import apply_plan, load_manifests, read_inventory
     from lifecycle.registry import ANONYMOUS, RegistryClient
     from tests.fixtures.faultproxy import FaultProxy
     from tests.fixtures.registry import TEST_RETRY

@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 import pytest
 
-from lifecycle.cleanup import CleanupPlan, Usage
-from lifecycle.cleanup_registry import apply_plan, load_manifests
+from lifecycle.cleanup.rules import CleanupPlan, Usage
+from lifecycle.cleanup.registry import apply_plan, load_manifests
 from lifecycle.registry import ANONYMOUS, RegistryClient
 from tests.e2e.test_cleanup import APP, DOCKERFILES, NOW, UTC, imm
 from tests.fixtures.images import push_image, push_index, push_multiplatform

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from lifecycle.catalog import split_immutable_tag
+from lifecycle.catalogue.catalog import split_immutable_tag
 from lifecycle.cycle import run_cycle
 from lifecycle.output import Reporter, short_digest
 from lifecycle.sample import DEBIAN, SOLO, TAGBASES

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.engine import Engine
+from lifecycle.build.engine import Engine
 from lifecycle.errors import OperationError
-from lifecycle.localbase import build_base_image
+from lifecycle.build.localbase import build_base_image
 from tests.fixtures.registry import ENGINE_PORTS, free_port
 
 pytestmark = pytest.mark.e2e

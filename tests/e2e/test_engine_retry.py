@@ -1,5 +1,5 @@
 """The engine's pushes and pulls through a fault proxy: a registry's 503 costs a retry, not the publish
-(issue 11 item 12). podman gives up on a 5xx answer by itself; lifecycle.engine_retry tries again."""
+(issue 11 item 12). podman gives up on a 5xx answer by itself; lifecycle.build.engine_retry tries again."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import secrets
 import pytest
 
 from lifecycle.errors import OperationError
-from lifecycle.localbase import build_base_image
+from lifecycle.build.localbase import build_base_image
 from lifecycle.output import Reporter
-from lifecycle.publish import publish
+from lifecycle.build.publish import publish
 from lifecycle.registry import RegistryClient, RetryPolicy
 from lifecycle.sample import SOLO, SampleNames, write_sample
 from tests.fixtures.faultproxy import FaultProxy

@@ -12,10 +12,10 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.floating import FLOATING_PATH
-from lifecycle.gitops import GitOps
-from lifecycle.reconcile import reconcile
-from lifecycle.rollout import rollout
+from lifecycle.catalogue.floating import FLOATING_PATH
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.reconcile import reconcile
+from lifecycle.production.rollout import rollout
 from lifecycle.sample import MULTISTAGE, SOLO
 from tests.fixtures.gitops_origin import quiet
 

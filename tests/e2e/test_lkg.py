@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.lkg import NO_IMAGES, NO_MATCH, LkgResolver
+from lifecycle.production.lkg import NO_IMAGES, NO_MATCH, LkgResolver
 from lifecycle.registry import ANONYMOUS, RegistryClient
 from tests.fixtures.images import push_image
 from tests.fixtures.registry import TEST_RETRY

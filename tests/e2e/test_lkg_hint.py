@@ -7,11 +7,11 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.gitops import GitOps
-from lifecycle.lkg import LkgResolver
-from lifecycle.reconcile import reconcile
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.lkg import LkgResolver
+from lifecycle.production.reconcile import reconcile
 from lifecycle.registry import ANONYMOUS, RegistryClient
-from lifecycle.rollout import rollout
+from lifecycle.production.rollout import rollout
 from lifecycle.sample import SOLO, TAGBASES
 from tests.fixtures.gitops_origin import quiet
 from tests.fixtures.images import push_image

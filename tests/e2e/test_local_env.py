@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lifecycle.engine import Engine
-from lifecycle.localbase import busybox_for
+from lifecycle.build.engine import Engine
+from lifecycle.build.localbase import busybox_for
 from tests.fixtures.engine import local_env, parse_env
 from tests.fixtures.registry import ENGINE_PORTS, free_port
 
@@ -76,7 +76,7 @@ def test_port_outside_the_engine_range_is_refused(state):
 
 def test_install_sets_up_emulation_and_foreign_busyboxes(state):
     """binfmt_misc mounted, aarch64 and arm registered (fix-binary, so they work in containers), and Debian's
-    busybox-static for arm64 and armhf extracted where lifecycle.localbase looks for them."""
+    busybox-static for arm64 and armhf extracted where lifecycle.build.localbase looks for them."""
     done = local_env("install", state)
     assert done.returncode == 0, done.stderr
     binfmt = Path("/proc/sys/fs/binfmt_misc")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lifecycle.imageinfo import ImageInfo, write
+from lifecycle.build.imageinfo import ImageInfo, write
 from lifecycle.sample import CHILD, PARENT, SOLO
 
 pytestmark = pytest.mark.e2e

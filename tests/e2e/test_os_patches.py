@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.osupgrade import RECORD, label_key
-from lifecycle.source import WorkTree, run_git
-from lifecycle.workspace import Workspace
+from lifecycle.build.osupgrade import RECORD, label_key
+from lifecycle.catalogue.source import WorkTree, run_git
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.lifecycle_repo import LABEL_PREFIX, gitops_repo
 
 pytestmark = pytest.mark.e2e

@@ -8,13 +8,13 @@ import subprocess
 
 import pytest
 
-from lifecycle.catalog import split_immutable_tag
-from lifecycle.labels import ImageLabels
+from lifecycle.catalogue.catalog import split_immutable_tag
+from lifecycle.build.labels import ImageLabels
 from lifecycle.output import Reporter
-from lifecycle.publish import publish
+from lifecycle.build.publish import publish
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES, VARIANT_A, VARIANT_B
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 
 pytestmark = pytest.mark.e2e
 

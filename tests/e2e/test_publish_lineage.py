@@ -13,16 +13,16 @@ import json
 
 import pytest
 
-from lifecycle import pinning
-from lifecycle.catalog import split_immutable_tag
-from lifecycle.gitops import GitOps
-from lifecycle.labels import BASE_DIGEST
-from lifecycle.publish import Publisher, head_revision, publish
-from lifecycle.registries import RegistryPool
-from lifecycle.rollout import rollout
+from lifecycle.build import pinning
+from lifecycle.catalogue.catalog import split_immutable_tag
+from lifecycle.production.gitops import GitOps
+from lifecycle.build.labels import BASE_DIGEST
+from lifecycle.build.publish import Publisher, head_revision, publish
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.production.rollout import rollout
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO
-from lifecycle.source import WorkTree, run_git
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree, run_git
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.gitops_origin import quiet
 from tests.fixtures.lifecycle_repo import run_cli
 

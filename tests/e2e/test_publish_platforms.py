@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.labels import BASE_DIGEST
-from lifecycle.localbase import build_base_image
-from lifecycle.platform import Platform
-from lifecycle.publish import publish
-from lifecycle.source import run_git
+from lifecycle.build.labels import BASE_DIGEST
+from lifecycle.build.localbase import build_base_image
+from lifecycle.catalogue.platform import Platform
+from lifecycle.build.publish import publish
+from lifecycle.catalogue.source import run_git
 from tests.fixtures.gitops_origin import quiet
 from tests.fixtures.images import push_index
 

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from lifecycle import labels as labels_mod
-from lifecycle.gitops import GitOps
-from lifecycle.reconcile import reconcile
-from lifecycle.rollout import rollout
+from lifecycle.build import labels as labels_mod
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.reconcile import reconcile
+from lifecycle.production.rollout import rollout
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
 from tests.fixtures.gitops_origin import quiet
 

@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.catalog import Catalog, ImageSpec, Platform, Policy
-from lifecycle.cleanup import DELETE, Usage, decide
-from lifecycle.cleanup_registry import read_inventory
-from lifecycle.lkg import LkgResolver
+from lifecycle.catalogue.catalog import Catalog, ImageSpec, Platform, Policy
+from lifecycle.cleanup.rules import DELETE, Usage, decide
+from lifecycle.cleanup.registry import read_inventory
+from lifecycle.production.lkg import LkgResolver
 from tests.fixtures.images import make_layer, push_image
 
 pytestmark = pytest.mark.e2e
@@ -140,8 +140,8 @@ def test_lkg_lookup_on_acr_resolves_no_tag(acr, registry, unique_repo):
 
 
 def test_a_no_op_rollout_on_acr_costs_the_listing_only(acr, origin, client):
-    from lifecycle.gitops import GitOps
-    from lifecycle.rollout import rollout
+    from lifecycle.production.gitops import GitOps
+    from lifecycle.production.rollout import rollout
     from lifecycle.sample import TAGBASES
     from tests.fixtures.gitops_origin import quiet
 

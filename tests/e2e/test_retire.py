@@ -7,8 +7,8 @@ import json
 import git
 import pytest
 
-from lifecycle.catalog import parse_catalog
-from lifecycle.retire import remove_catalog_entry
+from lifecycle.catalogue.catalog import parse_catalog
+from lifecycle.cleanup.retire import remove_catalog_entry
 from tests.fixtures.gitrepo import make_repo
 from tests.fixtures.lifecycle_repo import policy_yaml, run_cli
 

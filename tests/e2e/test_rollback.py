@@ -10,14 +10,14 @@ import sys
 import pytest
 
 from lifecycle.azdo import AzureDevOps, RepoRef, Secret
-from lifecycle.gitops import GitOps
-from lifecycle.journal import Journal
-from lifecycle.reconcile import reconcile
-from lifecycle.rollback import emergency, revert_commit
-from lifecycle.rollout import rollout
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.journal import Journal
+from lifecycle.production.reconcile import reconcile
+from lifecycle.production.rollback import emergency, revert_commit
+from lifecycle.production.rollout import rollout
 from lifecycle.sample import PARENT, SOLO
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.gitops_origin import quiet
 
 SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"

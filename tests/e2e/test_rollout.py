@@ -13,11 +13,11 @@ import sys
 import pytest
 
 from lifecycle.errors import OperationError
-from lifecycle.gitops import GitOps
-from lifecycle.journal import Journal
-from lifecycle.reconcile import reconcile
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.journal import Journal
+from lifecycle.production.reconcile import reconcile
 from lifecycle.registry import ANONYMOUS, RegistryClient
-from lifecycle.rollout import rollout
+from lifecycle.production.rollout import rollout
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
 from tests.fixtures.registry import TEST_RETRY
 from tests.fixtures.gitops_origin import quiet
@@ -162,7 +162,7 @@ def test_revert_reconcile_hold_then_fix_forward(origin, client, v1):
 
 
 def _rows(result):
-    from lifecycle.rollout import summary_rows
+    from lifecycle.production.rollout import summary_rows
 
     return summary_rows(result)
 

@@ -9,13 +9,13 @@ import json
 
 import pytest
 
-from lifecycle.cleanup import classify_tags
-from lifecycle.gitops import GitOps
-from lifecycle.manifest_index import publish_indexes
-from lifecycle.reconcile import reconcile
+from lifecycle.cleanup.rules import classify_tags
+from lifecycle.production.gitops import GitOps
+from lifecycle.build.manifest_index import publish_indexes
+from lifecycle.production.reconcile import reconcile
 from lifecycle.registry.models import OCI_INDEX
-from lifecycle.rollback import emergency
-from lifecycle.rollout import rollout
+from lifecycle.production.rollback import emergency
+from lifecycle.production.rollout import rollout
 from lifecycle.sample import SOLO
 from tests.fixtures.gitops_origin import quiet
 

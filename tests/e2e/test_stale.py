@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.images import make_layer, push_image
 from tests.fixtures.lifecycle_repo import LABEL_PREFIX, gitops_repo, run_cli
 

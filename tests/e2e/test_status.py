@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from lifecycle.cleanup import load_usage
-from lifecycle.registries import RegistryPool
+from lifecycle.cleanup.rules import load_usage
+from lifecycle.registry.pool import RegistryPool
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
 from lifecycle.status.collect import collect_status
 from tests.fixtures.status_state import LINK, SYNTHETIC_TIME, fetched

@@ -16,8 +16,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from lifecycle.cleanup import load_usage
-from lifecycle.registries import RegistryPool
+from lifecycle.cleanup.rules import load_usage
+from lifecycle.registry.pool import RegistryPool
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO
 from lifecycle.status.collect import collect_status
 from lifecycle.status.render_html import write_page

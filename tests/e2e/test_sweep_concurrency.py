@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from lifecycle.cleanup import Usage, decide
-from lifecycle.cleanup_registry import load_manifests, read_inventory
-from lifecycle.lkg import LkgResolver
+from lifecycle.cleanup.rules import Usage, decide
+from lifecycle.cleanup.registry import load_manifests, read_inventory
+from lifecycle.production.lkg import LkgResolver
 from lifecycle.sample import SOLO, TAGBASES
 from tests.e2e.test_sweep_faults import assert_complete
 from tests.e2e.test_sweep_rollout_faults import merges_of

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.cleanup import CleanupPlan, Usage, decide
-from lifecycle.cleanup_registry import apply_plan, load_manifests, read_inventory
-from lifecycle.labels import ImageLabels
-from lifecycle.localbase import build_base_image
+from lifecycle.cleanup.rules import CleanupPlan, Usage, decide
+from lifecycle.cleanup.registry import apply_plan, load_manifests, read_inventory
+from lifecycle.build.labels import ImageLabels
+from lifecycle.build.localbase import build_base_image
 from lifecycle.output import Reporter
-from lifecycle.publish import publish
+from lifecycle.build.publish import publish
 from lifecycle.registry import RegistryClient, RetryPolicy
 from lifecycle.sample import SOLO, TAGBASES, SampleNames, write_sample
-from lifecycle.source import WorkTree, run_git
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree, run_git
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.faultproxy import FaultProxy
 from tests.fixtures.images import push_image, push_multiplatform
 from tests.fixtures.lifecycle_repo import gitops_repo, policy_yaml

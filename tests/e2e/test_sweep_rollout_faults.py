@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.gitops import GitOps
-from lifecycle.reconcile import reconcile
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.reconcile import reconcile
 from lifecycle.registry import RegistryClient
-from lifecycle.rollout import rollout
+from lifecycle.production.rollout import rollout
 from lifecycle.sample import PARENT, SOLO, TAGBASES
 from tests.e2e.test_sweep_faults import FAST, assert_complete, run_cli
 from tests.fixtures.faultproxy import FaultProxy

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from lifecycle.errors import LifecycleError
-from lifecycle.imageinfo import ImageInfo, write as write_info
+from lifecycle.build.imageinfo import ImageInfo, write as write_info
 from lifecycle.registry import Credentials, RegistryClient
 from lifecycle.registry.auth import env_prefix
 from lifecycle.sample import PARENT, SOLO
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.consumers import azdo_gitops
 from tests.fixtures.faultproxy import FaultProxy
 from tests.fixtures.gitops_origin import git

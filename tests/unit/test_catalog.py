@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.catalog import parse_catalog, parse_policy, split_immutable_tag
+from lifecycle.catalogue.catalog import parse_catalog, parse_policy, split_immutable_tag
 from lifecycle.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.catalogs import OURS, REGISTRY, REPOSITORY, catalog_yaml, image, policy_yaml, run_cli
 from tests.fixtures.gitrepo import commit_all, git, make_repo
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.catalog_splice import splice_entries
-from lifecycle.gitops import held_catalog
+from lifecycle.catalogue.catalog_splice import splice_entries
+from lifecycle.production.gitops import held_catalog
 
 SHIPPED = Path(__file__).resolve().parents[2] / "manifests" / "images.yml"
 

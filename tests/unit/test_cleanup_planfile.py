@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from lifecycle.cleanup import CleanupPlan
-from lifecycle.cleanup_planfile import field_path, json_positions
+from lifecycle.cleanup.rules import CleanupPlan
+from lifecycle.cleanup.planfile import field_path, json_positions
 from lifecycle.errors import InputError
 from tests.unit.test_cleanup_rules import APP, Repo, catalog, image, imm, index, policy
 

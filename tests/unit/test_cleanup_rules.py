@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from lifecycle.catalog import Catalog, ImageSpec, Platform, Policy
-from lifecycle.cleanup import (DELETE, KEEP, CleanupPlan, Inventory, Usage, classify_tags, decide, load_usage,
+from lifecycle.catalogue.catalog import Catalog, ImageSpec, Platform, Policy
+from lifecycle.cleanup.rules import (DELETE, KEEP, CleanupPlan, Inventory, Usage, classify_tags, decide, load_usage,
                                tags_needing_created)
 from lifecycle.errors import InputError
 from lifecycle.registry.models import OCI_INDEX, OCI_MANIFEST, Manifest

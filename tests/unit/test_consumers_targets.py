@@ -7,7 +7,7 @@ import datetime as dt
 from lifecycle.consumers.classify import KnownImages, classify
 from lifecycle.consumers.references import Reference
 from lifecycle.consumers.targets import Targets, image_line
-from lifecycle.floating import FloatingTag
+from lifecycle.catalogue.floating import FloatingTag
 
 KNOWN = KnownImages("reg.example", "prereqs",
                     frozenset({"alpine-3.19-helix-amd64", "alpine-3.20-helix-amd64", "alpine-3.21-helix-amd64",

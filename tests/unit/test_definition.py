@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lifecycle.catalog import ImageSpec, Platform
-from lifecycle.definition import context_files, definition_hash, definition_inputs
-from lifecycle.source import CommitTree, WorkTree, git_blob_id
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.catalog import ImageSpec, Platform
+from lifecycle.catalogue.definition import context_files, definition_hash, definition_inputs
+from lifecycle.catalogue.source import CommitTree, WorkTree, git_blob_id
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.catalogs import sample_files
 from tests.fixtures.gitrepo import make_repo, write_files
 
@@ -72,8 +72,8 @@ def test_executable_bit_changes_the_definition(tmp_path):
     """chmod +x of a context file changes what the build copies, so it changes the definition."""
     import os
 
-    from lifecycle.source import CommitTree, WorkTree
-    from lifecycle.workspace import Workspace
+    from lifecycle.catalogue.source import CommitTree, WorkTree
+    from lifecycle.catalogue.workspace import Workspace
     from tests.fixtures.catalogs import sample_files
     from tests.fixtures.gitrepo import commit_all, make_repo
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.dockerfile import normalize_reference, parse, substitute
+from lifecycle.catalogue.dockerfile import normalize_reference, parse, substitute
 from lifecycle.errors import InputError
 
 MULTI = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.dockerignore import included, parse
+from lifecycle.catalogue.dockerignore import included, parse
 
 FILES = ["Dockerfile", "README.md", "docs/a.md", "docs/keep.md", "src/x.py", "src/deep/y.tmp", "z.tmp",
          "build/out/bin", "data1.txt", "datax.txt", ".git/HEAD"]

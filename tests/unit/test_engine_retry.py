@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.engine_retry import is_transient, retried
+from lifecycle.build.engine_retry import is_transient, retried
 from lifecycle.errors import InputError, OperationError
 from lifecycle.registry.transport import RetryPolicy
 

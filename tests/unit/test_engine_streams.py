@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.engine import LOG_TAIL_LINES, TestResult, _digest_of, _Lines, _split_ref, _stream_error
+from lifecycle.build.engine import LOG_TAIL_LINES, TestResult, _digest_of, _Lines, _split_ref, _stream_error
 from lifecycle.errors import OperationError
 
 DIGEST = "sha256:" + "b8" * 32

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.catalog import parse_catalog, parse_policy
+from lifecycle.catalogue.catalog import parse_catalog, parse_policy
 from lifecycle.errors import InputError
-from lifecycle.floating import FloatingTag, compute_holds, parse, problems
-from lifecycle.floating_rollout import merged_text
+from lifecycle.catalogue.floating import FloatingTag, compute_holds, parse, problems
+from lifecycle.production.floating_rollout import merged_text
 
 CATALOG = """registry: example.azurecr.io
 repository: prereqs
@@ -150,7 +150,7 @@ def test_merged_text_changes_only_the_held_entries_lines(indent):
                 f"{indent}  target: {first_target}\n{indent}  dotnet: \"9.0\"\n\n"
                 f"{indent}- {{tag: b-net9.0-amd64, target: b-2-amd64, dotnet: \"9.0\"}}\n")
     candidate, production = doc("a-2-amd64"), doc("a-1-amd64").replace("# keep this comment", "# prod")
-    from lifecycle.floating import FloatingHold
+    from lifecycle.catalogue.floating import FloatingHold
 
     held = {"a-net9.0-amd64": FloatingHold("a-net9.0-amd64", "r", "a-2-amd64", "a-1-amd64")}
     out = merged_text(candidate, production, held)
@@ -163,8 +163,8 @@ def test_validate_names_the_floating_file_and_line(tmp_path):
     import shutil
     from pathlib import Path
 
-    from lifecycle.source import WorkTree
-    from lifecycle.validation import validate
+    from lifecycle.catalogue.source import WorkTree
+    from lifecycle.catalogue.validation import validate
 
     root = Path(__file__).resolve().parents[2]
     for folder in ("manifests", "src"):

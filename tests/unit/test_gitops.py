@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lifecycle.errors import InputError, OperationError
-from lifecycle.gitops import GitOps, PushRejected, compute_holds, merged_definitions
+from lifecycle.production.gitops import GitOps, PushRejected, compute_holds, merged_definitions
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO
 from tests.fixtures.gitrepo import git
 
@@ -185,7 +185,7 @@ def test_unknown_commit_and_missing_branch_are_clear(origin, ops):
 
 
 def test_held_catalog_replaces_only_the_held_entries():
-    from lifecycle.gitops import held_catalog
+    from lifecycle.production.gitops import held_catalog
 
     main = ("registry: r.io\nrepository: team/x\nimages:\n"
             "  # first image\n  - tagBase: a\n    dockerfile: src/a\n    buildArgs: {V: \"2\"}\n"

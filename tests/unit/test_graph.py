@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.graph import CycleError, Graph
+from lifecycle.catalogue.graph import CycleError, Graph
 
 
 def graph() -> Graph:

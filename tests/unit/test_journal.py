@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lifecycle.errors import InputError
-from lifecycle.journal import Journal, TagEntry
+from lifecycle.production.journal import Journal, TagEntry
 
 
 def test_round_trip_keeps_every_field(tmp_path):
@@ -56,7 +56,7 @@ def test_json_error_has_line_and_column(tmp_path):
 
 def _catalog(registry: str = "r.example.io", repository: str = "team/images",
              source: str = "https://dev.example/_git/gitops"):
-    from lifecycle.catalog import parse_catalog
+    from lifecycle.catalogue.catalog import parse_catalog
 
     return parse_catalog(f"registry: {registry}\nrepository: {repository}\nsource: {source}\nimages:\n"
                          "  - tagBase: a-amd64\n    dockerfile: src/a/amd64\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lifecycle.errors import OperationError
-from lifecycle.lineage import Lineage, LineageError, check_platform, same_platform, verify
-from lifecycle.platform import Platform
+from lifecycle.build.lineage import Lineage, LineageError, check_platform, same_platform, verify
+from lifecycle.catalogue.platform import Platform
 
 
 def layer(n: int) -> str:

@@ -9,10 +9,10 @@ import re
 import pytest
 
 from lifecycle.errors import InputError
-from lifecycle.matrix import (LEG_OVERHEAD, MAX_LEVELS, as_azure_matrix, build_matrix, level_legs,
+from lifecycle.build.matrix import (LEG_OVERHEAD, MAX_LEVELS, as_azure_matrix, build_matrix, level_legs,
                               levels_of, plan_matrix)
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.catalogs import catalog_yaml, image, policy_yaml, run_cli, sample_files, sample_images, APPROVED
 from tests.fixtures.fleet import upstream_shaped_files
 from tests.fixtures.gitrepo import make_repo
@@ -239,9 +239,9 @@ def test_split_of_a_small_plan_is_chain_per_leg(tmp_path):
 
 
 def test_upstream_windows_versions_find_their_release_pool():
-    from lifecycle.catalog import Policy
-    from lifecycle.matrix_pools import pool_for
-    from lifecycle.platform import Platform
+    from lifecycle.catalogue.catalog import Policy
+    from lifecycle.build.matrix_pools import pool_for
+    from lifecycle.catalogue.platform import Platform
 
     policy = Policy(approved_bases=("x",), label_prefix="t")
     assert pool_for(Platform("windows", "amd64", None, "nanoserver-1809"), policy) == "windows-2019"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from lifecycle import dockerfile as dockerfile_mod
-from lifecycle.catalog import ImageSpec, Policy
-from lifecycle.osupgrade import (MARKER, RECORD, UPGRADE_SCRIPT, final_stage_user, label_key,
+from lifecycle.catalogue import dockerfile as dockerfile_mod
+from lifecycle.catalogue.catalog import ImageSpec, Policy
+from lifecycle.build.osupgrade import (MARKER, RECORD, UPGRADE_SCRIPT, final_stage_user, label_key,
                                  needs_rebuild, upgrade_label, upgraded_at, upgraded_dockerfile)
-from lifecycle.platform import Platform
+from lifecycle.catalogue.platform import Platform
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lifecycle.catalog import ImageSpec, Policy, parse_catalog, parse_policy
-from lifecycle.osupgrade import upgrade_label
+from lifecycle.catalogue.catalog import ImageSpec, Policy, parse_catalog, parse_policy
+from lifecycle.build.osupgrade import upgrade_label
 from lifecycle.packages.report import APT, PackageReport, PendingUpdate
 from lifecycle.packages.rules import pending_reason, window_note
 from lifecycle.errors import InputError
-from lifecycle.platform import Platform
+from lifecycle.catalogue.platform import Platform
 
 import pytest
 

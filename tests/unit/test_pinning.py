@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.dockerfile import parse
+from lifecycle.catalogue.dockerfile import parse
 from lifecycle.errors import OperationError
-from lifecycle.pinning import pin
+from lifecycle.build.pinning import pin
 
 ID_A = "sha256:" + "a" * 64
 ID_B = "sha256:" + "b" * 64

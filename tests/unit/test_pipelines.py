@@ -398,8 +398,8 @@ def fleet_repo(tmp_path_factory) -> Path:
 def test_level_matrix_runs_through_the_publish_pipeline(fleet_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`lifecycle matrix --all` on the 250-image fleet, fed to pipelines/publish.yml's own expressions: every
     image is built once, by a leg whose job runs after (dependsOn, transitively) the job of each parent."""
-    from lifecycle.source import WorkTree
-    from lifecycle.workspace import Workspace
+    from lifecycle.catalogue.source import WorkTree
+    from lifecycle.catalogue.workspace import Workspace
 
     outputs = _plan_outputs(fleet_repo, monkeypatch, "--all", "--max-legs", "20")
     assert outputs["matrix.mode"] == "levels" and outputs["matrix.levelCount"] == "5"
@@ -460,22 +460,22 @@ def test_chain_matrix_and_empty_plan_through_the_pipelines(tmp_path: Path, monke
 
 
 def test_level_jobs_match_the_matrix_levels() -> None:
-    from lifecycle.matrix import MAX_LEVELS
+    from lifecycle.build.matrix import MAX_LEVELS
 
     jobs = {j["job"]: j for j in load(REPO / "pipelines/publish.yml")["jobs"]}
     levels = sorted(n for n in jobs if n.startswith("BuildLevel"))
     assert levels == [f"BuildLevel{k}" for k in range(MAX_LEVELS)]
     assert set(levels) <= set(jobs["MoveStaging"]["dependsOn"])
     maxima = {int(jobs[n]["strategy"]["maxParallel"]) for n in levels}
-    from lifecycle.matrix import DEFAULT_MAX_LEGS
+    from lifecycle.build.matrix import DEFAULT_MAX_LEGS
     assert maxima == {DEFAULT_MAX_LEGS}, "every leg of a level runs at once: the critical path assumes it"
 
 
 def test_split_matrix_runs_through_the_pr_pipeline(fleet_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A pull request pushes nothing: each leg builds the planned ancestors of its images itself, and the wide
     cross family is cut over many legs instead of queueing on one agent."""
-    from lifecycle.source import WorkTree
-    from lifecycle.workspace import Workspace
+    from lifecycle.catalogue.source import WorkTree
+    from lifecycle.catalogue.workspace import Workspace
 
     outputs = _plan_outputs(fleet_repo, monkeypatch, "--all", "--mode", "split")
     assert outputs["matrix.mode"] == "split" and outputs["matrix.levelCount"] == "1"

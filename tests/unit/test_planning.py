@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from lifecycle.planning import plan_since
-from lifecycle.source import CommitTree, WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.planning import plan_since
+from lifecycle.catalogue.source import CommitTree, WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.catalogs import catalog_yaml, run_cli, sample_files, sample_images
 from tests.fixtures.gitrepo import clone, commit_all, make_repo, write_files
 

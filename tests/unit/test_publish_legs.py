@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from lifecycle.imageinfo import ImageInfo
+from lifecycle.build.imageinfo import ImageInfo
 from lifecycle.output import Reporter
-from lifecycle.publish import Publisher, use_earlier_legs
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.build.publish import Publisher, use_earlier_legs
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.catalogs import sample_files
 from tests.fixtures.gitrepo import make_repo
 

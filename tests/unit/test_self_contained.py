@@ -273,7 +273,7 @@ def test_a_path_outside_is_found_with_its_line(rel: str, text: str, expected: in
     ("docs/operations.md", "The branch model is in [branches.md](" + UP + "/branches.md).\n"),
     ("manifests/images.yml", "# yaml-language-server: $schema=" + UP + "/scripts/lifecycle/schemas/x.json\n"),
     ("eng/common.sh", '#!/usr/bin/env bash\nREPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/' + UP + '" && pwd)\n'),
-    ("scripts/lifecycle/localbase.py", 'CMD = "mkdir -p /tmp /root /etc /opt/bundle"\n'),
+    ("scripts/lifecycle/build/localbase.py", 'CMD = "mkdir -p /tmp /root /etc /opt/bundle"\n'),
     ("tests/unit/t.py", 'CONFIG = "  - name: product\\n    path: ' + UP + '/consumer\\n"\n'),
     ("docs/c.md", "See <https://github.com/microsoft/azure-pipelines-vscode> and [x](#anchor).\n"),
 ])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle.errors import InputError
-from lifecycle.upstream import expand, load_manifest, map_manifest
+from lifecycle.catalogue.upstream import expand, load_manifest, map_manifest
 from tests.fixtures.catalogs import run_cli
 from tests.fixtures.gitrepo import commit_all, git, make_repo
 
@@ -276,8 +276,8 @@ def test_waivers_for_unknown_images_or_unused_bases_are_warnings(tmp_path):
     path.write_text(text)
     (dest / "src/ubuntu/24.04/Dockerfile").write_text("FROM mcr.microsoft.com/azurelinux/base/core:3.0\n")
     commit_all(dest, "a waiver names a ghost; ubuntu 24.04 moved to an approved base")
-    from lifecycle.source import WorkTree
-    from lifecycle.validation import validate
+    from lifecycle.catalogue.source import WorkTree
+    from lifecycle.catalogue.validation import validate
 
     ws = validate(WorkTree(dest))
     assert ws.errors == []

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.source import WorkTree
-from lifecycle.validation import validate
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.validation import validate
 from tests.fixtures.catalogs import OURS, catalog_yaml, image, run_cli, sample_files, sample_images
 from tests.fixtures.gitrepo import git, make_repo
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from lifecycle.cleanup import CleanupPlan, Usage, decide, load_usage, parse_iso
-from lifecycle.cleanup_registry import apply_plan, check_plan_target, load_manifests, preview, read_inventory
+from lifecycle.cleanup.rules import CleanupPlan, Usage, decide, load_usage, parse_iso
+from lifecycle.cleanup.registry import apply_plan, check_plan_target, load_manifests, preview, read_inventory
 from lifecycle.commands.options import insecure_option, output_option, repo_option, reporter
 from lifecycle.errors import OperationError
 from lifecycle.output import short_digest

@@ -55,7 +55,7 @@ def _common(f):
 def _prepare(repo: Path, config: str | None, names: tuple[str, ...], no_registry: bool,
              insecure: tuple[str, ...], out: Reporter):
     """Catalogue, consumers file, sources, registry view: everything scan and migrate share."""
-    from lifecycle.catalog import CATALOG_PATH, parse_catalog
+    from lifecycle.catalogue.catalog import CATALOG_PATH, parse_catalog
     from lifecycle.consumers.classify import KnownImages, RegistryView
     from lifecycle.consumers.config import CONSUMERS_PATH, load_consumers
     from lifecycle.consumers.sources import open_sources
@@ -89,7 +89,7 @@ def _prepare(repo: Path, config: str | None, names: tuple[str, ...], no_registry
 
 
 def _floating(repo: Path):
-    from lifecycle import floating
+    from lifecycle.catalogue import floating
 
     path = repo / floating.FLOATING_PATH
     return floating.parse(path.read_text(encoding="utf-8"), floating.FLOATING_PATH) if path.is_file() else ()
@@ -97,7 +97,7 @@ def _floating(repo: Path):
 
 def _targets(repo: Path, known, unpin: bool):
     """The per-branch migration rules: floating tags and .NET versions of the GitOps repository."""
-    from lifecycle.catalog import POLICY_PATH, parse_policy
+    from lifecycle.catalogue.catalog import POLICY_PATH, parse_policy
     from lifecycle.consumers.targets import Targets
 
     policy_file = repo / POLICY_PATH

@@ -29,7 +29,7 @@ def cycle(insecure: tuple[str, ...], workdir: Path | None, registry: str | None,
           report_path: Path | None) -> None:
     """Run the whole weekly cycle against a throwaway GitOps repository on the local engine and registry."""
     from lifecycle.cycle import run_cycle
-    from lifecycle.engine import Engine
+    from lifecycle.build.engine import Engine
 
     if not registry:
         raise InputError("no registry: set LIFECYCLE_REGISTRY (eval \"$(eng/local-env.sh up)\") or pass --registry")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lifecycle.commands.options import dry_run_option, output_option, reporter
-from lifecycle.upstream import import_manifest as run_import
+from lifecycle.catalogue.upstream import import_manifest as run_import
 
 
 @click.command("import-manifest")

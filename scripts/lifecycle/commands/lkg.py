@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from lifecycle.commands.options import insecure_option, output_option, repo_option, reporter
-from lifecycle.lkg import lkgs_for, resolver_for
+from lifecycle.production.lkg import lkgs_for, resolver_for
 from lifecycle.output import short_digest
-from lifecycle.registries import RegistryPool
-from lifecycle.source import CommitTree, WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.catalogue.source import CommitTree, WorkTree
+from lifecycle.catalogue.workspace import Workspace
 
 
 @click.command()

@@ -9,11 +9,11 @@ import click
 
 from lifecycle.commands.options import output_option, repo_option, reporter
 from lifecycle.commands.plan import compute_plan
-from lifecycle.matrix import DEFAULT_MAX_LEGS, MODES, MatrixPlan, as_azure_matrix, plan_matrix
+from lifecycle.build.matrix import DEFAULT_MAX_LEGS, MODES, MatrixPlan, as_azure_matrix, plan_matrix
 from lifecycle.output import Reporter
-from lifecycle.planning import Plan
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.planning import Plan
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 
 
 @click.command()

@@ -9,9 +9,9 @@ import click
 from lifecycle.commands.options import output_option, repo_option, reporter
 from lifecycle.errors import InputError
 from lifecycle.output import short_digest
-from lifecycle.planning import Plan, plan_all, plan_images, plan_since
-from lifecycle.source import CommitTree, WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.planning import Plan, plan_all, plan_images, plan_since
+from lifecycle.catalogue.source import CommitTree, WorkTree
+from lifecycle.catalogue.workspace import Workspace
 
 
 def compute_plan(repo: Path, since: str | None, all_images: bool, images: str | None = None) -> Plan:

@@ -10,13 +10,13 @@ from lifecycle.commands.options import dry_run_option, insecure_option, output_o
 from lifecycle.commands.plan import compute_plan
 from lifecycle.errors import InputError, OperationError
 from lifecycle.output import short_digest
-from lifecycle.manifest_index import publish_indexes
-from lifecycle.planning import Plan, plan_images
-from lifecycle import imageinfo
-from lifecycle.publish import CHANNELS, PublishReport, move_from_info, publish as run_publish
-from lifecycle.registries import RegistryPool
-from lifecycle.workspace import Workspace
-from lifecycle.source import WorkTree
+from lifecycle.build.manifest_index import publish_indexes
+from lifecycle.catalogue.planning import Plan, plan_images
+from lifecycle.build import imageinfo
+from lifecycle.build.publish import CHANNELS, PublishReport, move_from_info, publish as run_publish
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.catalogue.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree
 
 
 @click.command()
@@ -63,7 +63,7 @@ def publish(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], c
     earlier = _earlier_legs(ws, out, list(parents_from))
     engine = None
     if not dry_run:
-        from lifecycle.engine import Engine
+        from lifecycle.build.engine import Engine
         engine = Engine()
     with RegistryPool(insecure) as pool:
         client = pool.get(ws.catalog.registry)

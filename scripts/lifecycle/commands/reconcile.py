@@ -9,14 +9,14 @@ import click
 from lifecycle.commands.options import production_options, reporter
 from lifecycle.commands.rollout import print_journal
 from lifecycle.errors import OperationError
-from lifecycle.gitops import GitOps
+from lifecycle.production.gitops import GitOps
 from lifecycle.output import short_digest
-from lifecycle.reconcile import failed_tags, publish_with, reconcile as run_reconcile
-from lifecycle.registries import RegistryPool
+from lifecycle.production.reconcile import failed_tags, publish_with, reconcile as run_reconcile
+from lifecycle.registry.pool import RegistryPool
 
 
 def new_engine() -> object:
-    from lifecycle.engine import Engine
+    from lifecycle.build.engine import Engine
 
     return Engine()
 

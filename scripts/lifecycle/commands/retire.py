@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from lifecycle.cleanup import load_usage
+from lifecycle.cleanup.rules import load_usage
 from lifecycle.commands.options import dry_run_option, output_option, repo_option, reporter
-from lifecycle.retire import retire as retire_image
+from lifecycle.cleanup.retire import retire as retire_image
 
 
 @click.command()

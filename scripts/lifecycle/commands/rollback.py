@@ -9,13 +9,13 @@ import click
 
 from lifecycle.commands.options import production_options, reporter
 from lifecycle.errors import OperationError
-from lifecycle.gitops import GitOps
-from lifecycle.journal import Journal
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.journal import Journal
 from lifecycle.output import Reporter, short_digest
-from lifecycle.registries import RegistryPool
-from lifecycle.rollback import EmergencyResult, RevertResult, emergency, revert_commit, revert_image
-from lifecycle.source import WorkTree
-from lifecycle.workspace import Workspace
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.production.rollback import EmergencyResult, RevertResult, emergency, revert_commit, revert_image
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 
 
 @click.command()

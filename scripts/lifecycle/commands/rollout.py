@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from lifecycle.cleanup import parse_iso
+from lifecycle.cleanup.rules import parse_iso
 from lifecycle.commands.options import production_options, reporter
 from lifecycle.errors import OperationError
-from lifecycle.gitops import GitOps
+from lifecycle.production.gitops import GitOps
 from lifecycle.output import Reporter
-from lifecycle.registries import RegistryPool
-from lifecycle.rollout import DEFAULT_MAX_WALK, RolloutResult, rollout as run_rollout, summary_rows
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.production.rollout import DEFAULT_MAX_WALK, RolloutResult, rollout as run_rollout, summary_rows
 
 
 def print_journal(out: Reporter, text: str, output: str) -> None:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 
-from lifecycle.cleanup import parse_iso
+from lifecycle.cleanup.rules import parse_iso
 from lifecycle.errors import OperationError
 from lifecycle.commands.options import insecure_option, output_option, repo_option, reporter
-from lifecycle.matrix import DEFAULT_MAX_LEGS, MatrixPlan, as_azure_matrix, plan_matrix
+from lifecycle.build.matrix import DEFAULT_MAX_LEGS, MatrixPlan, as_azure_matrix, plan_matrix
 from lifecycle.output import short_digest
-from lifecycle.source import WorkTree
-from lifecycle.registries import RegistryPool
-from lifecycle.stale import CHANNELS, find_stale
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.cleanup.stale import CHANNELS, find_stale
+from lifecycle.catalogue.workspace import Workspace
 
 
 @click.command()
@@ -39,7 +39,7 @@ def stale(repo: Path, output: str, insecure: tuple[str, ...], channel: str, want
     with RegistryPool(tuple(insecure)) as pool, ExitStack() as stack:
         checker = None
         if not no_package_check:
-            from lifecycle.engine import Engine  # only a package check needs the engine
+            from lifecycle.build.engine import Engine  # only a package check needs the engine
             from lifecycle.packages import PackageChecker
 
             try:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from lifecycle.cleanup import Usage, load_usage, parse_iso
+from lifecycle.cleanup.rules import Usage, load_usage, parse_iso
 from lifecycle.commands.options import git_options, insecure_option, output_option, repo_option, reporter
-from lifecycle.gitops import GitOps
-from lifecycle.registries import RegistryPool
+from lifecycle.production.gitops import GitOps
+from lifecycle.registry.pool import RegistryPool
 from lifecycle.status.collect import check_link_template, collect_status
 from lifecycle.status.render_html import write_page
 from lifecycle.status.render_text import headline, image_row, markdown_summary, rollout_rows

@@ -9,8 +9,8 @@ import click
 from lifecycle.commands.options import output_option, repo_option, reporter
 from lifecycle.errors import InputError
 from lifecycle.output import in_pipeline
-from lifecycle.source import WorkTree
-from lifecycle.validation import validate as run_validate
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.validation import validate as run_validate
 
 
 @click.command()

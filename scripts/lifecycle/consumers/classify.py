@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol
 from lifecycle.consumers.references import Reference
 
 if TYPE_CHECKING:
-    from lifecycle.catalog import Catalog
+    from lifecycle.catalogue.catalog import Catalog
 
 LATEST = "latest"
 STAGING = "staging"

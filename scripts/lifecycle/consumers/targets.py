@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from lifecycle.consumers.classify import BARE, DIGEST, EOL, LATEST, PINNED, Classified, KnownImages
 from lifecycle.consumers.references import COMMENT
-from lifecycle.floating import FloatingTag, version_key
+from lifecycle.catalogue.floating import FloatingTag, version_key
 
 VERSION_PART = re.compile(r"\d+(\.\d+)*|net\d+\.\d+")
 BRANCH_VERSION = re.compile(r"(?<![\d.])(\d+\.\d+)(?![\d.])")

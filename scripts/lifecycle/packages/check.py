@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from lifecycle.engine import Engine
+from lifecycle.build.engine import Engine
 from lifecycle.errors import OperationError
 from lifecycle.packages import parsers
 from lifecycle.packages.report import (APK, APT, BY_ID, DNF, TDNF, OsRelease, PackageReport, PendingUpdate,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lifecycle import osupgrade
-from lifecycle.catalog import ImageSpec, Policy
+from lifecycle.build import osupgrade
+from lifecycle.catalogue.catalog import ImageSpec, Policy
 from lifecycle.packages.report import PackageReport
 
 

@@ -18,18 +18,18 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from lifecycle.cleanup import DELETE, Usage, classify_tags, decide, iso
-from lifecycle.cleanup_registry import TAGS_PAGE, read_inventory
+from lifecycle.cleanup.rules import DELETE, Usage, classify_tags, decide, iso
+from lifecycle.cleanup.registry import TAGS_PAGE, read_inventory
 from lifecycle.errors import InputError
-from lifecycle.gitops import GitOps, Hold, compute_holds, merged_definitions
-from lifecycle.lkg import resolver_for
-from lifecycle.registries import RegistryPool
-from lifecycle.stale import REBUILD, STALE, StaleEntry, find_stale
+from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_definitions
+from lifecycle.production.lkg import resolver_for
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
 from lifecycle.status.history import recent_rollouts
 from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE as STALE_STATE, UNPUBLISHED, ChannelState,
                                     Consumer, FleetStatus, ImageStatus)
 from lifecycle.status.reads import SnapshotClient
-from lifecycle.workspace import Workspace
+from lifecycle.catalogue.workspace import Workspace
 
 LINK_FIELDS = {"repository", "file", "line"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from lifecycle.gitops import REVERT_MARK, GitOps
+from lifecycle.production.gitops import REVERT_MARK, GitOps
 from lifecycle.status.model import Rollout
 
 PROMOTED_HEAD = "Promoted (latest moves):"

@@ -1,0 +1,1 @@
+"""Building and publishing images: engine, publish, labels, image-info, the build matrix."""

@@ -1,0 +1,1 @@
+"""The desired state: catalogue, policy, Dockerfiles, definition hashes, graph, validate, plan, import."""

@@ -1,0 +1,472 @@
+"""The desired state: the image catalogue (manifests/images.yml) and the policy (manifests/policy.yml).
+
+Loading checks each file against its JSON Schema (scripts/lifecycle/schemas/) and reports every problem
+with file:line:column; the cross-file rules (tag bases, Dockerfiles, bases, cycles) are in validation.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from lifecycle import yamlio
+from lifecycle.errors import InputError, Location
+from lifecycle.catalogue.platform import Platform
+
+CATALOG_PATH = "manifests/images.yml"
+POLICY_PATH = "manifests/policy.yml"
+
+DEFAULT_MAX_AGE_DAYS = 30
+DEFAULT_RETENTION_DAYS = 180
+MIN_RETENTION_DAYS = 90
+DEFAULT_KEEP_LAST = 3
+DEFAULT_RETIRED_GRACE_DAYS = 30
+DEFAULT_EVALUATION_DAYS = 30
+DEFAULT_STABILITY_DAYS = 182
+DEFAULT_MAX_SECURITY_PATCH_DAYS = 7
+
+# OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+# <tagbase>-<yyyyMMddHHmmss>-<short sha>
+IMMUTABLE_SUFFIX_RE = re.compile(r"-(\d{14})-([0-9a-f]{7,40})$")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    tagbase: str
+    folder: str
+    platform: Platform
+    build_args: dict[str, str] = field(default_factory=dict)
+    tests: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    eol: dt.date | None = None
+    shared_tags: tuple[str, ...] = ()  # one-platform shared tags: further names retagged to this image's digest
+    line: int | None = None
+    dockerfile_name: str = "Dockerfile"  # the file inside `folder` (the build context) to build
+    index_tags: tuple[str, ...] = ()     # multi-platform shared tags: pushed as an OCI index over the members
+    os_upgrade: bool | None = None   # None: the policy's osUpgrade default. Not a definition input.
+
+    @property
+    def dockerfile(self) -> str:
+        return f"{self.folder}/{self.dockerfile_name}"
+
+    @property
+    def os_version(self) -> str | None:
+        """e.g. ltsc2022 for Windows: which hosts can build and run it."""
+        return self.platform.os_version
+
+    def matches(self, other: "ImageSpec") -> bool:
+        """Same platform (and os version when both say one): a shared tag resolves to this member."""
+        if self.platform != other.platform:
+            return False
+        # a Windows container runs only on its own OS version; Linux os versions (jammy...) do not matter
+        return self.platform.os != "windows" or self.os_version is None or other.os_version is None \
+            or self.os_version == other.os_version
+
+    def staging_tag(self) -> str:
+        return f"{self.tagbase}-staging"
+
+    def latest_tag(self) -> str:
+        return f"{self.tagbase}-latest"
+
+    def immutable_tag(self, built_at: dt.datetime, revision: str) -> str:
+        return f"{self.tagbase}-{built_at.astimezone(dt.timezone.utc):%Y%m%d%H%M%S}-{revision[:7]}"
+
+    def is_immutable_tag(self, tag: str) -> bool:
+        return tag.startswith(self.tagbase + "-") and bool(IMMUTABLE_SUFFIX_RE.fullmatch(tag[len(self.tagbase):]))
+
+    def past_eol(self, today: dt.date) -> bool:
+        return self.eol is not None and self.eol < today
+
+    def __hash__(self) -> int:
+        return hash(self.tagbase)
+
+
+def split_immutable_tag(tag: str) -> tuple[str, dt.datetime, str] | None:
+    """'<tagbase>-<yyyyMMddHHmmss>-<sha>' -> (tagbase, built_at UTC, sha), or None for any other tag."""
+    m = IMMUTABLE_SUFFIX_RE.search(tag)
+    if not m or m.start() == 0:
+        return None
+    built = dt.datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=dt.timezone.utc)
+    return tag[: m.start()], built, m.group(2)
+
+
+@dataclass(frozen=True)
+class SharedTag:
+    """A further name for one logical image: one member (retag) or one per platform (an OCI image index)."""
+
+    tag: str
+    tagbases: tuple[str, ...]
+    line: int | None = None
+
+    @property
+    def is_index(self) -> bool:
+        return len(self.tagbases) > 1
+
+    def channel_tag(self, channel: str) -> str:
+        return f"{self.tag}-{channel}"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    registry: str
+    repository: str
+    images: tuple[ImageSpec, ...]
+    source_url: str = ""
+    path: str = CATALOG_PATH
+    aliases: tuple[str, ...] = ()          # other names of our repository (public mirror...), registry/repo
+    shared: tuple[SharedTag, ...] = ()     # every shared tag, one- and multi-platform
+
+    @property
+    def name(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name our repository is reached by: where we push first, then the aliases."""
+        return (self.name, *(a for a in self.aliases if a != self.name))
+
+    @cached_property
+    def _shared_by_tag(self) -> dict[str, SharedTag]:
+        return {s.tag: s for s in self.shared}
+
+    def shared_tag(self, tag: str) -> SharedTag | None:
+        return self._shared_by_tag.get(tag)
+
+    @property
+    def index_tags(self) -> list[SharedTag]:
+        return [s for s in self.shared if s.is_index]
+
+    def resolve_tag(self, tag: str, child: ImageSpec | None = None) -> str | None:
+        """The tag base a tag of our repository names: a tag base itself, or the member of a shared tag with
+        `child`'s platform. None: no catalogued image (or none for that platform)."""
+        if tag in self._by_tagbase:
+            return tag
+        shared = self._shared_by_tag.get(tag)
+        if shared is None:
+            return None
+        if child is None:
+            return shared.tagbases[0]
+        return next((t for t in shared.tagbases if self._by_tagbase[t].matches(child)), None)
+
+    def reference(self, tag: str) -> str:
+        return f"{self.registry}/{self.repository}:{tag}"
+
+    @cached_property
+    def _by_tagbase(self) -> dict[str, ImageSpec]:
+        index: dict[str, ImageSpec] = {}
+        for image in self.images:
+            index.setdefault(image.tagbase, image)  # the first wins, as a linear search would
+        return index
+
+    def image(self, tagbase: str) -> ImageSpec:
+        image = self._by_tagbase.get(tagbase)
+        if image is None:
+            raise InputError(f"no image with tag base {tagbase!r} in the catalogue", Location(self.path))
+        return image
+
+    def get(self, tagbase: str) -> ImageSpec | None:
+        return self._by_tagbase.get(tagbase)
+
+    @property
+    def tagbases(self) -> list[str]:
+        return [i.tagbase for i in self.images]
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A time-boxed exception to the approved bases: these images may use this base until `expires`."""
+
+    base: str
+    images: tuple[str, ...]
+    expires: dt.date
+    reason: str
+    line: int | None = None
+
+    def covers(self, reference: str, tagbase: str) -> bool:
+        return tagbase in self.images and fnmatch.fnmatchcase(reference, self.base)
+
+    def days_left(self, today: dt.date) -> int:
+        return (self.expires - today).days
+
+
+@dataclass(frozen=True)
+class Policy:
+    approved_bases: tuple[str, ...]
+    label_prefix: str
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    bare_tag_follows_latest: bool = False
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    keep_last: int = DEFAULT_KEEP_LAST
+    cleanup_exceptions: tuple[str, ...] = ()
+    retired_grace_days: int = DEFAULT_RETIRED_GRACE_DAYS
+    # matrix legs: agent pool (Microsoft-hosted vmImage) per "os" or "os/osVersion"; over the defaults in matrix_pools.py
+    build_pools: tuple[tuple[str, str], ...] = ()
+    path: str = POLICY_PATH
+    waivers: tuple[Waiver, ...] = ()
+    dotnet_eol: tuple[tuple[str, dt.date], ...] = ()     # (.NET version, end of life), for floating tags
+    evaluation_days: int = DEFAULT_EVALUATION_DAYS
+    stability_days: int = DEFAULT_STABILITY_DAYS
+
+    @property
+    def dotnet_versions(self) -> dict[str, dt.date]:
+        return dict(self.dotnet_eol)
+
+    def waiver_for(self, reference: str, tagbase: str, normalized: str | None = None) -> Waiver | None:
+        return next((w for w in self.waivers if w.covers(reference, tagbase)
+                     or (normalized is not None and w.covers(normalized, tagbase))), None)
+    max_security_patch_days: int = DEFAULT_MAX_SECURITY_PATCH_DAYS
+    count_non_security_updates: bool = False
+    os_upgrade: bool = False
+
+    def wants_os_upgrade(self, image: ImageSpec) -> bool:
+        return self.os_upgrade if image.os_upgrade is None else image.os_upgrade
+
+    @property
+    def definition_label(self) -> str:
+        return f"{self.label_prefix}.definition"
+
+    def approves(self, reference: str) -> bool:
+        return any(fnmatch.fnmatchcase(reference, pattern) for pattern in self.approved_bases)
+
+    def is_exception(self, tag: str) -> bool:
+        return any(fnmatch.fnmatchcase(tag, pattern) for pattern in self.cleanup_exceptions)
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict[str, Any]:
+    text = resources.files("lifecycle").joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def check_schema(document: Any, plain: Any, schema_name: str, filename: str) -> None:
+    """Raise one InputError listing every schema violation with its position."""
+    validator = _validator(schema_name)
+    problems = []
+    for error in sorted(validator.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties":
+            allowed = set(error.schema.get("properties", {}))
+            extra = [k for k in error.instance if k not in allowed]
+            for key in extra:
+                line, col = yamlio.key_position(document, path, key)
+                where = "/".join(map(str, path)) or "top level"
+                problems.append(f"{Location(filename, line, col)}: unknown key {key!r} at {where} "
+                                f"(allowed: {', '.join(sorted(allowed))})")
+            continue
+        line, col = yamlio.position(document, path)
+        where = "/".join(map(str, path)) or "top level"
+        problems.append(f"{Location(filename, line, col)}: {where}: {error.message}")
+    if problems:
+        raise InputError(f"{len(problems)} schema error(s)", Location(filename), problems)
+
+
+def parse_catalog(text: str, filename: str = CATALOG_PATH) -> Catalog:
+    fast = yamlio.load_fast(text)
+    if fast is not None and isinstance(fast[0], dict) and \
+            not any(_validator("images").iter_errors(fast[0])):
+        plain, nodes = fast
+        return _build_catalog(plain, filename, lambda path: yamlio.fast_line(nodes, path), nodes)
+    # the slow path parses with positions: it names file:line:column for every problem
+    document = yamlio.load_text(text, filename)
+    if document is None:
+        raise InputError("empty file", Location(filename))
+    plain = yamlio.to_plain(document)
+    check_schema(document, plain, "images", filename)
+    return _build_catalog(plain, filename, lambda path: yamlio.position(document, path)[0], document)
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> jsonschema.Draft7Validator:
+    # local $refs inlined: resolving "#/definitions/image" once per image is most of the validation time
+    return jsonschema.Draft7Validator(_inline_refs(schema(name), schema(name)))
+
+
+def _inline_refs(node: Any, root: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/") and len(node) == 1:
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target[part]
+            return _inline_refs(target, root)
+        return {k: _inline_refs(v, root) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, root) for v in node]
+    return node
+
+
+def split_dockerfile(value: str) -> tuple[str, str]:
+    """`dockerfile:` names a folder (its Dockerfile is built) or a file: (context folder, file name).
+    A trailing slash or a leading ./ names the same folder."""
+    path = value.strip().removeprefix("./").rstrip("/")
+    head, _, last = path.rpartition("/")
+    if last == "Dockerfile" or last.startswith("Dockerfile.") or last.lower().endswith(".dockerfile"):
+        return head, last
+    return path, "Dockerfile"
+
+
+def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document: Any) -> Catalog:
+    images = []
+    for index, entry in enumerate(plain["images"]):
+        platform = entry["platform"]
+        eol = entry.get("endOfLife")
+        folder, name = split_dockerfile(entry["dockerfile"])
+        images.append(ImageSpec(
+            tagbase=entry["tagBase"],
+            folder=folder,
+            platform=Platform(platform["os"], platform["architecture"], platform.get("variant"),
+                              platform.get("osVersion")),
+            build_args=dict(entry.get("buildArgs") or {}),
+            tests=tuple(entry.get("tests") or ()),
+            owners=tuple(entry.get("owners") or ()),
+            eol=_parse_date(eol, document, ["images", index, "endOfLife"], filename, line_of) if eol else None,
+            shared_tags=tuple(entry.get("sharedTags") or ()),
+            line=line_of(["images", index]),
+            dockerfile_name=name,
+            os_upgrade=entry.get("osUpgrade"),
+        ))
+    shared = _shared_tags(plain, images, filename, line_of)
+    multi = {}
+    for tag in shared:
+        for member in tag.tagbases if tag.is_index else ():
+            multi.setdefault(member, []).append(tag.tag)
+    one = {}
+    for tag in shared:
+        if not tag.is_index:
+            one.setdefault(tag.tagbases[0], []).append(tag.tag)
+    images = [replace(i, shared_tags=tuple(dict.fromkeys([*i.shared_tags, *one.get(i.tagbase, ())])),
+                      index_tags=tuple(multi.get(i.tagbase, ()))) for i in images]
+    return Catalog(plain["registry"], plain["repository"], tuple(images), plain.get("source", ""), filename,
+                   tuple(a.rstrip("/") for a in plain.get("aliases") or ()), tuple(shared))
+
+
+def _shared_tags(plain: dict[str, Any], images: list[ImageSpec], filename: str, line_of: Any) -> list[SharedTag]:
+    """Every shared tag (per image and catalogue-level), after checking that no tag would be moved by two
+    images: duplicate tag bases, shared tags declared twice, a shared tag equal to another image's tag.
+    Raises one InputError naming both places of each clash (file:line)."""
+    problems: list[str] = []
+    by_tagbase = {}
+    for image in images:
+        by_tagbase.setdefault(image.tagbase, image)
+    declared: list[SharedTag] = []
+    for index, image in enumerate(images):
+        for j, tag in enumerate(image.shared_tags):
+            declared.append(SharedTag(tag, (image.tagbase,), line_of(["images", index, "sharedTags", j])))
+    for tag, members in (plain.get("sharedTags") or {}).items():
+        line = line_of(["sharedTags", tag])
+        unknown = [m for m in members if m not in by_tagbase]
+        if unknown:
+            problems.append(f"{Location(filename, line)}: shared tag {tag!r} names {', '.join(map(repr, unknown))}, "
+                            f"not a tag base in the catalogue")
+            continue
+        members = list(dict.fromkeys(members))
+        for a_index, a in enumerate(members):
+            for b in members[a_index + 1:]:
+                if by_tagbase[a].matches(by_tagbase[b]):
+                    problems.append(f"{Location(filename, line)}: shared tag {tag!r}: {a} and {b} have the same "
+                                    f"platform {by_tagbase[a].platform} (one image per platform in an index)")
+        declared.append(SharedTag(tag, tuple(members), line))
+    # every tag each image or shared tag moves, with where it was declared
+    movers: dict[str, tuple[str, int | None]] = {}
+    for image in images:
+        what = f"tag base {image.tagbase!r}"
+        for tag in (image.tagbase, image.staging_tag(), image.latest_tag()):
+            _claim(movers, tag, what, image.line, filename, problems)
+    for shared in declared:
+        what = f"shared tag {shared.tag!r}"
+        for tag in (shared.tag, shared.channel_tag("staging"), shared.channel_tag("latest")):
+            _claim(movers, tag, what, shared.line, filename, problems)
+    if problems:
+        raise InputError(f"{len(problems)} duplicate or unknown tag(s)", Location(filename), problems)
+    return declared
+
+
+def _claim(movers: dict[str, tuple[str, int | None]], tag: str, what: str, line: int | None, filename: str,
+           problems: list[str]) -> None:
+    first = movers.get(tag)
+    if first is None:
+        movers[tag] = (what, line)
+        return
+    other, other_line = first
+    if (other_line or 0) > (line or 0):  # name the later line, and the earlier one as "first"
+        (what, line), (other, other_line) = (other, other_line), (what, line)
+    if other == what and tag == what.split("'")[1]:
+        kind = "tag base" if what.startswith("tag base") else "shared tag"
+        problems.append(f"{Location(filename, line)}: duplicate {kind} {tag!r}, first at "
+                        f"{Location(filename, other_line)}")
+    elif other != what:
+        problems.append(f"{Location(filename, line)}: {what} would move {tag!r}, which {other} at "
+                        f"{Location(filename, other_line)} moves too")
+
+
+def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
+    document = yamlio.load_text(text, filename)
+    if document is None:
+        raise InputError("empty file", Location(filename))
+    plain = yamlio.to_plain(document)
+    check_schema(document, plain, "policy", filename)
+    retention = plain.get("retention") or {}
+    for index, pattern in enumerate(plain["approvedBases"]):
+        _check_glob(pattern, document, ["approvedBases", index], filename)
+    for index, pattern in enumerate(retention.get("exceptions") or ()):
+        _check_glob(pattern, document, ["retention", "exceptions", index], filename)
+    return Policy(
+        approved_bases=tuple(plain["approvedBases"]),
+        label_prefix=plain["labelPrefix"],
+        max_age_days=plain.get("maxAgeDays", DEFAULT_MAX_AGE_DAYS),
+        bare_tag_follows_latest=plain.get("bareTagFollowsLatest", False),
+        retention_days=retention.get("days", DEFAULT_RETENTION_DAYS),
+        keep_last=retention.get("keepLast", DEFAULT_KEEP_LAST),
+        cleanup_exceptions=tuple(retention.get("exceptions") or ()),
+        retired_grace_days=retention.get("retiredGraceDays", DEFAULT_RETIRED_GRACE_DAYS),
+        build_pools=tuple(sorted((plain.get("buildPools") or {}).items())),
+        path=filename,
+        waivers=tuple(Waiver(w["base"], tuple(w["images"]),
+                             _parse_date(w["expires"], document, ["waivers", i, "expires"], filename),
+                             w["reason"], yamlio.position(document, ["waivers", i])[0])
+                      for i, w in enumerate(plain.get("waivers") or ())),
+        dotnet_eol=tuple((version, _parse_date(entry["endOfLife"], document, ["dotnetVersions", version, "endOfLife"],
+                                               filename))
+                         for version, entry in (plain.get("dotnetVersions") or {}).items()),
+        evaluation_days=(plain.get("floatingTags") or {}).get("evaluationDays", DEFAULT_EVALUATION_DAYS),
+        stability_days=(plain.get("floatingTags") or {}).get("stabilityDays", DEFAULT_STABILITY_DAYS),
+        max_security_patch_days=plain.get("maxSecurityPatchDays", DEFAULT_MAX_SECURITY_PATCH_DAYS),
+        count_non_security_updates=plain.get("countNonSecurityUpdates", False),
+        os_upgrade=plain.get("osUpgrade", False),
+    )
+
+
+def _parse_date(value: str, document: Any, path: list[Any], filename: str, line_of: Any = None) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        if line_of is not None and not hasattr(document, "lc"):  # a libyaml node tree: line only
+            raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", Location(filename, line_of(path))) from None
+        line, col = yamlio.position(document, path)
+        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", Location(filename, line, col)) from None
+
+
+def _check_glob(pattern: str, document: Any, path: list[Any], filename: str) -> None:
+    """fnmatch accepts almost anything; reject what is surely a mistake (unbalanced brackets, whitespace)."""
+    problem = None
+    if pattern.count("[") != pattern.count("]"):
+        problem = "unbalanced [ ] in pattern"
+    elif any(c.isspace() for c in pattern):
+        problem = "whitespace in pattern"
+    else:
+        try:
+            re.compile(fnmatch.translate(pattern))
+        except re.error as exc:
+            problem = f"malformed pattern ({exc})"
+    if problem:
+        line, col = yamlio.position(document, path)
+        raise InputError(f"{problem}: {pattern!r}", Location(filename, line, col))

@@ -1,0 +1,1 @@
+"""Out-of-date images, retiring, and deleting old images from the registry."""

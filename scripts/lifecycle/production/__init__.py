@@ -1,0 +1,1 @@
+"""The production branch: LKG, weekly rollout, reconcile, rollback, journal."""

@@ -1,0 +1,146 @@
+"""Floating tags in the rollout: which target moves wait (dates read from production's first-parent
+history), and the merged floating.yml the rollout merge carries.
+
+Production's history is the record of what was served when: a snapshot per commit that changed the
+catalogue or the floating tags, with its commit date. Nothing else is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from ruamel.yaml import YAML
+
+from lifecycle.catalogue.catalog import CATALOG_PATH, Policy, parse_catalog
+from lifecycle.errors import InputError, OperationError
+from lifecycle.catalogue.floating import FLOATING_PATH, FloatingHold, compute_holds, parse
+
+DEFAULT_HISTORY = 400
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    sha: str
+    date: dt.date
+    images: frozenset[str]
+    floating: Mapping[str, str]       # floating tag -> target
+
+
+def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
+    done = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True)
+    if done.returncode != 0:
+        raise OperationError(f"git {' '.join(args[:2])}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def snapshots(root: Path, production: str, limit: int = DEFAULT_HISTORY) -> list[Snapshot]:
+    """Newest first: production's first-parent commits that changed the catalogue or the floating tags."""
+    log = _git(root, "log", "--first-parent", f"--max-count={limit}", "--format=%H %cI", production, "--",
+               CATALOG_PATH, FLOATING_PATH).decode().split()
+    commits = list(zip(log[0::2], log[1::2]))
+    specs = "".join(f"{sha}:{path}\n" for sha, _ in commits for path in (CATALOG_PATH, FLOATING_PATH)).encode()
+    blobs = _read_batch(root, specs) if commits else []
+    out = []
+    for i, (sha, when) in enumerate(commits):
+        catalog_text, floating_text = blobs[2 * i], blobs[2 * i + 1]
+        try:
+            images = frozenset(parse_catalog(catalog_text.decode(), CATALOG_PATH).tagbases) if catalog_text else \
+                frozenset()
+            floating = {f.tag: f.target for f in parse(floating_text.decode())} if floating_text else {}
+        except (InputError, UnicodeDecodeError):
+            break  # an unreadable past ends the record: nothing older is trusted
+        out.append(Snapshot(sha, dt.datetime.fromisoformat(when).astimezone(dt.timezone.utc).date(), images,
+                            floating))
+    return out
+
+
+def _read_batch(root: Path, specs: bytes) -> list[bytes]:
+    """`git cat-file --batch`: one process for every blob; a missing path reads as b''."""
+    raw = _git(root, "cat-file", "--batch", input=specs)
+    out, pos = [], 0
+    while pos < len(raw):
+        end = raw.index(b"\n", pos)
+        header = raw[pos:end].split()
+        if header[-1] == b"missing":
+            out.append(b"")
+            pos = end + 1
+            continue
+        size = int(header[2])
+        out.append(raw[end + 1:end + 1 + size])
+        pos = end + 1 + size + 1
+    return out
+
+
+def first_seen_in(history: list[Snapshot]) -> Callable[[Callable[[frozenset[str], Mapping[str, str]], bool]],
+                                                          dt.date | None]:
+    """FirstSeen over `history` (newest first): the date of the oldest snapshot of the unbroken run of
+    snapshots, starting at the newest, for which the predicate holds."""
+    def first_seen(predicate: Callable[[frozenset[str], Mapping[str, str]], bool]) -> dt.date | None:
+        since = None
+        for snap in history:
+            if not predicate(snap.images, snap.floating):
+                break
+            since = snap.date
+        return since
+    return first_seen
+
+
+def merged_text(candidate: str, production: str, holds: Mapping[str, FloatingHold]) -> str:
+    """main@C's floating.yml with each held entry's lines replaced by production's (or removed): every
+    other byte stays as main wrote it."""
+    cand_spans = _entry_spans(candidate)
+    prod_spans = _entry_spans(production) if production else {}
+    prod_lines = production.splitlines(keepends=True)
+    lines = candidate.splitlines(keepends=True)
+    for tag, (start, end) in sorted(cand_spans.items(), key=lambda kv: -kv[1][0]):
+        if tag not in holds:
+            continue
+        replacement = prod_lines[prod_spans[tag][0]:prod_spans[tag][1]] if tag in prod_spans else []
+        lines[start:end] = replacement
+    return "".join(lines)
+
+
+def _entry_spans(text: str) -> dict[str, tuple[int, int]]:
+    """tag -> [first line, end line) of its entry in the floatingTags list (0-based)."""
+    doc = YAML(typ="rt").load(text)
+    seq = (doc or {}).get("floatingTags") or []
+    starts = [seq.lc.item(i)[0] for i in range(len(seq))]
+    total = len(text.splitlines())
+    spans = {}
+    for i, entry in enumerate(seq):
+        end = starts[i + 1] if i + 1 < len(starts) else total
+        spans[str(entry["tag"])] = (starts[i], end)
+    return spans
+
+
+@dataclass(frozen=True)
+class FloatingPlan:
+    holds: dict[str, FloatingHold]
+    files: dict[str, str]             # what the rollout tree writes instead of main's (path -> text)
+    changes_production: bool = False  # the merged floating.yml differs from production's
+
+
+def plan_floating(root: Path, production: str, written: str | None, candidate: str, policy: Policy,
+                  today: dt.date) -> FloatingPlan:
+    """The holds of main@C's floating tags against production, and the floating.yml the merge carries.
+    `written`: the commit of the last rollout (its merge, or P before the first merge)."""
+    cand_text = _show(root, candidate)
+    if cand_text is None:
+        return FloatingPlan({}, {})
+    prod_text = _show(root, production) or ""
+    written_text = _show(root, written) if written else None
+    written_tags = None if written is None else parse(written_text) if written_text else ()
+    holds = compute_holds(parse(prod_text) if prod_text else (), written_tags, parse(cand_text), policy,
+                          first_seen_in(snapshots(root, production)), today)
+    text = merged_text(cand_text, prod_text, holds) if holds else cand_text
+    return FloatingPlan(holds, {FLOATING_PATH: text}, text != prod_text)
+
+
+def _show(root: Path, sha: str) -> str | None:
+    done = subprocess.run(["git", "-C", str(root), "cat-file", "blob", f"{sha}:{FLOATING_PATH}"],
+                          capture_output=True)
+    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None

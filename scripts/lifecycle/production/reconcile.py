@@ -1,0 +1,219 @@
+"""Make the `latest` tags match a tree: every image's floating production tags -> the LKG of its definition.
+
+This is the whole rollback story (design flow 4): FR reverts a commit on production, the push runs
+`lifecycle reconcile`, which finds the older definition's digest and moves `latest` back, by manifest copy,
+in seconds. A definition with no published digest (reverted to something cleaned up or never built) is
+built, tested and published from production: a new version. The retag planning here is shared with the
+rollout, which applies it to the tree it promotes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from lifecycle.catalogue import floating
+from lifecycle.catalogue.catalog import ImageSpec, Policy
+from lifecycle.errors import OperationError
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.journal import Journal, TagEntry
+from lifecycle.production.lkg import Lkg, LkgResolver, definitions_at, resolver_for
+from lifecycle.build.manifest_index import plan_index
+from lifecycle.output import Reporter
+from lifecycle.registry.models import OCI_INDEX
+from lifecycle.registry import RegistryClient
+from lifecycle.catalogue.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class TagChange:
+    tag: str
+    image: str
+    previous: str | None
+    new: str
+    source_tag: str | None     # the immutable tag of the LKG
+    floating: bool = False      # a floating tag scoped to a .NET version (manifests/floating.yml)
+    index: bytes | None = None  # a multi-platform shared tag: the index bytes `new` is the digest of
+
+    @property
+    def moves(self) -> bool:
+        return self.previous != self.new
+
+
+def production_tags(image: ImageSpec, policy: Policy) -> list[str]:
+    """The floating tags that follow `latest`: `-latest`, the bare tag base (policy), shared tags."""
+    tags = [image.latest_tag()]
+    if policy.bare_tag_follows_latest:
+        tags.append(image.tagbase)
+    tags.extend(t for t in image.shared_tags if t not in tags)
+    return tags
+
+
+def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient,
+              listed: dict[str, str] | None = None) -> list[TagChange]:
+    """For every image with an LKG, each of its production tags: where it points now, where it should.
+    `listed`: every tag's digest from a listing that carries them (ACR), read this run; else one HEAD per
+    tag, concurrently."""
+    wanted: list[tuple[str, str, Lkg]] = []
+    for image in ws.catalog.images:
+        lkg = lkgs.get(image.tagbase)
+        if lkg is None or not lkg.found:
+            continue
+        wanted.extend((tag, image.tagbase, lkg) for tag in production_tags(image, ws.policy))
+    for f in floating.load(ws.source):
+        lkg = lkgs.get(f.target)
+        if lkg is not None and lkg.found:
+            wanted.append((f.tag, f.target, lkg))
+    floating_tags = {f.tag for f in floating.load(ws.source)}
+    indexes = []
+    for shared in ws.catalog.index_tags:
+        # a multi-platform shared tag follows its members' LKGs as one index; until every member has
+        # an LKG it stays where it is
+        plan = plan_index(client, ws.catalog, shared,
+                          lambda t: lkgs[t].digest if t in lkgs and lkgs[t].found else None)
+        if plan.ready:
+            indexes.extend((tag, plan) for tag in (shared.tag, shared.channel_tag("latest")))
+    tags = [t for t, _, _ in wanted] + [t for t, _ in indexes]
+    current = ({t: listed.get(t) for t in tags} if listed is not None
+               else client.resolve_many(ws.catalog.repository, tags))
+    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, floating=tag in floating_tags)
+            for tag, tagbase, lkg in wanted] + \
+        [TagChange(tag, plan.shared.tag, current.get(tag), plan.digest or "", None, index=plan.raw)
+         for tag, plan in indexes]
+
+
+def apply_tags(client: RegistryClient, repository: str, changes: list[TagChange]) -> list[TagEntry]:
+    """One batch retag of the tags the plan moves (planned again by the client before any PUT). A tag the
+    plan found already right is reported unchanged without another request: a no-op run costs nothing."""
+    moving = [c for c in changes if c.moves]
+    pushed: set[str] = set()
+    for change in moving:
+        if change.index is not None and change.new not in pushed:
+            client.put_manifest(repository, change.new, change.index, OCI_INDEX)
+            pushed.add(change.new)
+    plain = [c for c in moving if c.index is None]
+    results = client.retag_many(repository, [(c.new, c.tag) for c in plain]) if plain else []
+    # an index's tags one after the other: the distribution registry can answer DIGEST_INVALID to
+    # concurrent PUTs of the same index under two tags
+    for change in moving:
+        if change.index is not None:
+            results += client.retag_many(repository, [(change.new, change.tag)])
+    by_tag = {c.tag: c for c in changes}
+    done = {r.tag: TagEntry(r.tag, by_tag[r.tag].image, r.previous,
+                            r.digest if r.status != "failed" else by_tag[r.tag].new, r.status) for r in results}
+    return [done.get(c.tag) or TagEntry(c.tag, c.image, c.previous, c.new, "unchanged") for c in changes]
+
+
+def planned_entries(changes: list[TagChange]) -> list[TagEntry]:
+    return [TagEntry(c.tag, c.image, c.previous, c.new, "would-move" if c.moves else "unchanged") for c in changes]
+
+
+def failed_tags(entries: list[TagEntry]) -> list[str]:
+    return [e.tag for e in entries if e.status == "failed"]
+
+
+def _since(entry: TagEntry, previous: str | None) -> TagEntry:
+    """`entry` with its previous digest taken from an earlier reading."""
+    if entry.status == "failed":
+        return TagEntry(entry.tag, entry.image, previous, entry.new, entry.status)
+    return TagEntry(entry.tag, entry.image, previous, entry.new, "unchanged" if previous == entry.new else "moved")
+
+
+def departed_images(ws: Workspace, resolver: LkgResolver) -> list[str]:
+    """Tag bases with a `-latest` tag in the registry that are no longer in the catalogue."""
+    known = set(ws.catalog.tagbases)
+    return sorted(t[: -len("-latest")] for t in resolver.all_tags()
+                  if t.endswith("-latest") and t[: -len("-latest")] not in known)
+
+
+@dataclass
+class ReconcileReport:
+    commit: str
+    lkgs: dict[str, Lkg]
+    entries: list[TagEntry] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)          # tag bases published from production
+    unresolved: list[Lkg] = field(default_factory=list)     # still without a digest after building
+    departed: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    journal: Journal | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.unresolved and not failed_tags(self.entries)
+
+
+PublishFn = Callable[[Path, list[str]], object]
+
+
+def publish_with(engine_factory: Callable[[], object], client: RegistryClient, out: Reporter,
+                 pool: object = None) -> PublishFn:
+    """The usual `publish_missing`: build, test and publish to the `latest` channel with the engine that
+    `engine_factory` returns (called only when something must be built; most reconciles only retag)."""
+    def publish_missing(root: Path, tagbases: list[str]) -> object:
+        from lifecycle.build.publish import publish
+
+        engine = engine_factory()
+        try:
+            report = publish(root, tagbases, channel="latest", client=client, engine=engine,  # type: ignore[arg-type]
+                             reporter=out, pool=pool)  # type: ignore[arg-type]
+        finally:
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
+        if not report.ok:
+            out.error("publishing from production failed: "
+                      + ", ".join(report.by_status("failed") + report.by_status("blocked")))
+        return report
+
+    return publish_missing
+
+
+def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: str = "latest",
+              dry_run: bool = False, journal_path: Path | None = None,
+              publish_missing: PublishFn | None = None, fetch: bool = True) -> ReconcileReport:
+    """Make every image's production tags follow its definition's LKG at production HEAD.
+
+    `publish_missing(root, tagbases)` builds, tests and publishes definitions without a digest from a
+    checkout of production at `root` (None: such images are reported and the run fails)."""
+    if channel != "latest":
+        raise OperationError(f"reconcile only knows the production channel 'latest', not {channel!r}")
+    if fetch:
+        ops.fetch()
+    head = ops.production_head()
+    ws = ops.workspace(head)
+    hint = definitions_at(ops)   # git tells most definitions: labels are read only where tags move
+    resolver = resolver_for(ws, client, hint)
+    lkgs = resolver.lkgs(ws.definitions)
+    report = ReconcileReport(head, lkgs, departed=departed_images(ws, resolver), dry_run=dry_run)
+    missing = [t for t in ws.order() if not lkgs[t].found]
+    changes = plan_tags(ws, lkgs, client, resolver.listed_digests())
+    if dry_run:
+        report.entries = planned_entries(changes)
+        report.unresolved = [lkgs[t] for t in missing]
+        return report
+    # Retag what exists first: a rebuilt child takes its in-repo parent from the parent's `latest`.
+    report.entries = apply_tags(client, ws.catalog.repository, changes)
+    if missing:
+        if publish_missing is None:
+            report.unresolved = [lkgs[t] for t in missing]
+        else:
+            out.info(f"building {len(missing)} definition(s) with no published digest from production "
+                     f"{head[:10]}: {', '.join(missing)}")
+            # publish moves `<tagbase>-latest` itself: remember where the tags were, for the journal
+            tags = [t for image in missing for t in production_tags(ws.image(image), ws.policy)]
+            before = client.resolve_many(ws.catalog.repository, tags)
+            with ops.worktree(head) as root:
+                publish_missing(root, missing)
+            resolver = resolver_for(ws, client, hint)   # the tag list changed: read it again
+            again = resolver.lkgs({t: ws.definitions[t] for t in missing})
+            report.lkgs.update(again)
+            report.built = [t for t in missing if again[t].found]
+            report.unresolved = [again[t] for t in missing if not again[t].found]
+            entries = apply_tags(client, ws.catalog.repository, plan_tags(ws, again, client))
+            report.entries += [_since(e, before.get(e.tag)) for e in entries]
+    report.journal = Journal("reconcile", head, tags=report.entries).bound_to(ws.catalog)
+    if journal_path is not None:
+        report.journal.write(journal_path)
+    return report
+
