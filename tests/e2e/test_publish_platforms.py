@@ -219,7 +219,10 @@ def test_a_config_for_another_variant_than_the_catalogues_is_removed_again_and_f
     with registry.client() as client:
         report = publish(root, None, channel="staging", client=client, engine=engine, reporter=quiet())
         record = report.results[0]
-        assert not report.ok and record.status == "failed"
+        if report.ok:  # podman built v6 this time (what its cache holds decides): then the registry must say so
+            assert str(client.config(repository, record.digest).platform) == "linux/arm/v6"
+            return
+        assert record.status == "failed"
         assert "the image config (registry) says linux/arm/v7, the catalogue says linux/arm/v6" in record.reason
         assert record.immutable_tag and record.digest
         assert client.tags(repository) == [] and client.try_resolve(repository, record.digest) is None
