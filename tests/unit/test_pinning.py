@@ -12,19 +12,7 @@ ID_A = "sha256:" + "a" * 64
 ID_B = "sha256:" + "b" * 64
 ID_C = "sha256:" + "c" * 64
 
-MULTI = """\
-# syntax=docker/dockerfile:1
-ARG REGISTRY=mcr.microsoft.com
-ARG TAG
-FROM --platform=$BUILDPLATFORM ${REGISTRY}/azurelinux/base/core:${TAG:-3.0} AS build
-RUN echo \\
-    FROM not-a-stage
-FROM build AS test
-COPY --from=build /a /a
-FROM ${REGISTRY}/mirror/docker/library/ubuntu:22.04
-COPY --from=0 /a /a
-COPY --chown=1:1 --from=docker.io/library/busybox:1.36 /bin/busybox /bin/
-"""
+from tests.unit.test_dockerfile import MULTI  # noqa: E402  the multi-stage Dockerfile the model is tested on
 
 PINS = {
     "mcr.microsoft.com/azurelinux/base/core:3.0": ID_A,
