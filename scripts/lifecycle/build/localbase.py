@@ -14,20 +14,27 @@ script registers with binfmt_misc.
 
 from __future__ import annotations
 
+import json
 import os
 import platform as host
 import shutil
 import struct
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from lifecycle.build.engine import Engine, LogFn
 from lifecycle.errors import OperationError
 from lifecycle.catalogue.platform import Platform
+from lifecycle.registry.models import OCI_INDEX
+from lifecycle.registry.reference import parse_reference
+
+if TYPE_CHECKING:
+    from lifecycle.registry import RegistryClient
 
 BUSYBOX = Path("/bin/busybox")
 PT_INTERP = 3
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # scripts/lifecycle/build/localbase.py -> the repository
 # OCI architecture (+ variant) -> (Debian architecture, ELF e_machine)
 DEBIAN_ARCH = {
     ("amd64", None): ("amd64", 62),
@@ -90,6 +97,28 @@ def build_base_image(
         engine.build(context, dockerfile="Dockerfile", tag=ref, labels=labels, platform=platform, log=log)
     return engine.push(ref, log=log)
 
+
+
+def build_base_index(engine: Engine, client: "RegistryClient", ref: str, platforms: Sequence[str], *,
+                     marker: str = "", log: LogFn | None = None) -> str:
+    """The busybox base as one tag over several platforms, the way the fleet's external bases are published:
+    one image per platform pushed as `<ref>-<architecture><variant>`, then an OCI index over them pushed as
+    `ref`. Returns the index digest (a re-seed with another marker gives new children and a new index)."""
+    target = parse_reference(ref, require_ref=True)
+    descriptors = []
+    for text in platforms:
+        platform = Platform.parse(text)
+        digest = build_base_image(engine, f"{ref}-{platform.architecture}{platform.variant or ''}", marker=marker,
+                                  platform=text, log=log)
+        manifest = client.manifest(target.repository, digest)
+        entry = {"architecture": platform.architecture, "os": platform.os}
+        if platform.variant:
+            entry["variant"] = platform.variant
+        descriptors.append({"mediaType": manifest.media_type, "digest": digest, "size": len(manifest.raw),
+                            "platform": entry})
+    raw = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors},
+                     sort_keys=True, separators=(",", ":")).encode()
+    return client.put_manifest(target.repository, target.tag or "", raw, OCI_INDEX)
 
 def _require_static(busybox: Path, platform: str | None = None) -> None:
     """A FROM scratch image has no dynamic loader: refuse a dynamically linked busybox early, and one built
