@@ -44,6 +44,7 @@ DEBIAN_ARCH = {
     ("arm", None): ("armhf", 40),
 }
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -68,6 +69,15 @@ def busybox_for(platform: str | None) -> Path:
                              f"busybox-static:{DEBIAN_ARCH[key][0]} there)")
     return path
 
+
+def can_run(platform: str) -> bool:
+    """Whether this machine runs `platform`'s binaries: natively, or through the QEMU user emulation that
+    eng/local-env.sh registers with binfmt_misc (absent without root: then only the host's platform builds)."""
+    wanted = Platform.parse(platform)
+    if HOST_ARCH.get(host.machine()) == wanted.architecture:
+        return True
+    emulator = {"arm64": "qemu-aarch64", "arm": "qemu-arm", "amd64": "qemu-x86_64"}.get(wanted.architecture)
+    return emulator is not None and (BINFMT / emulator).exists()
 
 def build_base_image(
     engine: Engine, ref: str, *, marker: str = "", busybox: Path | None = None, platform: str | None = None,
