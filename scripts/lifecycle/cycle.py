@@ -1,8 +1,9 @@
 """The whole weekly cycle on local defaults: what the README's main job runs.
 
 It builds a throwaway GitOps repository (bare origin, `main` and `production`) from the sample catalogue
-on the local registry and engine, then walks every flow the pipelines run, through the same library calls
-the commands use: publish to staging, weekly rollout, a change published and rolled out, a rollback by
+on the local registry and engine (with SOLO's arm64 sibling, built under emulation, and the two under one
+multi-platform shared tag: an OCI index), then walks every flow the pipelines run, through the same library
+calls the commands use: publish to staging, weekly rollout, a change published and rolled out, a rollback by
 reverting on production and the reconcile that follows, the stale report after a base image is patched,
 a cleanup plan, a consumer scan, and OS patches measured inside a Debian image built on an un-refreshed base
 (when the cached Debian root file system is given: eng/local-env.sh debian-rootfs). Each step leaves a
@@ -22,8 +23,8 @@ from lifecycle import sample
 from lifecycle.build.engine import Engine
 from lifecycle.errors import OperationError
 from lifecycle.production.gitops import GitOps
-from lifecycle.build.localbase import build_base_image
 from lifecycle.output import Reporter, markdown_table, plain_table, short_digest
+from lifecycle.build.localbase import can_run
 from lifecycle.build.publish import publish
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.catalogue.source import WorkTree, run_git
@@ -96,6 +97,9 @@ class Cycle:
         self.origin = self.workdir / "origin.git"
         self.work = self.workdir / "gitops"
         self.client = self.pool.get(self.registry)
+        # the two-platform image needs arm64 emulation (eng/local-env.sh sets it up when it runs as root)
+        self.arm64 = can_run("linux/arm64")
+        self.tagbases = sample.ARM64_TAGBASES if self.arm64 else sample.TAGBASES
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -115,8 +119,13 @@ class Cycle:
         return self.client.try_resolve(self.names.repository, tag)
 
     def channel_rows(self) -> list[dict[str, Any]]:
-        return [{"image": t, "staging": short_digest(self.digest(f"{t}-staging")),
-                 "latest": short_digest(self.digest(f"{t}-latest"))} for t in sample.TAGBASES]
+        return [{"image": name, "staging": short_digest(self.digest(f"{t}-staging")),
+                 "latest": short_digest(self.digest(f"{t}-latest"))} for name, t in self.latest_tags()]
+
+    def latest_tags(self) -> list[tuple[str, str]]:
+        """(row name, tag base) of every image and of the multi-platform shared tag (`<tag>-latest` is its index)."""
+        index = [(f"{sample.SOLO_SHARED} (index)", sample.SOLO_SHARED)] if self.arm64 else []
+        return [*((t, t) for t in self.tagbases), *index]
 
     # -- the steps -------------------------------------------------------------------------------
 
@@ -125,16 +134,22 @@ class Cycle:
         run_git(self.workdir, "clone", "-q", str(self.origin), str(self.work))
         self.git("config", "user.name", "lifecycle main job")
         self.git("config", "user.email", "main-job@lifecycle.local")
-        sample.write_sample(self.work, self.names)
+        sample.write_sample(self.work, self.names, arm64=self.arm64)
         # production starts where main starts: nothing is promoted until the first rollout
         self.git("push", "-q", "origin", "HEAD:refs/heads/main", "HEAD:refs/heads/production")
-        base = build_base_image(self.engine, self.names.base, marker="base release 1")
+        base = sample.seed_base(self.engine, self.client, self.names, "base release 1", arm64=self.arm64)
+        platforms = f" (index: {', '.join(sample.BASE_PLATFORMS)})" if self.arm64 else ""
+        two = (f"for amd64 and arm64 under one tag. `{sample.SOLO_SHARED}` is a multi-platform shared tag over "
+               f"{sample.SOLO} and {sample.SOLO_ARM64} (one Dockerfile, the arm64 image built and tested under QEMU "
+               "emulation)." if self.arm64 else
+               "for amd64 only: no arm64 emulation here (eng/local-env.sh up as root registers it), so the "
+               "two-platform image and its index are left out.")
         return ([{"what": "origin", "value": str(self.origin)},
                  {"what": "main", "value": self.git("rev-parse", "--short", "origin/main")},
                  {"what": "production", "value": self.git("rev-parse", "--short", "origin/production")},
-                 {"what": "base image", "value": f"{self.names.base} {short_digest(base)}"}],
+                 {"what": "base image", "value": f"{self.names.base} {short_digest(base)}{platforms}"}],
                 "A bare origin with `main` and `production` at the sample catalogue's first commit; the approved "
-                "base seeded into the local registry from busybox-static.")
+                f"base seeded into the local registry from busybox-static, {two}")
 
     def publish_main(self, note: str) -> Callable[[], tuple[list[dict[str, Any]], str]]:
         def run() -> tuple[list[dict[str, Any]], str]:
@@ -145,6 +160,8 @@ class Cycle:
                 raise OperationError("publish failed: " + ", ".join(result.by_status("failed")))
             rows = [{"image": r.tagbase, "status": r.status, "staging": short_digest(r.digest),
                      "tag": r.immutable_tag or ""} for r in result.results]
+            rows += [{"image": i.tag, "status": i.status, "staging": short_digest(i.digest), "tag": "(index)"}
+                     for i in result.indexes]
             return rows, note
         return run
 
@@ -167,32 +184,37 @@ class Cycle:
     def change(self) -> tuple[list[dict[str, Any]], str]:
         path = self.work / "src/busybox/1.0/solo/amd64/Dockerfile"
         path.write_text(path.read_text().replace("solo v1", "solo v2"))
-        self.git("commit", "-q", "-am", f"{sample.SOLO}: v2")
+        self.git("commit", "-q", "-am", f"{sample.SOLO_SHARED}: v2")
         self.git("push", "-q", "origin", "HEAD:refs/heads/main")
-        self.before_change = self.digest(f"{sample.SOLO}-latest")
-        return ([{"commit": self.git("rev-parse", "--short", "HEAD"), "change": f"{sample.SOLO}: solo v1 -> v2"}],
+        self.before_change = {t: self.digest(f"{t}-latest") for _, t in self.latest_tags()}
+        images = f"{sample.SOLO} and {sample.SOLO_ARM64} (one folder)" if self.arm64 else sample.SOLO
+        return ([{"commit": self.git("rev-parse", "--short", "HEAD"), "change": f"{images}: solo v1 -> v2"}],
                 "A product change merged to main.")
 
     def rollback(self) -> tuple[list[dict[str, Any]], str]:
         from lifecycle.production.reconcile import reconcile
         from lifecycle.production.rollback import revert_commit
 
-        before = {t: self.digest(f"{t}-latest") for t in sample.TAGBASES}
+        rolled_out = {t: self.digest(f"{t}-latest") for _, t in self.latest_tags()}
         reverted = revert_commit(self.ops(), self.last_merge, mode="push")
         result = reconcile(self.ops(), self.client, self.out, journal_path=self.workdir / "reconcile.json")
         if not result.ok:
             raise OperationError("reconcile after the revert failed")
-        rows = [{"image": t, "latest before": short_digest(before[t]),
-                 "latest after": short_digest(self.digest(f"{t}-latest")),
-                 "restored": "yes" if t == sample.SOLO and self.digest(f"{t}-latest") == self.before_change else ""}
-                for t in sample.TAGBASES]
+        rows = []
+        for name, t in self.latest_tags():
+            before, after = self.before_change[t], self.digest(f"{t}-latest")
+            rows.append({"image": name, "before the change": short_digest(before),
+                         "after its rollout": short_digest(rolled_out[t]), "after the revert": short_digest(after),
+                         "restored": "yes" if rolled_out[t] != before and after == before else ""})
         return rows, (f"First responder reverted rollout merge {self.last_merge[:10]} on production "
-                      f"(revert {reverted.revert[:10]}); the reconcile moved `-latest` back, no rebuild.")
+                      f"(revert {reverted.revert[:10]}); the reconcile moved `-latest` back, no rebuild."
+                      + (f" `{sample.SOLO_SHARED}-latest` (and `{sample.SOLO_SHARED}`) is the earlier index again: "
+                         "the same children give the same bytes, so the same digest." if self.arm64 else ""))
 
     def stale(self) -> tuple[list[dict[str, Any]], str]:
         from lifecycle.cleanup.stale import find_stale
 
-        patched = build_base_image(self.engine, self.names.base, marker="base release 2 (OS patch)")
+        patched = sample.seed_base(self.engine, self.client, self.names, "base release 2 (OS patch)", arm64=self.arm64)
         report = find_stale(Workspace.load(WorkTree(self.work)), "staging", self.pool)
         rows = [{"image": e.tagbase, "status": e.status, "reasons": "; ".join(e.reasons)} for e in report.entries]
         return rows, f"The base was re-pushed with an OS patch ({short_digest(patched)})."
@@ -309,7 +331,8 @@ def run_cycle(workdir: Path, registry: str, engine: Engine, out: Reporter,
         cycle.step("Publish main to staging", cycle.publish_main("Every image built, tested and pushed."))
         cycle.step("Weekly rollout", cycle.rollout("`-latest` moved to each image's LKG by digest."))
         cycle.step("A change on main", cycle.change)
-        cycle.step("Publish the change", cycle.publish_main("Only the changed image is rebuilt."))
+        cycle.step("Publish the change", cycle.publish_main(
+            "Only the changed folder's images are rebuilt" + ("; the index over them moves." if cycle.arm64 else ".")))
         cycle.step("Weekly rollout", cycle.rollout("The new version reaches `-latest`; others are untouched."))
         cycle.step("Rollback by revert on production", cycle.rollback)
         cycle.step("Stale images", cycle.stale)

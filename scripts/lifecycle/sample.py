@@ -3,7 +3,9 @@
 Used by the main job (`lifecycle cycle`) and by the end-to-end tests: six images with the shapes that
 matter (a parent with a child, a multi-stage image whose builder is another catalogue image, an
 independent image, and one folder built twice with different build args) on a base seeded into the local
-registry.
+registry. With `arm64=True` (the main job) the independent image's folder is also built for arm64 (v8),
+both under one multi-platform shared tag (an OCI index), on a base that is itself an index over amd64 and
+arm64 (seed_base).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from lifecycle.build.engine import Engine
+from lifecycle.build.localbase import build_base_image, build_base_index
 from lifecycle.catalogue.source import run_git
+from lifecycle.registry import RegistryClient
 
 REPOSITORY = "lifecycle/prereqs"
 BASE_REPOSITORY = "base/busybox"
@@ -50,11 +55,30 @@ SOLO = "busybox-1.0-solo-amd64"
 VARIANT_A = "busybox-1.0-variant-a-amd64"
 VARIANT_B = "busybox-1.0-variant-b-amd64"
 TAGBASES = (PARENT, CHILD, MULTISTAGE, SOLO, VARIANT_A, VARIANT_B)
+# with arm64=True: SOLO's folder built for arm64 too, both published under one shared tag as an OCI index
+SOLO_ARM64 = "busybox-1.0-solo-arm64v8"
+SOLO_SHARED = "busybox-1.0-solo"
+ARM64_TAGBASES = (*TAGBASES, SOLO_ARM64)
+BASE_PLATFORMS = ("linux/amd64", "linux/arm64/v8")
 DEBIAN = "debian-12-app-amd64"   # added by add_debian_image: busybox has no package manager to check
 
 
-def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str]:
-    """Every file of the sample repository, by path."""
+def sample_files(names: SampleNames, *, max_age_days: int = 30, arm64: bool = False) -> dict[str, str]:
+    """Every file of the sample repository, by path (with `arm64`, SOLO_ARM64 and the SOLO_SHARED index too)."""
+    files = _files(names, max_age_days)
+    if arm64:
+        catalog = files["manifests/images.yml"].replace(
+            "images:\n", f"sharedTags:\n  {SOLO_SHARED}: [{SOLO}, {SOLO_ARM64}]\nimages:\n", 1)
+        files["manifests/images.yml"] = catalog + "".join(f"{line}\n" for line in (
+            f"  - tagBase: {SOLO_ARM64}",
+            "    dockerfile: src/busybox/1.0/solo/amd64",
+            "    platform: {os: linux, architecture: arm64, variant: v8}",
+            '''    tests: ["cat /etc/solo-release", 'test "$(uname -m)" = aarch64']''',
+            "    owners: [product-team]"))
+    return files
+
+
+def _files(names: SampleNames, max_age_days: int) -> dict[str, str]:
     n = names
     registry = n.registry
     d = textwrap.dedent
@@ -144,10 +168,10 @@ def sample_files(names: SampleNames, *, max_age_days: int = 30) -> dict[str, str
     }
 
 
-def write_sample(root: Path, names: SampleNames, *, max_age_days: int = 30) -> Path:
+def write_sample(root: Path, names: SampleNames, *, max_age_days: int = 30, arm64: bool = False) -> Path:
     """Write the sample into `root` and make it a git repository with one commit on main."""
     root.mkdir(parents=True, exist_ok=True)
-    for path, text in sample_files(names, max_age_days=max_age_days).items():
+    for path, text in sample_files(names, max_age_days=max_age_days, arm64=arm64).items():
         target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -158,6 +182,15 @@ def write_sample(root: Path, names: SampleNames, *, max_age_days: int = 30) -> P
     run_git(root, "add", "-A")
     run_git(root, "commit", "-q", "-m", "Sample catalogue")
     return root
+
+
+def seed_base(engine: Engine, client: RegistryClient, names: SampleNames, marker: str, *, arm64: bool = False) -> str:
+    """Build and push the sample's busybox base (`names.base`); with `arm64`, as an index over amd64 and arm64
+    (v8, built under emulation), so SOLO and SOLO_ARM64 share one Dockerfile. Returns the tag's digest; a new
+    marker is a new base (an "OS patch")."""
+    if arm64:
+        return build_base_index(engine, client, names.base, BASE_PLATFORMS, marker=marker)
+    return build_base_image(engine, names.base, marker=marker)
 
 
 def add_debian_image(root: Path, names: SampleNames, *, os_upgrade: bool | None = None) -> None:

@@ -14,20 +14,27 @@ script registers with binfmt_misc.
 
 from __future__ import annotations
 
+import json
 import os
 import platform as host
 import shutil
 import struct
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from lifecycle.build.engine import Engine, LogFn
 from lifecycle.errors import OperationError
 from lifecycle.catalogue.platform import Platform
+from lifecycle.registry.models import OCI_INDEX
+from lifecycle.registry.reference import parse_reference
+
+if TYPE_CHECKING:
+    from lifecycle.registry import RegistryClient
 
 BUSYBOX = Path("/bin/busybox")
 PT_INTERP = 3
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # scripts/lifecycle/build/localbase.py -> the repository
 # OCI architecture (+ variant) -> (Debian architecture, ELF e_machine)
 DEBIAN_ARCH = {
     ("amd64", None): ("amd64", 62),
@@ -37,6 +44,7 @@ DEBIAN_ARCH = {
     ("arm", None): ("armhf", 40),
 }
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -61,6 +69,15 @@ def busybox_for(platform: str | None) -> Path:
                              f"busybox-static:{DEBIAN_ARCH[key][0]} there)")
     return path
 
+
+def can_run(platform: str) -> bool:
+    """Whether this machine runs `platform`'s binaries: natively, or through the QEMU user emulation that
+    eng/local-env.sh registers with binfmt_misc (absent without root: then only the host's platform builds)."""
+    wanted = Platform.parse(platform)
+    if HOST_ARCH.get(host.machine()) == wanted.architecture:
+        return True
+    emulator = {"arm64": "qemu-aarch64", "arm": "qemu-arm", "amd64": "qemu-x86_64"}.get(wanted.architecture)
+    return emulator is not None and (BINFMT / emulator).exists()
 
 def build_base_image(
     engine: Engine, ref: str, *, marker: str = "", busybox: Path | None = None, platform: str | None = None,
@@ -90,6 +107,28 @@ def build_base_image(
         engine.build(context, dockerfile="Dockerfile", tag=ref, labels=labels, platform=platform, log=log)
     return engine.push(ref, log=log)
 
+
+
+def build_base_index(engine: Engine, client: "RegistryClient", ref: str, platforms: Sequence[str], *,
+                     marker: str = "", log: LogFn | None = None) -> str:
+    """The busybox base as one tag over several platforms, the way the fleet's external bases are published:
+    one image per platform pushed as `<ref>-<architecture><variant>`, then an OCI index over them pushed as
+    `ref`. Returns the index digest (a re-seed with another marker gives new children and a new index)."""
+    target = parse_reference(ref, require_ref=True)
+    descriptors = []
+    for text in platforms:
+        platform = Platform.parse(text)
+        digest = build_base_image(engine, f"{ref}-{platform.architecture}{platform.variant or ''}", marker=marker,
+                                  platform=text, log=log)
+        manifest = client.manifest(target.repository, digest)
+        entry = {"architecture": platform.architecture, "os": platform.os}
+        if platform.variant:
+            entry["variant"] = platform.variant
+        descriptors.append({"mediaType": manifest.media_type, "digest": digest, "size": len(manifest.raw),
+                            "platform": entry})
+    raw = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors},
+                     sort_keys=True, separators=(",", ":")).encode()
+    return client.put_manifest(target.repository, target.tag or "", raw, OCI_INDEX)
 
 def _require_static(busybox: Path, platform: str | None = None) -> None:
     """A FROM scratch image has no dynamic loader: refuse a dynamically linked busybox early, and one built
