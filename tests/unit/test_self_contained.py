@@ -202,7 +202,7 @@ def findings(files: dict[str, str], machine_paths: tuple[str, ...] = ()) -> list
 
 
 def this_machine() -> tuple[str, ...]:
-    """The clone's absolute path and the folder around it (where a sibling like ../shared would be),
+    """The clone's absolute path and the folder around it (where a sibling folder of notes would be),
     unless that folder is a system one that legitimate text names (/, /tmp, /home)."""
     paths = [str(REPO)]
     parent = PurePosixPath(str(REPO)).parent    # text to look for, never read (str() keeps the rule quiet)
@@ -248,16 +248,16 @@ UP = ".."    # written apart so that this file does not hold the paths it looks 
 @pytest.mark.parametrize("rel,text,expected", [
     # what this repository used to hold
     ("tests/unit/pipelinecheck.py",
-     'from pathlib import Path\nSCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "s.json"\n', 2),
+     'from pathlib import Path\nSCHEMA = Path(__file__).resolve().parents[2].parent / "notes" / "s.json"\n', 2),
     ("tests/unit/x.py", 'from pathlib import Path\nREPO = Path(__file__).resolve().parents[2]\n'
-                        'S = REPO / "' + UP + '/shared/s.json"\n', 3),
+                        'S = REPO / "' + UP + '/notes/s.json"\n', 3),
     ("tests/unit/x.py", 'import os\nD = os.path.dirname(os.path.dirname(os.path.dirname('
                         'os.path.dirname(__file__))))\n', 2),
-    ("docs/architecture.md", "The design is `" + UP + "/shared/design.md` (kept beside it).\n", 1),
-    ("docs/a.md", "See [the design](" + UP + "/" + UP + "/shared/design.md).\n", 1),
+    ("docs/architecture.md", "The design is `" + UP + "/notes/design.md` (kept beside it).\n", 1),
+    ("docs/a.md", "See [the design](" + UP + "/" + UP + "/notes/design.md).\n", 1),
     ("eng/x.sh", '#!/usr/bin/env bash\nS=$(cd "$(dirname "${BASH_SOURCE[0]}")/' + UP + '/' + UP + '" && pwd)\n', 2),
-    ("eng/x.sh", '#!/usr/bin/env bash\ncat "$REPO/' + UP + '/shared/s.json"\n', 2),
-    ("tests/unit/y.py", 'SCHEMA = "/' + 'work/shared/azure-pipelines/service-schema.json"\n', 1),
+    ("eng/x.sh", '#!/usr/bin/env bash\ncat "$REPO/' + UP + '/notes/s.json"\n', 2),
+    ("tests/unit/y.py", 'SCHEMA = "/' + 'work/notes/azure-pipelines/service-schema.json"\n', 1),
     ("docs/b.md", "Copy it from /" + "home/alice/src/schema.json.\n", 1),
 ])
 def test_a_path_outside_is_found_with_its_line(rel: str, text: str, expected: int) -> None:
