@@ -53,6 +53,18 @@ def read_records(path: Path) -> tuple[dict, list[ImageInfo]]:
     return document, records
 
 
+def records_for(files: list[Path], registry: str, repository: str) -> list[ImageInfo]:
+    """Every record of these image-info files; InputError naming a file written for another repository."""
+    records: list[ImageInfo] = []
+    for path in files:
+        document, found = read_records(path)
+        if (document.get("registry"), document.get("repository")) != (registry, repository):
+            raise InputError(f"{path}: written for {document.get('registry')}/{document.get('repository')}, "
+                             f"not {registry}/{repository}")
+        records += found
+    return records
+
+
 def info_files(paths: list[Path]) -> list[Path]:
     """Files as given, and every *.json below directories (pipeline artifacts arrive as folders)."""
     found: list[Path] = []

@@ -8,7 +8,7 @@ import click
 
 from lifecycle.commands.options import dry_run_option, insecure_option, output_option, repo_option, reporter
 from lifecycle.commands.plan import compute_plan
-from lifecycle.errors import InputError, OperationError
+from lifecycle.errors import OperationError
 from lifecycle.output import short_digest
 from lifecycle.build.manifest_index import publish_indexes
 from lifecycle.catalogue.planning import Plan, plan_images
@@ -100,15 +100,8 @@ def _print(out, report: PublishReport, channel: str, dry_run: bool) -> None:
 def _move_from(repo: Path, out, channel: str, insecure: tuple[str, ...], paths: list[Path],
                info_path: Path | None, dry_run: bool) -> None:
     ws = Workspace.load(WorkTree(repo))
-    records = []
-    revision = ""
-    for path in imageinfo.info_files(paths):
-        document, found = imageinfo.read_records(path)
-        if (document.get("registry"), document.get("repository")) != (ws.catalog.registry, ws.catalog.repository):
-            raise InputError(f"{path}: written for {document.get('registry')}/{document.get('repository')}, "
-                             f"not {ws.catalog.name}")
-        records += found
-        revision = revision or next((r.revision for r in found if r.revision), "")
+    records = imageinfo.records_for(imageinfo.info_files(paths), ws.catalog.registry, ws.catalog.repository)
+    revision = next((r.revision for r in records if r.revision), "")
     with RegistryPool(insecure) as pool:
         client = pool.get(ws.catalog.registry)
         moved = move_from_info(records, channel=channel, client=client,
@@ -126,12 +119,5 @@ def _earlier_legs(ws: Workspace, out, paths: list[Path]) -> list[imageinfo.Image
     present = [p for p in paths if p.exists()]
     for missing in sorted(set(paths) - set(present)):
         out.info(f"--parents-from {missing}: no such folder, no earlier legs")
-    records: list[imageinfo.ImageInfo] = []
     files = imageinfo.info_files(present) if any(p.is_file() or any(p.rglob("*.json")) for p in present) else []
-    for path in files:
-        document, found = imageinfo.read_records(path)
-        if (document.get("registry"), document.get("repository")) != (ws.catalog.registry, ws.catalog.repository):
-            raise InputError(f"{path}: written for {document.get('registry')}/{document.get('repository')}, "
-                             f"not {ws.catalog.name}")
-        records += found
-    return records
+    return imageinfo.records_for(files, ws.catalog.registry, ws.catalog.repository)

@@ -11,14 +11,13 @@ reported. Without one (`--no-registry`) nothing is verified, so every target tag
 from __future__ import annotations
 
 import difflib
-import os
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from lifecycle.azdo import AzureDevOps, PullRequest
+from lifecycle.catalogue.source import fallback_identity, run_git
 from lifecycle.consumers.classify import Classified, RegistryView
 from lifecycle.consumers.references import COMMENT
 from lifecycle.consumers.scan import ScannedFile, SourceScan, encode
@@ -197,37 +196,19 @@ def apply_branch(source: GitBranchSource, migration: SourceMigration, branch: st
         return migration
     root = source.root
     ref = f"refs/heads/{branch}"
-    if _git(root, "rev-parse", "--verify", "-q", ref, check=False):
+    if ref in run_git(root, "for-each-ref", "--format=%(refname)", ref).decode().split():
         raise OperationError(f"{source.name}: branch {branch} exists already; delete it or pass another --branch")
     with tempfile.TemporaryDirectory(prefix="lifecycle-migrate-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _git(root, "read-tree", source.commit, env=env)
+        run_git(root, "read-tree", source.commit, env=env)
         for change in migration.changes:
-            mode = _git(root, "ls-tree", source.commit, "--", change.path).split(" ", 1)[0] or "100644"
-            blob = _git(root, "hash-object", "-w", "--stdin", input=change.new).strip()
-            _git(root, "update-index", "--cacheinfo", f"{mode},{blob},{change.path}", env=env)
-        tree = _git(root, "write-tree", env=env).strip()
+            mode = run_git(root, "ls-tree", source.commit, "--", change.path).decode().split(" ", 1)[0] or "100644"
+            blob = run_git(root, "hash-object", "-w", "--stdin", input=change.new).decode().strip()
+            run_git(root, "update-index", "--cacheinfo", f"{mode},{blob},{change.path}", env=env)
+        tree = run_git(root, "write-tree", env=env).decode().strip()
     message = f"{PR_TITLE}\n\n{len(migration.edits)} reference(s) in {len(migration.changes)} file(s)\n"
-    commit = _git(root, "commit-tree", tree, "-p", source.commit, input=message.encode(), env=_identity(root)).strip()
-    _git(root, "update-ref", ref, commit, "0" * 40)
+    commit = run_git(root, "commit-tree", tree, "-p", source.commit, input=message.encode(),
+                     env=fallback_identity(root)).decode().strip()
+    run_git(root, "update-ref", ref, commit, "0" * 40)
     migration.commit = commit
     return migration
-
-
-def _identity(root: Path) -> dict[str, str]:
-    """A committer identity where the clone and the environment have none (CI agents)."""
-    env = {}
-    for key, git_key, fallback in (("NAME", "user.name", "lifecycle"), ("EMAIL", "user.email", "lifecycle@localhost")):
-        if not _git(root, "config", git_key, check=False).strip():
-            for kind in ("AUTHOR", "COMMITTER"):
-                env[f"GIT_{kind}_{key}"] = os.environ.get(f"GIT_{kind}_{key}", fallback)
-    return env
-
-
-def _git(root: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
-         check: bool = True) -> str:
-    done = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True,
-                          env={**os.environ, **(env or {})})
-    if check and done.returncode != 0:
-        raise OperationError(f"git {' '.join(args[:2])} in {root}: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout.decode() if done.returncode == 0 else ""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from lifecycle.azdo import AzureDevOps, RepoRef
+from lifecycle.catalogue.source import cat_file_batch, run_git
 from lifecycle.consumers.config import ConsumerRepo
 from lifecycle.errors import InputError, OperationError
 
@@ -132,47 +132,32 @@ class GitBranchSource(_Clone):
     branch: str
     commit: str
     concurrency: int = 1
+    _files: list[str] | None = field(default=None, repr=False)
     _blobs: dict[str, bytes] | None = field(default=None, repr=False)
 
     def files(self) -> list[str]:
-        listing = _git(self.root, "ls-tree", "-r", "-z", "--full-tree", self.commit).split(b"\0")
-        found = []
-        for entry in listing:
-            if not entry:
-                continue
-            meta, _, path = entry.partition(b"\t")
-            if meta.split()[1] == b"blob" and self.repo.wants(path.decode("utf-8", "surrogateescape")):
-                found.append(path.decode("utf-8", "surrogateescape"))
-        return found
+        if self._files is None:  # listed once: read() needs the same list
+            listing = run_git(self.root, "ls-tree", "-r", "-z", "--full-tree", self.commit).split(b"\0")
+            self._files = []
+            for entry in listing:
+                if not entry:
+                    continue
+                meta, _, path = entry.partition(b"\t")
+                if meta.split()[1] == b"blob" and self.repo.wants(path.decode("utf-8", "surrogateescape")):
+                    self._files.append(path.decode("utf-8", "surrogateescape"))
+        return self._files
 
     def read(self, path: str) -> bytes:
         if self._blobs is None:  # one git process for every file of the branch
             paths = self.files()
-            specs = "".join(f"{self.commit}:{p}\n" for p in paths).encode("utf-8", "surrogateescape")
-            self._blobs = dict(zip(paths, _cat_file_batch(self.root, specs)))
+            blobs = cat_file_batch(self.root, [f"{self.commit}:{p}" for p in paths])
+            self._blobs = {p: b for p, b in zip(paths, blobs) if b is not None}
         return self._blobs[path]
-
-
-def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
-    done = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True)
-    if done.returncode != 0:
-        raise OperationError(f"git {' '.join(args[:2])} in {root}: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout
-
-
-def _cat_file_batch(root: Path, specs: bytes) -> list[bytes]:
-    raw, out, pos = _git(root, "cat-file", "--batch", input=specs), [], 0
-    while pos < len(raw):
-        end = raw.index(b"\n", pos)
-        size = int(raw[pos:end].split()[2])
-        out.append(raw[end + 1:end + 1 + size])
-        pos = end + 1 + size + 1
-    return out
 
 
 def local_branches(root: Path) -> dict[str, str]:
     """name -> commit: the clone's own branches, and origin's for names it has no branch of."""
-    out = _git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/remotes/origin")
+    out = run_git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/remotes/origin")
     heads: dict[str, str] = {}
     remotes: dict[str, str] = {}
     for line in out.decode().splitlines():

@@ -8,7 +8,6 @@ catalogue or the floating tags, with its commit date. Nothing else is stored.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -16,7 +15,8 @@ from typing import Callable, Mapping
 from ruamel.yaml import YAML
 
 from lifecycle.catalogue.catalog import CATALOG_PATH, Policy, parse_catalog
-from lifecycle.errors import InputError, OperationError
+from lifecycle.catalogue.source import cat_file_batch, run_git
+from lifecycle.errors import InputError
 from lifecycle.catalogue.floating import FLOATING_PATH, FloatingHold, compute_holds, parse
 
 DEFAULT_HISTORY = 400
@@ -30,20 +30,12 @@ class Snapshot:
     floating: Mapping[str, str]       # floating tag -> target
 
 
-def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
-    done = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True)
-    if done.returncode != 0:
-        raise OperationError(f"git {' '.join(args[:2])}: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout
-
-
 def snapshots(root: Path, production: str, limit: int = DEFAULT_HISTORY) -> list[Snapshot]:
     """Newest first: production's first-parent commits that changed the catalogue or the floating tags."""
-    log = _git(root, "log", "--first-parent", f"--max-count={limit}", "--format=%H %cI", production, "--",
+    log = run_git(root, "log", "--first-parent", f"--max-count={limit}", "--format=%H %cI", production, "--",
                CATALOG_PATH, FLOATING_PATH).decode().split()
     commits = list(zip(log[0::2], log[1::2]))
-    specs = "".join(f"{sha}:{path}\n" for sha, _ in commits for path in (CATALOG_PATH, FLOATING_PATH)).encode()
-    blobs = _read_batch(root, specs) if commits else []
+    blobs = cat_file_batch(root, [f"{sha}:{path}" for sha, _ in commits for path in (CATALOG_PATH, FLOATING_PATH)])
     out = []
     for i, (sha, when) in enumerate(commits):
         catalog_text, floating_text = blobs[2 * i], blobs[2 * i + 1]
@@ -55,23 +47,6 @@ def snapshots(root: Path, production: str, limit: int = DEFAULT_HISTORY) -> list
             break  # an unreadable past ends the record: nothing older is trusted
         out.append(Snapshot(sha, dt.datetime.fromisoformat(when).astimezone(dt.timezone.utc).date(), images,
                             floating))
-    return out
-
-
-def _read_batch(root: Path, specs: bytes) -> list[bytes]:
-    """`git cat-file --batch`: one process for every blob; a missing path reads as b''."""
-    raw = _git(root, "cat-file", "--batch", input=specs)
-    out, pos = [], 0
-    while pos < len(raw):
-        end = raw.index(b"\n", pos)
-        header = raw[pos:end].split()
-        if header[-1] == b"missing":
-            out.append(b"")
-            pos = end + 1
-            continue
-        size = int(header[2])
-        out.append(raw[end + 1:end + 1 + size])
-        pos = end + 1 + size + 1
     return out
 
 
@@ -128,11 +103,10 @@ def plan_floating(root: Path, production: str, written: str | None, candidate: s
                   today: dt.date) -> FloatingPlan:
     """The holds of main@C's floating tags against production, and the floating.yml the merge carries.
     `written`: the commit of the last rollout (its merge, or P before the first merge)."""
-    cand_text = _show(root, candidate)
+    cand_text, prod_text, written_text = _floating_texts(root, [candidate, production, written])
     if cand_text is None:
         return FloatingPlan({}, {})
-    prod_text = _show(root, production) or ""
-    written_text = _show(root, written) if written else None
+    prod_text = prod_text or ""
     written_tags = None if written is None else parse(written_text) if written_text else ()
     holds = compute_holds(parse(prod_text) if prod_text else (), written_tags, parse(cand_text), policy,
                           first_seen_in(snapshots(root, production)), today)
@@ -140,7 +114,8 @@ def plan_floating(root: Path, production: str, written: str | None, candidate: s
     return FloatingPlan(holds, {FLOATING_PATH: text}, text != prod_text)
 
 
-def _show(root: Path, sha: str) -> str | None:
-    done = subprocess.run(["git", "-C", str(root), "cat-file", "blob", f"{sha}:{FLOATING_PATH}"],
-                          capture_output=True)
-    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+def _floating_texts(root: Path, commits: list[str | None]) -> list[str | None]:
+    """floating.yml at each commit (None: no such file, or no commit), read with one git process."""
+    wanted = [c for c in commits if c]
+    found = dict(zip(wanted, cat_file_batch(root, [f"{c}:{FLOATING_PATH}" for c in wanted])))
+    return [found[c].decode("utf-8", "replace") if c and found.get(c) is not None else None for c in commits]

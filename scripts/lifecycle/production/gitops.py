@@ -21,13 +21,12 @@ import git
 
 from lifecycle.catalogue.catalog import CATALOG_PATH
 from lifecycle.catalogue.catalog_splice import splice_entries
+from lifecycle.catalogue.source import fallback_identity
 from lifecycle.errors import InputError, OperationError
 from lifecycle.catalogue.workspace import Workspace
 
 REVERT_MARK = "This reverts commit"
 ROLLOUT_TRAILER = "Lifecycle-Rollout-Of"
-FALLBACK_NAME = "lifecycle"
-FALLBACK_EMAIL = "lifecycle@localhost"
 
 
 class PushRejected(OperationError):
@@ -212,13 +211,7 @@ class GitOps:
 
     def identity_env(self) -> dict[str, str]:
         """A committer identity for agents without one configured (CI)."""
-        reader = self.repo.config_reader()
-        env: dict[str, str] = {}
-        if not reader.has_option("user", "name") and "GIT_AUTHOR_NAME" not in os.environ:
-            env.update(GIT_AUTHOR_NAME=FALLBACK_NAME, GIT_COMMITTER_NAME=FALLBACK_NAME)
-        if not reader.has_option("user", "email") and "GIT_AUTHOR_EMAIL" not in os.environ:
-            env.update(GIT_AUTHOR_EMAIL=FALLBACK_EMAIL, GIT_COMMITTER_EMAIL=FALLBACK_EMAIL)
-        return env
+        return fallback_identity(self.root)
 
     def rollout_tree(self, production: str, candidate: str, held: dict[str, list[str]],
                      files: dict[str, str] | None = None) -> str:

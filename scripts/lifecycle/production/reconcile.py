@@ -61,11 +61,12 @@ def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient,
         if lkg is None or not lkg.found:
             continue
         wanted.extend((tag, image.tagbase, lkg) for tag in production_tags(image, ws.policy))
-    for f in floating.load(ws.source):
+    floating_tags = floating.load(ws.source)
+    for f in floating_tags:
         lkg = lkgs.get(f.target)
         if lkg is not None and lkg.found:
             wanted.append((f.tag, f.target, lkg))
-    floating_tags = {f.tag for f in floating.load(ws.source)}
+    floating_names = {f.tag for f in floating_tags}
     indexes = []
     for shared in ws.catalog.index_tags:
         # a multi-platform shared tag follows its members' LKGs as one index; until every member has
@@ -77,7 +78,7 @@ def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient,
     tags = [t for t, _, _ in wanted] + [t for t, _ in indexes]
     current = ({t: listed.get(t) for t in tags} if listed is not None
                else client.resolve_many(ws.catalog.repository, tags))
-    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, floating=tag in floating_tags)
+    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, floating=tag in floating_names)
             for tag, tagbase, lkg in wanted] + \
         [TagChange(tag, plan.shared.tag, current.get(tag), plan.digest or "", None, index=plan.raw)
          for tag, plan in indexes]
