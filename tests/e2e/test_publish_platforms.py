@@ -18,8 +18,8 @@ from lifecycle.build.labels import BASE_DIGEST
 from lifecycle.build.localbase import build_base_image
 from lifecycle.catalogue.platform import Platform
 from lifecycle.build.publish import publish
-from lifecycle.catalogue.source import run_git
 from tests.fixtures.gitops_origin import quiet
+from tests.fixtures.gitrepo import make_repo
 from tests.fixtures.images import push_index
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ BINFMT = Path("/proc/sys/fs/binfmt_misc")
 _counter = itertools.count()
 
 
-def _repo(root: Path, registry: str, repository: str, bases: dict[str, str]) -> Path:
+def _repo(tmp_path: Path, registry: str, repository: str, bases: dict[str, str]) -> Path:
     d = textwrap.dedent
     files = {
         "manifests/images.yml": d(f"""\
@@ -66,15 +66,7 @@ def _repo(root: Path, registry: str, repository: str, bases: dict[str, str]) -> 
             f"FROM {registry}/{repository}:{ARM64}\nRUN echo \"tools $(uname -m)\" > /etc/tools\n",
         "src/busybox/1.0/arm32v7/Dockerfile": f"FROM {bases['arm']}\nRUN uname -m > /etc/build-machine\n",
     }
-    for path, text in files.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    run_git(root, "init", "-q", "-b", "main")
-    run_git(root, "config", "user.name", "t")
-    run_git(root, "config", "user.email", "t@example.invalid")
-    run_git(root, "add", "-A")
-    run_git(root, "commit", "-q", "-m", "arm catalogue")
-    return root
+    return make_repo(tmp_path, files, "arm catalogue")
 
 
 def test_arm64_and_arm_v7_images_are_built_and_tested_under_emulation(registry, engine, tmp_path):
@@ -85,7 +77,7 @@ def test_arm64_and_arm_v7_images_are_built_and_tested_under_emulation(registry, 
     bases = {"arm64": f"{registry.host}/arm{n}/base:1-arm64", "arm": f"{registry.host}/arm{n}/base:1-arm"}
     base_digests = {"arm64": build_base_image(engine, bases["arm64"], platform="linux/arm64"),
                     "arm": build_base_image(engine, bases["arm"], platform="linux/arm/v7")}
-    root = _repo(tmp_path / "repo", registry.host, repository, bases)
+    root = _repo(tmp_path, registry.host, repository, bases)
     with registry.client() as client:
         report = publish(root, None, channel="staging", client=client, engine=engine, reporter=quiet())
         by = {r.tagbase: r for r in report.results}
@@ -131,24 +123,19 @@ def test_a_multi_platform_base_is_built_on_per_platform_by_digest(registry, engi
         }
         index = push_index(client, base_repo, "1", [(d, p) for p, d in children.items()])
         base = f"{registry.host}/{base_repo}:1"
-        root = tmp_path / "repo"
         images = {"busybox-1.0-amd64": ("amd64", "x86_64"), "busybox-1.0-arm64": ("arm64", "aarch64")}
         catalogue = [f"registry: {registry.host}", f"repository: {repository}", "images:"]
+        files = {}
         for tagbase, (arch, machine) in images.items():
             catalogue += [f"  - tagBase: {tagbase}", f"    dockerfile: src/busybox/1.0/{arch}",
                           f"    platform: {{os: linux, architecture: {arch}}}",
                           f"    tests: ['test \"$(uname -m)\" = {machine}']"]
-            folder = root / "src/busybox/1.0" / arch
-            folder.mkdir(parents=True)
-            (folder / "Dockerfile").write_text(f"FROM {base}\nRUN uname -m > /etc/build-machine\n")
-        (root / "manifests").mkdir()
-        (root / "manifests/images.yml").write_text("\n".join(catalogue) + "\n")
-        (root / "manifests/policy.yml").write_text(
+            files[f"src/busybox/1.0/{arch}/Dockerfile"] = f"FROM {base}\nRUN uname -m > /etc/build-machine\n"
+        files["manifests/images.yml"] = "\n".join(catalogue) + "\n"
+        files["manifests/policy.yml"] = (
             f'approvedBases: ["{registry.host}/{base_repo}:*"]\nlabelPrefix: io.lifecycle\nmaxAgeDays: 30\n'
             "retention: {days: 90, keepLast: 1}\n")
-        run_git(root, "init", "-q", "-b", "main")
-        run_git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "add", "-A")
-        run_git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "mp")
+        root = make_repo(tmp_path, files, "mp")
         report = publish(root, None, channel="staging", client=client, engine=engine, reporter=quiet())
         by = {r.tagbase: r for r in report.results}
         assert report.ok, {t: r.reason for t, r in by.items()}
@@ -167,27 +154,22 @@ def test_a_multi_platform_base_is_built_on_per_platform_by_digest(registry, engi
         assert diff_ids(base_repo, children[("linux", "amd64")]) != diff_ids(base_repo, children[("linux", "arm64")])
 
 
-def _scratch_repo(root: Path, registry: str, repository: str, images: dict[str, str]) -> Path:
+def _scratch_repo(tmp_path: Path, registry: str, repository: str, images: dict[str, str]) -> Path:
     """A catalogue of FROM scratch images that copy the same file: {tag base: platform}."""
     catalogue = [f"registry: {registry}", f"repository: {repository}", "images:"]
+    files = {}
     for tagbase, platform in images.items():
         parsed = Platform.parse(platform)
-        folder = root / "src" / tagbase.replace("-", "/")
-        folder.mkdir(parents=True)
-        (folder / "Dockerfile").write_text("FROM scratch\nCOPY hello /hello\n")
-        (folder / "hello").write_text("hello\n")
+        folder = "src/" + tagbase.replace("-", "/")
+        files[f"{folder}/Dockerfile"] = "FROM scratch\nCOPY hello /hello\n"
+        files[f"{folder}/hello"] = "hello\n"
         variant = f", variant: {parsed.variant}" if parsed.variant else ""
         catalogue += [f"  - tagBase: {tagbase}", f"    dockerfile: src/{tagbase.replace('-', '/')}",
                       f"    platform: {{os: linux, architecture: {parsed.architecture}{variant}}}"]
-    (root / "manifests").mkdir()
-    (root / "manifests/images.yml").write_text("\n".join(catalogue) + "\n")
-    (root / "manifests/policy.yml").write_text(
-        f'approvedBases: ["{registry}/none/*"]\nlabelPrefix: io.lifecycle\nmaxAgeDays: 30\n'
-        "retention: {days: 90, keepLast: 1}\n")
-    run_git(root, "init", "-q", "-b", "main")
-    run_git(root, "add", "-A")
-    run_git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "scratch")
-    return root
+    files["manifests/images.yml"] = "\n".join(catalogue) + "\n"
+    files["manifests/policy.yml"] = (f'approvedBases: ["{registry}/none/*"]\nlabelPrefix: io.lifecycle\nmaxAgeDays: 30\n'
+                                     "retention: {days: 90, keepLast: 1}\n")
+    return make_repo(tmp_path, files, "scratch")
 
 
 def test_identical_steps_for_two_platforms_each_get_their_own_image(registry, engine, tmp_path):
@@ -196,7 +178,7 @@ def test_identical_steps_for_two_platforms_each_get_their_own_image(registry, en
     n = next(_counter)
     repository = f"cache{n}/prereqs"
     images = {f"files-{n}-amd64": "linux/amd64", f"files-{n}-arm64": "linux/arm64"}
-    root = _scratch_repo(tmp_path / "repo", registry.host, repository, images)
+    root = _scratch_repo(tmp_path, registry.host, repository, images)
     out = quiet()
     with registry.client() as client:
         report = publish(root, None, channel="staging", client=client, engine=engine, reporter=out)
@@ -215,7 +197,7 @@ def test_a_config_for_another_variant_than_the_catalogues_is_removed_again_and_f
     before -staging moves."""
     n = next(_counter)
     repository = f"variant{n}/prereqs"
-    root = _scratch_repo(tmp_path / "repo", registry.host, repository, {f"files-{n}-arm32v6": "linux/arm/v6"})
+    root = _scratch_repo(tmp_path, registry.host, repository, {f"files-{n}-arm32v6": "linux/arm/v6"})
     with registry.client() as client:
         report = publish(root, None, channel="staging", client=client, engine=engine, reporter=quiet())
         record = report.results[0]
