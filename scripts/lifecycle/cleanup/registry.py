@@ -29,7 +29,7 @@ from lifecycle.catalogue.catalog import Catalog, Policy, split_immutable_tag
 from lifecycle.cleanup.rules import DELETE, KEEP, CleanupPlan, Inventory, Usage, tags_needing_created
 from lifecycle.errors import InputError, LifecycleError, Location
 from lifecycle.registry import NotFoundError, RegistryClient
-from lifecycle.registry.client import _parse_created
+from lifecycle.registry.models import parse_created
 
 
 def load_manifests(repo: Path) -> tuple[Catalog, Policy]:
@@ -94,7 +94,7 @@ def _created(client: RegistryClient, repo: str, manifests: dict, digest: str) ->
         data = json.loads(client.blob(repo, manifest.config.digest))
     except (NotFoundError, ValueError):
         return None
-    when = _parse_created(data.get("created"))
+    when = parse_created(data.get("created"))
     return when.astimezone(dt.timezone.utc) if when and when.tzinfo else when
 
 

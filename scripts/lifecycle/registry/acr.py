@@ -6,8 +6,8 @@ plane REST API): `{"registry", "imageName", "tags": [{"name", "digest", "created
 ordered by name, the next page named by a `Link: <...>; rel="next"` header. Its token scope is
 `repository:<name>:metadata_read`.
 
-Detection costs nothing extra: the first page of the first listing is the probe, and the answer is kept
-on the client (one per registry) for the rest of the run. A registry without the API (the CNCF
+Detection costs nothing extra: the first page of the first listing is the probe, and the client (one per
+registry) keeps the answer for the rest of the run. A registry without the API (the CNCF
 distribution registry answers a plain-text 404 for an unknown path) is asked with the distribution
 API from then on. A 404 with ACR's JSON error `NAME_UNKNOWN` is ACR saying the repository is absent.
 """
@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import httpx
 
 from lifecycle.registry.auth import AuthError
-
-if TYPE_CHECKING:
-    from lifecycle.registry.client import RegistryClient
+from lifecycle.registry.models import parse_created
+from lifecycle.registry.transport import NotFoundError, RegistryError, Transport
 
 CAPABILITY = "acr-tags"
 DEFAULT_PAGE = 1000
@@ -48,11 +46,9 @@ class TagDetail:
 
     @classmethod
     def from_json(cls, data: dict) -> "TagDetail":
-        from lifecycle.registry.client import _parse_created
-
         attrs = data.get("changeableAttributes") or {}
-        return cls(str(data["name"]), str(data["digest"]), _parse_created(data.get("createdTime")),
-                   _parse_created(data.get("lastUpdateTime")), attrs.get("deleteEnabled", True) is not False,
+        return cls(str(data["name"]), str(data["digest"]), parse_created(data.get("createdTime")),
+                   parse_created(data.get("lastUpdateTime")), attrs.get("deleteEnabled", True) is not False,
                    attrs.get("writeEnabled", True) is not False)
 
 
@@ -68,32 +64,25 @@ def _is_name_unknown(response: httpx.Response) -> bool:
     return any(isinstance(e, dict) and e.get("code") in ("NAME_UNKNOWN", "REPOSITORY_NOT_FOUND") for e in errors)
 
 
-def list_tag_details(client: "RegistryClient", repo: str, page_size: int = DEFAULT_PAGE) -> list[TagDetail] | None:
-    """Every tag of `repo` with its digest and attributes, or None when the registry has no such listing
-    (known after the first call: the answer is cached on the client)."""
-    known = client.capabilities.get(CAPABILITY)
-    if known is False:
-        return None
+def list_tag_details(transport: Transport, repo: str, page_size: int = DEFAULT_PAGE, *,
+                     probing: bool = True) -> list[TagDetail] | None:
+    """Every tag of `repo` with its digest and attributes, or None when the registry has no such listing.
+    `probing`: whether the registry's answer is still unknown; once it is known to have the listing, an
+    error is an error, not a sign of its absence."""
     try:
-        found = _pages(client, repo, page_size)
+        return _pages(transport, repo, page_size, probing)
     except _Absent:
-        client.capabilities[CAPABILITY] = False
         return None
-    client.capabilities[CAPABILITY] = True
-    return found
 
 
-def _pages(client: "RegistryClient", repo: str, page_size: int) -> list[TagDetail]:
-    from lifecycle.registry.client import NotFoundError, RegistryError
-
+def _pages(transport: Transport, repo: str, page_size: int, first: bool) -> list[TagDetail]:
     path = f"/acr/v1/{repo}/_tags"
     params: dict[str, str] = {"n": str(page_size)}
     scope = f"repository:{repo}:metadata_read"
     found: list[TagDetail] = []
-    first = client.capabilities.get(CAPABILITY) is None
     while True:
         try:
-            response = client.transport.request("GET", path, scope=scope, params=params)
+            response = transport.request("GET", path, scope=scope, params=params)
         except AuthError:
             if first:  # a token without metadata_read can still pull: use the distribution API
                 raise _Absent() from None
@@ -103,7 +92,7 @@ def _pages(client: "RegistryClient", repo: str, page_size: int) -> list[TagDetai
         if response.status_code != 200:
             if first:
                 raise _Absent()
-            message = f"list tags of {client.registry}/{repo} (ACR): HTTP {response.status_code}"
+            message = f"list tags of {transport.registry}/{repo} (ACR): HTTP {response.status_code}"
             if response.status_code == 404:
                 raise NotFoundError(message, status=404)
             raise RegistryError(message, status=response.status_code)
@@ -113,7 +102,7 @@ def _pages(client: "RegistryClient", repo: str, page_size: int) -> list[TagDetai
         except (ValueError, KeyError, TypeError, AttributeError):
             if first:
                 raise _Absent() from None
-            raise RegistryError(f"list tags of {client.registry}/{repo} (ACR): not the documented shape") from None
+            raise RegistryError(f"list tags of {transport.registry}/{repo} (ACR): not the documented shape") from None
         first = False
         found.extend(page)
         link = response.links.get("next", {}).get("url")

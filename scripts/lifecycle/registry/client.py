@@ -9,7 +9,6 @@ transport's bounded worker pool, so a source that cannot be read stops the batch
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Callable, Iterable, TypeVar
 from urllib.parse import urljoin
 
@@ -20,16 +19,12 @@ from lifecycle.registry import acr, auth as auth_module
 from lifecycle.registry.acr import TagDetail
 from lifecycle.registry.auth import Credentials
 from lifecycle.registry.models import (ACCEPT, INDEX_TYPES, ImageConfig, Manifest, Platform, RetagResult,
-                                       sha256_digest)
+                                       parse_created, sha256_digest)
 from lifecycle.registry.reference import check_tag, is_digest
-from lifecycle.registry.transport import RegistryError, RetryPolicy, Transport
+from lifecycle.registry.transport import NotFoundError, RegistryError, RetryPolicy, Transport
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class NotFoundError(RegistryError):
-    """The repository, tag, manifest or blob does not exist (HTTP 404)."""
 
 
 class _Anonymous:
@@ -48,20 +43,6 @@ def _error_detail(response: httpx.Response) -> str:
         return f" {first.get('code', '')}: {str(first.get('message', ''))[:200]}"
     except (ValueError, AttributeError, IndexError, TypeError):
         return ""
-
-
-def _parse_created(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    if "." in text:  # Go writes nanoseconds; Python takes at most microseconds
-        head, _, tail = text.partition(".")
-        digits = len(tail) - len(tail.lstrip("0123456789"))
-        text = f"{head}.{tail[:min(digits, 6)]}{tail[digits:]}"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 class RegistryClient:
@@ -151,7 +132,12 @@ class RegistryClient:
     def tag_details(self, repo: str, page_size: int = 1000) -> "list[TagDetail] | None":
         """Every tag with its digest and ACR attributes (locks) from ACR's listing, one request per page;
         None when the registry has no such listing (detected once per client)."""
-        return acr.list_tag_details(self, repo, page_size)
+        known = self.capabilities.get(acr.CAPABILITY)
+        if known is False:
+            return None
+        found = acr.list_tag_details(self.transport, repo, page_size, probing=known is None)
+        self.capabilities[acr.CAPABILITY] = found is not None
+        return found
 
     def tag_digests(self, repo: str, page_size: int = 1000) -> dict[str, str]:
         """tag -> digest for every tag of `repo`: ACR's listing when the registry has it, else the tag
@@ -231,7 +217,7 @@ class RegistryClient:
         labels = (data.get("config") or {}).get("Labels") or {}
         plat = Platform(data.get("os", ""), data.get("architecture", ""), data.get("variant")) \
             if data.get("os") else None
-        return ImageConfig(top.digest, image.digest, _parse_created(data.get("created")), dict(labels), plat)
+        return ImageConfig(top.digest, image.digest, parse_created(data.get("created")), dict(labels), plat)
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -21,6 +21,21 @@ MANIFEST_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
 ACCEPT = ", ".join(MANIFEST_TYPES)
 
 
+def parse_created(value: str | None) -> datetime | None:
+    """An RFC 3339 time as registries write it (Go's nanoseconds included); None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    if "." in text:  # Go writes nanoseconds; Python takes at most microseconds
+        head, _, tail = text.partition(".")
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        text = f"{head}.{tail[:min(digits, 6)]}{tail[digits:]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

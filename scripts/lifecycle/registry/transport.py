@@ -38,6 +38,10 @@ class RegistryError(OperationError):
         self.status = status
 
 
+class NotFoundError(RegistryError):
+    """The repository, tag, manifest or blob does not exist (HTTP 404)."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5          # tries per request, the first included
