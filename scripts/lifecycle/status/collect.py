@@ -1,6 +1,6 @@
 """One pass over git (main, production) and the registry, through the library functions the other verbs use:
 
-- holds: gitops.compute_holds(production, main@P, main HEAD) (what the next rollout would hold);
+- holds: gitops.compute_holds(production, promoted definitions, main HEAD) (what the next rollout would hold);
 - LKG: lkg.LkgResolver for the definitions the next rollout would promote (gitops.merged_definitions);
 - stale: stale.find_stale on `-staging` against main and on `-latest` against production;
 - cleanup: cleanup.decide over cleanup_registry.read_inventory, with the usage file when given;
@@ -149,7 +149,15 @@ class GitState:
         main, production = ops.main_head(), ops.production_head()
         main_ws, prod_ws = ops.workspace(main), ops.workspace(production)
         promoted = ops.last_promoted(production, main)
-        holds = compute_holds(prod_ws, ops.workspace(promoted) if promoted else None, main_ws)
+        loaded = {main: main_ws, production: prod_ws}
+
+        def load(sha: str) -> Workspace:
+            if sha not in loaded:
+                loaded[sha] = ops.workspace(sha)
+            return loaded[sha]
+
+        holds = compute_holds(prod_ws, ops.promoted_definitions(production, main, load) if promoted else None,
+                              main_ws)
         return cls(main, production, promoted, main_ws, prod_ws, holds)
 
 
