@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +54,11 @@ class Fleet:
         cli("rollback", "--repo", str(self.origin.agent), "--commit", sha, "--push")
         cli("reconcile", "--channel", "latest", "--repo", str(self.origin.agent), "-o", "json")
         return self.origin.head("production")
+
+    def status(self, n: int, page: Path) -> dict:
+        """The status JSON at day n (and its HTML page written to `page`)."""
+        return cli("status", "--repo", str(self.origin.agent), "--now", iso(day(n)), "--no-cleanup",
+                   "--html", str(page), "-o", "json")
 
     def floating_holds(self, data: dict) -> dict[str, dict]:
         return {h["tag"]: h for h in data["floating_holds"]}
@@ -98,6 +104,10 @@ def moved_and_reverted(fleet: Fleet, clock) -> tuple[str, str]:
         [(FLOAT, NEW, SOLO, "2027-03-12")]
     assert {e["tag"]: e["status"] for e in quiet_day["journal"]["tags"]}[FLOAT] == "unchanged"
     assert fleet.tag(FLOAT) == fleet.tag(f"{SOLO}-latest")
+    page = origin.root / "status.html"
+    status = fleet.status(55, page)
+    assert status["floating_holds"] == quiet_day["floating_holds"]
+    assert "Floating tags held" in page.read_text() and "2027-03-12" in page.read_text()
 
     clock(71)
     moved = fleet.rollout(71)
@@ -131,6 +141,7 @@ def test_a_reverted_floating_tag_holds_through_rollouts_until_main_picks_a_new_t
     data = fleet.rollout(80)
     assert data["already"] and origin.head("production") == revert
     assert_revert_held(fleet, data)
+    assert fleet.status(80, origin.root / "status.html")["floating_holds"] == data["floating_holds"]
 
     clock(81)                                                  # an unrelated change on main, rolled out
     origin.commit({"README.md": "unrelated\n"}, "Unrelated change on main")
