@@ -193,14 +193,7 @@ class GitOps:
     def last_promoted(self, production: str, main: str, limit: int = 1000) -> str | None:
         """P: the main commit the last rollout promoted (the second parent of the newest merge from main
         on production's first-parent line), or the main commit production was created from."""
-        return self.last_rollout(production, main, limit)[1]
-
-    def last_rollout(self, production: str, main: str, limit: int = 1000) -> tuple[str | None, str | None]:
-        """(the newest merge from main on production's first-parent line, P); the merge is None when
-        production has none yet and P is the main commit production was created from."""
-        for written, promoted in self.rollouts(production, main, limit):
-            return (written if written != promoted else None), promoted
-        return None, None
+        return next((promoted for _, promoted in self.rollouts(production, main, limit)), None)
 
     def rollouts(self, production: str, main: str, limit: int = 1000) -> Iterator[tuple[str, str]]:
         """(the commit whose tree a rollout wrote, the main commit it promoted), newest first along
