@@ -17,17 +17,13 @@ from lifecycle.production.gitops import GitOps
 from lifecycle.production.reconcile import reconcile
 from lifecycle.production.rollout import rollout
 from lifecycle.sample import MULTISTAGE, SOLO
+from tests.fixtures.git_clock import day
 from tests.fixtures.gitops_origin import quiet
 
 pytestmark = pytest.mark.e2e
 
-D0 = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
 FLOAT = "busybox-net9.0-amd64"
 NEW = "busybox-1.1-solo-amd64"
-
-
-def day(n: int) -> dt.datetime:
-    return D0 + dt.timedelta(days=n)
 
 
 def floating_yml(target: str) -> str:
@@ -38,17 +34,6 @@ def floating_yml(target: str) -> str:
 def policy_with(origin, eol: str) -> str:
     text = origin.show("main", "manifests/policy.yml")
     return text + f"floatingTags: {{evaluationDays: 30, stabilityDays: 180}}\ndotnetVersions:\n  \"9.0\": {{endOfLife: {eol}}}\n"
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Sets the date git writes on every commit (main commits, rollout merges, reverts)."""
-    def at(n: int) -> dt.datetime:
-        stamp = day(n).strftime("%Y-%m-%dT%H:%M:%SZ")
-        monkeypatch.setenv("GIT_COMMITTER_DATE", stamp)
-        monkeypatch.setenv("GIT_AUTHOR_DATE", stamp)
-        return day(n)
-    return at
 
 
 def test_floating_tag_evaluation_move_revert_and_stability(gitops_origin, registry, client, clock):

@@ -36,7 +36,7 @@ def test_status_from_a_real_cycle(origin, client, state):
 
     solo = images[SOLO]
     assert solo.state == "held"
-    assert solo.hold and solo.hold.startswith("reverted on production since the last rollout")
+    assert solo.hold and solo.hold.startswith("reverted on production since it was last rolled out")
     assert solo.latest.digest == v1[SOLO] == client.try_resolve(origin.repository, f"{SOLO}-latest")
     assert solo.staging.digest == v2[SOLO] and not solo.in_sync
     assert solo.lkg_digest == v1[SOLO]  # held: the next rollout keeps production's definition

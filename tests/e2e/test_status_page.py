@@ -127,7 +127,7 @@ def test_page_in_a_headless_browser(browser, page, tmp_path):
     detail = browser.find_element(By.ID, toggle.get_attribute("aria-controls"))
     assert detail.is_displayed()
     reason = detail.find_element(By.CSS_SELECTOR, ".hold-reason .reason").text
-    assert reason.startswith("reverted on production since the last rollout")
+    assert reason.startswith("reverted on production since it was last rolled out")
     links = {a.text: a.get_attribute("href") for a in detail.find_elements(By.CSS_SELECTOR, "a")}
     assert links["eng/ci.yml:12"] == "https://dev.example/product/blob/main/eng/ci.yml#L12"
     full_height(browser)  # no scrolling: the sticky table header would cover the panel's top

@@ -37,7 +37,7 @@ def promote(ops: GitOps, candidate: str) -> str:
     production, main = ops.production_head(), ops.main_head()
     promoted = ops.last_promoted(production, main)
     prod_ws, cand_ws = ops.workspace(production), ops.workspace(candidate)
-    holds = compute_holds(prod_ws, ops.workspace(promoted) if promoted else None, cand_ws)
+    holds = compute_holds(prod_ws, ops.promoted_definitions(production, main) if promoted else None, cand_ws)
     held = {t: [s.folder for s in (prod_ws.catalog.get(t), cand_ws.catalog.get(t)) if s] for t in holds}
     tree = ops.rollout_tree(production, candidate, held)
     merge = ops.commit_tree(tree, [production, candidate], f"rollout {candidate[:7]}\n")
@@ -48,8 +48,8 @@ def promote(ops: GitOps, candidate: str) -> str:
 def holds_now(ops: GitOps, candidate: str | None = None):
     ops.fetch()
     production, main = ops.production_head(), ops.main_head()
-    promoted = ops.last_promoted(production, main)
-    return compute_holds(ops.workspace(production), ops.workspace(promoted), ops.workspace(candidate or main))
+    return compute_holds(ops.workspace(production), ops.promoted_definitions(production, main),
+                         ops.workspace(candidate or main))
 
 
 @pytest.fixture

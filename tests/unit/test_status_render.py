@@ -10,9 +10,9 @@ import pytest
 from lifecycle.errors import InputError
 from lifecycle.status.collect import _state, check_link_template
 from lifecycle.status.history import HELD_HEAD, PROMOTED_HEAD, _section
-from lifecycle.status.model import ChannelState, Consumer, FleetStatus, ImageStatus, Rollout
+from lifecycle.status.model import ChannelState, Consumer, FleetStatus, FloatingTagHold, ImageStatus, Rollout
 from lifecycle.status.render_html import json_for_script, render_page
-from lifecycle.status.render_text import image_row, markdown_summary
+from lifecycle.status.render_text import floating_hold_rows, image_row, markdown_summary
 
 EVIL = "</script><script>alert(1)</script><img src=x onerror=alert(2)>&amp;\u2028"
 
@@ -125,3 +125,14 @@ def test_text_rows_and_markdown_summary():
     summary = markdown_summary(status, "status.html")
     assert "| ‖ held (held: production keeps a reverted definition) | 1 |" in summary
     assert "`status.html` artifact" in summary
+
+
+def test_floating_holds_are_shown_with_their_date_and_escaped():
+    status = fleet()
+    assert "Floating tags held" not in render_page(status) and "Floating tags held" not in markdown_summary(status)
+    status.floating_holds = [FloatingTagHold("x-net9.0-amd64", "b-amd64", "a-amd64", EVIL, "2027-03-12")]
+    page = render_page(status)
+    assert "Floating tags held" in page and "2027-03-12" in page and EVIL not in page
+    summary = markdown_summary(status)
+    assert "## Floating tags held" in summary and "| x-net9.0-amd64 | a-amd64 | b-amd64 |" in summary
+    assert floating_hold_rows(status)[0]["possible from"] == "2027-03-12"

@@ -7,7 +7,8 @@ moves the tag to the target's LKG by digest, like `-latest`. A move to a new tar
   catalogue) must be at least `evaluationDays` old; for a servicing .NET version, the newest version's
   floating tag of the same line must have moved to the same distro that long ago;
 - stability: inside the last `stabilityDays` before the .NET version's end of life the target never changes;
-- revert: a target reverted on production stays reverted until main chooses another one.
+- revert: a target reverted on production stays reverted, through any number of rollouts, until main chooses
+  another one or the revert is reverted.
 
 A held floating tag keeps production's entry in the rollout merge, so it goes on following its current
 target's LKG (patched rebuilds still reach it); only the change of target waits. Every date is derived from
@@ -19,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 from lifecycle import yamlio
 from lifecycle.catalogue.catalog import TAG_RE, Catalog, Policy, check_schema
@@ -148,14 +149,13 @@ def distro_key(tagbase: str) -> str:
 FirstSeen = Callable[[Callable[[frozenset[str], Mapping[str, str]], bool]], dt.date | None]
 
 
-def compute_holds(production: tuple[FloatingTag, ...], written: tuple[FloatingTag, ...] | None,
+def compute_holds(production: tuple[FloatingTag, ...], reverted: Collection[str],
                   candidate: tuple[FloatingTag, ...], policy: Policy, first_seen: FirstSeen,
                   today: dt.date) -> dict[str, FloatingHold]:
-    """Which of main@C's floating tags must keep production's target, and until when. `written`: the
-    floating tags the last rollout wrote to production (None before the first rollout); production HEAD
-    differing from it means someone reverted on production since."""
+    """Which of main@C's floating tags must keep production's target, and until when. `reverted`: the
+    floating tags whose target was reverted on production and main has not changed since (derived from
+    production's history by the caller, by the rule images follow: production/revert_holds.py)."""
     prod = {f.tag: f for f in production}
-    before = {f.tag: f for f in written} if written is not None else None
     by_line: dict[str, list[FloatingTag]] = {}
     for f in candidate:
         by_line.setdefault(f.line_key(), []).append(f)
@@ -165,7 +165,7 @@ def compute_holds(production: tuple[FloatingTag, ...], written: tuple[FloatingTa
         serving = current.target if current else None
         if serving == f.target:
             continue
-        hold = (_reverted(f, current, before) or _stability(f, serving, policy, today)
+        hold = (_reverted(f, serving, reverted) or _stability(f, serving, policy, today)
                 or _evaluation(f, serving, policy, first_seen, today)
                 or _servicing(f, serving, by_line.get(f.line_key(), []), policy, first_seen, today))
         if hold is not None:
@@ -173,16 +173,11 @@ def compute_holds(production: tuple[FloatingTag, ...], written: tuple[FloatingTa
     return holds
 
 
-def _reverted(f: FloatingTag, current: FloatingTag | None, before: dict[str, FloatingTag] | None
-              ) -> FloatingHold | None:
-    if before is None or f.tag not in before:
+def _reverted(f: FloatingTag, serving: str | None, reverted: Collection[str]) -> FloatingHold | None:
+    if f.tag not in reverted:
         return None
-    written_target = before[f.tag].target
-    serving = current.target if current else None
-    if serving != written_target and f.target == written_target:
-        return FloatingHold(f.tag, f"target {f.target} was reverted on production since the last rollout; main "
-                                   f"has not changed it since", f.target, serving)
-    return None
+    return FloatingHold(f.tag, f"target {f.target} was reverted on production since it was last rolled out; "
+                               f"main has not changed it since", f.target, serving)
 
 
 def _stability(f: FloatingTag, serving: str | None, policy: Policy, today: dt.date) -> FloatingHold | None:

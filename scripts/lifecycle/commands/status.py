@@ -13,7 +13,7 @@ from lifecycle.production.gitops import GitOps
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.status.collect import check_link_template, collect_status
 from lifecycle.status.render_html import write_page
-from lifecycle.status.render_text import headline, image_row, markdown_summary, rollout_rows
+from lifecycle.status.render_text import floating_hold_rows, headline, image_row, markdown_summary, rollout_rows
 
 
 @click.command()
@@ -64,4 +64,7 @@ def status(repo: Path, output: str, insecure: tuple[str, ...], remote: str, main
     out.write("\n")
     out.table([fleet.totals()], title="Totals")
     out.write("\n")
+    if fleet.floating_holds:
+        out.table(floating_hold_rows(fleet), title="Floating tags held")
+        out.write("\n")
     out.table(rollout_rows(fleet), title=f"Recent rollouts on {production}")

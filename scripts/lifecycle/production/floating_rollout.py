@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from ruamel.yaml import YAML
 
@@ -18,6 +18,7 @@ from lifecycle.catalogue.catalog import CATALOG_PATH, Policy, parse_catalog
 from lifecycle.catalogue.source import cat_file_batch, run_git
 from lifecycle.errors import InputError
 from lifecycle.catalogue.floating import FLOATING_PATH, FloatingHold, compute_holds, parse
+from lifecycle.production.revert_holds import promoted_values, reverted
 
 DEFAULT_HISTORY = 400
 
@@ -99,19 +100,30 @@ class FloatingPlan:
     changes_production: bool = False  # the merged floating.yml differs from production's
 
 
-def plan_floating(root: Path, production: str, written: str | None, candidate: str, policy: Policy,
-                  today: dt.date) -> FloatingPlan:
+def plan_floating(root: Path, production: str, rollouts: Iterable[tuple[str, str]], candidate: str,
+                  policy: Policy, today: dt.date) -> FloatingPlan:
     """The holds of main@C's floating tags against production, and the floating.yml the merge carries.
-    `written`: the commit of the last rollout (its merge, or P before the first merge)."""
-    cand_text, prod_text, written_text = _floating_texts(root, [candidate, production, written])
+    `rollouts`: production's rollouts, newest first (GitOps.rollouts), for the targets last rolled out."""
+    cand_text, prod_text = _floating_texts(root, [candidate, production])
     if cand_text is None:
         return FloatingPlan({}, {})
     prod_text = prod_text or ""
-    written_tags = None if written is None else parse(written_text) if written_text else ()
-    holds = compute_holds(parse(prod_text) if prod_text else (), written_tags, parse(cand_text), policy,
-                          first_seen_in(snapshots(root, production)), today)
+    prod_tags, cand_tags = parse(prod_text) if prod_text else (), parse(cand_text)
+    promoted = promoted_values(rollouts, lambda sha: targets_at(root, sha))
+    held = reverted({f.tag: f.target for f in prod_tags}, promoted, {f.tag: f.target for f in cand_tags})
+    holds = compute_holds(prod_tags, set(held), cand_tags, policy, first_seen_in(snapshots(root, production)), today)
     text = merged_text(cand_text, prod_text, holds) if holds else cand_text
     return FloatingPlan(holds, {FLOATING_PATH: text}, text != prod_text)
+
+
+def targets_at(root: Path, sha: str) -> dict[str, str]:
+    """floating tag -> target at a commit (none without floating.yml; an unreadable file counts as none:
+    the history it would tell is not trusted)."""
+    text = _floating_texts(root, [sha])[0]
+    try:
+        return {f.tag: f.target for f in parse(text)} if text else {}
+    except InputError:
+        return {}
 
 
 def _floating_texts(root: Path, commits: list[str | None]) -> list[str | None]:

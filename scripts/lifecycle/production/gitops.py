@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Mapping
 
 import git
 
@@ -24,6 +24,7 @@ from lifecycle.catalogue.catalog_splice import splice_entries
 from lifecycle.catalogue.source import fallback_identity
 from lifecycle.errors import InputError, OperationError
 from lifecycle.catalogue.workspace import Workspace
+from lifecycle.production.revert_holds import promoted_values, reverted
 
 REVERT_MARK = "This reverts commit"
 ROLLOUT_TRAILER = "Lifecycle-Rollout-Of"
@@ -38,7 +39,7 @@ class Hold:
     tagbase: str
     reason: str
     production: str | None      # definition at production HEAD (None: not in production's catalogue)
-    promoted: str | None        # definition at main@P
+    promoted: str | None        # the definition last rolled out (revert_holds.promoted_values)
     parent: str | None = None   # set when held because an in-repo parent is held
 
     def as_row(self) -> dict[str, str | None]:
@@ -62,29 +63,27 @@ def _run(root: Path, *args: str, input: bytes | None = None, env: dict[str, str]
     return done.stdout.decode()
 
 
-def compute_holds(production: Workspace, promoted: Workspace | None, candidate: Workspace) -> dict[str, Hold]:
-    """Design flow 4: image i is held when its definition at production HEAD differs from main@P (someone
-    reverted it on production since the last rollout) and its definition at main@C still equals main@P
-    (main has not fixed it). A child of a held image is held too: its definition includes the parent's, so
-    only production's files for both give a definition that was built and tested."""
+def compute_holds(production: Workspace, promoted: Mapping[str, str] | None, candidate: Workspace
+                  ) -> dict[str, Hold]:
+    """Image i is held when revert_holds.reverted says so for definitions: its definition at production
+    HEAD differs from its promoted one (someone reverted it on production) and main@C still has the
+    promoted one (main has not changed it). `promoted`: GitOps.promoted_definitions (None: no rollout yet).
+    A child of a held image is held too: its definition includes the parent's, so only production's files
+    for both give a definition that was built and tested."""
     if promoted is None:
         return {}
     holds: dict[str, Hold] = {}
-    for tagbase, definition in candidate.definitions.items():
-        before = promoted.definitions.get(tagbase)
-        now = production.definitions.get(tagbase)
-        if before is None or now == before or definition != before:
-            continue
-        what = "removed from production's catalogue" if now is None else "reverted on production"
-        holds[tagbase] = Hold(tagbase, f"{what} since the last rollout; main has not changed it since",
-                              now, before)
+    for tagbase, found in reverted(production.definitions, promoted, candidate.definitions).items():
+        what = "removed from production's catalogue" if found.production is None else "reverted on production"
+        holds[tagbase] = Hold(tagbase, f"{what} since it was last rolled out; main has not changed it since",
+                              found.production, found.promoted)
     assert candidate.graph is not None
     for tagbase in candidate.order(candidate.graph.descendants(set(holds))):
         if tagbase in holds:
             continue
         parent = next(p for p in candidate.order(candidate.graph.ancestors(tagbase)) if p in holds)
         holds[tagbase] = Hold(tagbase, f"its parent {parent} is held", production.definitions.get(tagbase),
-                              promoted.definitions.get(tagbase), parent)
+                              promoted.get(tagbase), parent)
     return holds
 
 
@@ -194,18 +193,25 @@ class GitOps:
     def last_promoted(self, production: str, main: str, limit: int = 1000) -> str | None:
         """P: the main commit the last rollout promoted (the second parent of the newest merge from main
         on production's first-parent line), or the main commit production was created from."""
-        return self.last_rollout(production, main, limit)[1]
+        return next((promoted for _, promoted in self.rollouts(production, main, limit)), None)
 
-    def last_rollout(self, production: str, main: str, limit: int = 1000) -> tuple[str | None, str | None]:
-        """(the newest merge from main on production's first-parent line, P); the merge is None when
-        production has none yet and P is the main commit production was created from."""
+    def rollouts(self, production: str, main: str, limit: int = 1000) -> Iterator[tuple[str, str]]:
+        """(the commit whose tree a rollout wrote, the main commit it promoted), newest first along
+        production's first-parent line: each merge from main with its second parent, ending with the main
+        commit production was created from (its tree is main's, so it is its own pair)."""
         for sha in self.first_parent(production, limit):
             commit = self.repo.commit(sha)
             if len(commit.parents) >= 2 and self.is_ancestor(commit.parents[1].hexsha, main):
-                return sha, commit.parents[1].hexsha
-            if self.is_ancestor(sha, main):
-                return None, sha
-        return None, None
+                yield sha, commit.parents[1].hexsha
+            elif self.is_ancestor(sha, main):
+                yield sha, sha
+                return
+
+    def promoted_definitions(self, production: str, main: str, load: Callable[[str], Workspace] | None = None
+                             ) -> dict[str, str]:
+        """Each image's promoted definition (revert_holds.promoted_values over production's rollouts)."""
+        load = load or self.workspace
+        return promoted_values(self.rollouts(production, main), lambda sha: load(sha).definitions)
 
     # -- writing --------------------------------------------------------------------------------
 

@@ -122,8 +122,10 @@ def _since(entry: TagEntry, previous: str | None) -> TagEntry:
 
 
 def departed_images(ws: Workspace, resolver: LkgResolver) -> list[str]:
-    """Tag bases with a `-latest` tag in the registry that are no longer in the catalogue."""
-    known = set(ws.catalog.tagbases)
+    """Tag bases with a `-latest` tag in the registry that are no longer in the catalogue. A shared tag's
+    channel tag (`<shared>-latest`, an index for a multi-platform one) is live while the catalogue names
+    the shared tag, whatever its members are called."""
+    known = set(ws.catalog.tagbases) | {s.tag for s in ws.catalog.shared}
     return sorted(t[: -len("-latest")] for t in resolver.all_tags()
                   if t.endswith("-latest") and t[: -len("-latest")] not in known)
 

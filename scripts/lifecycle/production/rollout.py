@@ -109,7 +109,7 @@ def choose_commit(ops: GitOps, wss: _Workspaces, resolver: LkgResolver, producti
     """C: the newest commit on main's first-parent line (bounded) where every image has an LKG, holds
     taken into account. Returns (C, already in production, holds, LKGs of the tree to promote, skipped)."""
     prod_ws = wss.get(production)
-    promoted_ws = wss.get(promoted) if promoted else None
+    promoted_defs = ops.promoted_definitions(production, main, wss.get) if promoted else None
     if commit is not None:
         sha = ops.sha(commit)
         if not ops.is_ancestor(sha, main):
@@ -120,8 +120,9 @@ def choose_commit(ops: GitOps, wss: _Workspaces, resolver: LkgResolver, producti
     skipped: list[Skipped] = []
     for sha in candidates:
         if ops.is_ancestor(sha, production):
+            # nothing to merge, but the holds in force are still reported
             lkgs = resolver.lkgs(prod_ws.definitions)
-            return sha, True, {}, lkgs, skipped
+            return sha, True, compute_holds(prod_ws, promoted_defs, wss.get(sha)), lkgs, skipped
         try:
             ws = wss.get(sha)
         except LifecycleError as exc:
@@ -129,7 +130,7 @@ def choose_commit(ops: GitOps, wss: _Workspaces, resolver: LkgResolver, producti
                 raise InputError(f"cannot promote {commit}: the repository does not load there: {exc}") from None
             skipped.append(Skipped(sha, ops.subject(sha), f"the repository does not load there: {exc}"))
             continue
-        holds = compute_holds(prod_ws, promoted_ws, ws)
+        holds = compute_holds(prod_ws, promoted_defs, ws)
         lkgs = resolver.lkgs(merged_definitions(prod_ws, ws, holds))
         missing = _missing(lkgs)
         if not missing:
@@ -175,7 +176,7 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
     merge commit, unreferenced until pushed)."""
     production, main = ops.production_head(), ops.main_head()
     ops.check_production(production, main)
-    last_merge, promoted = ops.last_rollout(production, main)
+    promoted = ops.last_promoted(production, main)
     wss = _Workspaces(ops)
     try:  # the registry and label names: main's, unless main's newest commit does not load
         names_ws = wss.get(main) if commit is None else wss.get(ops.sha(commit))
@@ -186,16 +187,18 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
                                                        commit=commit, max_walk=max_walk)
     today = (now or dt.datetime.now(dt.timezone.utc)).date()
     prod_ws, cand_ws = wss.get(production), wss.get(sha)
-    floating = plan_floating(ops.root, production, last_merge or promoted, sha, cand_ws.policy, today)
+    floating = plan_floating(ops.root, production, ops.rollouts(production, main), sha, cand_ws.policy, today)
     if already:
         missing = _missing(lkgs)
         if missing:
             raise OperationError(f"{sha[:10]} is already in production, but production HEAD has images without an "
                                  f"LKG: {_describe_missing(missing)}; run `lifecycle reconcile --channel latest`")
         if not floating.changes_production:
-            return RolloutPlan(production, main, promoted, sha, True, None, {}, lkgs,
+            return RolloutPlan(production, main, promoted, sha, True, None, holds, lkgs,
                                plan_tags(prod_ws, lkgs, client, resolver.listed_digests()),
-                               prod_ws.catalog.repository, skipped, catalog=prod_ws.catalog)
+                               prod_ws.catalog.repository, skipped, main_branch=ops.main,
+                               production_branch=ops.production, floating_holds=floating.holds,
+                               catalog=prod_ws.catalog)
         # main@C is in production, but a floating tag's hold has ended: merge C again, on production's tree
         # with only floating.yml changed, so the move is a commit that a revert can undo.
         tree = ops.rollout_tree(production, production, {}, floating.files)

@@ -1,6 +1,7 @@
 """One pass over git (main, production) and the registry, through the library functions the other verbs use:
 
-- holds: gitops.compute_holds(production, main@P, main HEAD) (what the next rollout would hold);
+- holds: gitops.compute_holds(production, promoted definitions, main HEAD) (what the next rollout would hold),
+  and floating_rollout.plan_floating's holds of the floating tags;
 - LKG: lkg.LkgResolver for the definitions the next rollout would promote (gitops.merged_definitions);
 - stale: stale.find_stale on `-staging` against main and on `-latest` against production;
 - cleanup: cleanup.decide over cleanup_registry.read_inventory, with the usage file when given;
@@ -21,12 +22,14 @@ from urllib.parse import quote
 from lifecycle.cleanup.rules import DELETE, Usage, classify_tags, decide, iso
 from lifecycle.cleanup.registry import TAGS_PAGE, read_inventory
 from lifecycle.errors import InputError
+from lifecycle.production.floating_rollout import plan_floating
 from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_definitions
 from lifecycle.production.lkg import resolver_for
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
 from lifecycle.status.history import recent_rollouts
 from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE as STALE_STATE, UNPUBLISHED, ChannelState,
+                                   FloatingTagHold,
                                     Consumer, FleetStatus, ImageStatus)
 from lifecycle.status.reads import SnapshotClient
 from lifecycle.catalogue.workspace import Workspace
@@ -149,8 +152,23 @@ class GitState:
         main, production = ops.main_head(), ops.production_head()
         main_ws, prod_ws = ops.workspace(main), ops.workspace(production)
         promoted = ops.last_promoted(production, main)
-        holds = compute_holds(prod_ws, ops.workspace(promoted) if promoted else None, main_ws)
+        loaded = {main: main_ws, production: prod_ws}
+
+        def load(sha: str) -> Workspace:
+            if sha not in loaded:
+                loaded[sha] = ops.workspace(sha)
+            return loaded[sha]
+
+        holds = compute_holds(prod_ws, ops.promoted_definitions(production, main, load) if promoted else None,
+                              main_ws)
         return cls(main, production, promoted, main_ws, prod_ws, holds)
+
+
+def floating_holds(ops: GitOps, git: GitState, today: dt.date) -> list[FloatingTagHold]:
+    """The floating tags the next rollout would hold, by the rollout's own rules (floating_rollout.py)."""
+    plan = plan_floating(ops.root, git.production, ops.rollouts(git.production, git.main), git.main,
+                         git.main_ws.policy, today)
+    return [FloatingTagHold(**h.as_row()) for h in plan.holds.values()]  # type: ignore[arg-type]
 
 
 def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = None, now: dt.datetime | None = None,
@@ -167,6 +185,7 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
         fleet = _collect(git, view, client, usage or Usage(), now or dt.datetime.now(dt.timezone.utc),
                          link_template, cleanup)
         fleet.rollouts = recent_rollouts(ops, git.production, git.main, rollouts)
+        fleet.floating_holds = floating_holds(ops, git, (now or dt.datetime.now(dt.timezone.utc)).date())
         return fleet
     finally:
         client.close()

@@ -90,6 +90,17 @@ class Rollout:
 
 
 @dataclass
+class FloatingTagHold:
+    """A floating tag the next rollout keeps on production's target (catalogue/floating.py FloatingHold)."""
+
+    tag: str
+    wanted: str | None            # main's target
+    serving: str | None           # production's target, which it keeps following
+    reason: str
+    until: str | None             # ISO date from which the move is possible; None: when main changes it
+
+
+@dataclass
 class FleetStatus:
     generated: str
     registry: str
@@ -102,6 +113,7 @@ class FleetStatus:
     usage_file: str | None
     requests: dict[str, int]      # registry requests sent, by method
     cleanup_checked: bool = True  # False: --no-cleanup (no cleanup plan, no digest per tag)
+    floating_holds: list[FloatingTagHold] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for i in self.images if i.state == s) for s in STATES}

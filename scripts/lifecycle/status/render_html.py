@@ -164,6 +164,17 @@ def rollouts_table(status: FleetStatus) -> str:
                   f"Last {len(status.rollouts)} rollouts and reverts on production (first-parent history)", "rollouts")
 
 
+def floating_holds_section(status: FleetStatus) -> str:
+    if not status.floating_holds:
+        return ""
+    rows = [[f"<code>{e(h.tag)}</code>", e(h.serving or ""), e(h.wanted or ""), e(h.reason), e(h.until or "")]
+            for h in status.floating_holds]
+    table = _table(rows, ("floating tag", "serving", "wanted", "reason", "possible from"),
+                   "Floating tags the next rollout keeps on production's target", "floating-holds")
+    return ('<section aria-labelledby="floating-heading"><h2 id="floating-heading">Floating tags held</h2>'
+            f"{table}</section>")
+
+
 def summary_strip(status: FleetStatus) -> str:
     counts = status.counts()
     items = "".join(f'<li class="state-{s}"><span class="icon" aria-hidden="true">{ICONS[s]}</span> '
@@ -183,7 +194,7 @@ def render_page(status: FleetStatus) -> str:
     title = f"Image status: {status.registry}/{status.repository}"
     return PAGE.format(
         title=e(title), css=CSS, js=JS, summary=summary_strip(status), head=head, rows=rows,
-        count=len(status.images), rollouts=rollouts_table(status), data=json_for_script(status.to_dict()),
+        count=len(status.images), floating=floating_holds_section(status), rollouts=rollouts_table(status), data=json_for_script(status.to_dict()),
         meta=(f"main <code>{e(status.main[:10])}</code> &middot; production <code>{e(status.production[:10])}</code>"
               f" &middot; last promoted <code>{e((status.promoted or 'none')[:10])}</code> &middot; as of "
               f"{e(status.generated)}" + (f" &middot; consumers from {e(status.usage_file)}" if status.usage_file
@@ -217,7 +228,7 @@ PAGE = """<!DOCTYPE html>
 <table id="fleet"><caption>One row per image; select an image's name for its details. Column buttons sort.</caption>
 <thead><tr>{head}</tr></thead>
 <tbody>{rows}</tbody></table></section>
-<section aria-labelledby="rollouts-heading"><h2 id="rollouts-heading">Recent rollouts</h2>{rollouts}</section>
+{floating}<section aria-labelledby="rollouts-heading"><h2 id="rollouts-heading">Recent rollouts</h2>{rollouts}</section>
 </main>
 <script type="application/json" id="status-data">{data}</script>
 <script>{js}</script>

@@ -41,6 +41,11 @@ def rollout_rows(status: FleetStatus) -> list[dict[str, Any]]:
              "held": ", ".join(r.held), "subject": r.subject} for r in status.rollouts]
 
 
+def floating_hold_rows(status: FleetStatus) -> list[dict[str, Any]]:
+    return [{"floating tag": h.tag, "serving": h.serving or "", "wanted": h.wanted or "", "reason": h.reason,
+             "possible from": h.until or ""} for h in status.floating_holds]
+
+
 def headline(status: FleetStatus) -> str:
     counts = status.counts()
     parts = [f"{counts[s]} {s}" for s in STATES if counts[s]]
@@ -60,6 +65,9 @@ def markdown_summary(status: FleetStatus, page_name: str | None = None) -> str:
     lines.append("## Needs a look\n")
     lines.append(markdown_table([{k: v for k, v in image_row(i).items()
                                   if k in ("image", "state", "hold", "stale", "lkg", "eol")} for i in attention]))
+    if status.floating_holds:
+        lines.append("## Floating tags held\n")
+        lines.append(markdown_table(floating_hold_rows(status)))
     lines.append("## Recent rollouts\n")
     lines.append(markdown_table(rollout_rows(status)))
     if page_name:
