@@ -116,6 +116,15 @@ class SharedTag:
 
 
 @dataclass(frozen=True)
+class Exclusion:
+    """A Dockerfile under src/ the catalogue deliberately does not build, and why."""
+
+    dockerfile: str
+    reason: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Catalog:
     registry: str
     repository: str
@@ -124,6 +133,7 @@ class Catalog:
     path: str = CATALOG_PATH
     aliases: tuple[str, ...] = ()          # other names of our repository (public mirror...), registry/repo
     shared: tuple[SharedTag, ...] = ()     # every shared tag, one- and multi-platform
+    excluded: tuple[Exclusion, ...] = ()   # Dockerfiles under src/ not built, with the reason
 
     @property
     def name(self) -> str:
@@ -345,8 +355,10 @@ def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document:
             one.setdefault(tag.tagbases[0], []).append(tag.tag)
     images = [replace(i, shared_tags=tuple(dict.fromkeys([*i.shared_tags, *one.get(i.tagbase, ())])),
                       index_tags=tuple(multi.get(i.tagbase, ()))) for i in images]
+    excluded = tuple(Exclusion(e["dockerfile"].strip().removeprefix("./"), e["reason"], line_of(["excluded", i]))
+                     for i, e in enumerate(plain.get("excluded") or ()))
     return Catalog(plain["registry"], plain["repository"], tuple(images), plain.get("source", ""), filename,
-                   tuple(a.rstrip("/") for a in plain.get("aliases") or ()), tuple(shared))
+                   tuple(a.rstrip("/") for a in plain.get("aliases") or ()), tuple(shared), excluded)
 
 
 def _shared_tags(plain: dict[str, Any], images: list[ImageSpec], filename: str, line_of: Any) -> list[SharedTag]:

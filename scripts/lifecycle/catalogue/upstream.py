@@ -14,72 +14,28 @@ The approved-base list is kept as given: every other base becomes a time-boxed w
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import re
 import shutil
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lifecycle.catalogue import upstream_render as render
 from lifecycle.catalogue.catalog import TAG_RE, split_dockerfile
 from lifecycle.catalogue.dockerfile import parse as parse_dockerfile
+from lifecycle.catalogue.upstream_model import ImportPlan, ImportResult, UpstreamManifest
+from lifecycle.catalogue.validation import is_dockerfile_name
 from lifecycle.errors import InputError, Location
 
-CATALOG_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/images.schema.json\n"
-                  "Imported from an ImageBuilder manifest by `lifecycle import-manifest`: one image per upstream "
-                  "platform, every upstream tag kept as spelled.")
-POLICY_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/policy.schema.json\n"
-                 "Approved bases: fnmatch patterns over the full reference of every FROM / COPY --from.")
-DEFAULT_LABEL_PREFIX = "com.microsoft.dotnet-buildtools"
+ORPHAN_REASON = "not named by the upstream manifest"
 _VAR_RE = re.compile(r"\$\(([^()$]+)\)")
 _TRAILING_COMMA_RE = re.compile(r",(\s*[}\]])")
 # keys of the upstream platform model this import understands
 _PLATFORM_KEYS = {"dockerfile", "os", "osVersion", "architecture", "variant", "buildArgs", "tags",
                   "customBuildLegGroups", "dockerfileTemplate", "contextPath"}
 _ARCHITECTURES = {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something the import could not map, or mapped differently from upstream."""
-
-    kind: str  # "unmapped" | "mismatch" | "note"
-    where: str
-    what: str
-
-
-@dataclass
-class UpstreamManifest:
-    path: Path
-    registry: str | None
-    variables: dict[str, str]
-    # (repo name, image dict, origin label) in file order, includes after the main file
-    repos: list[tuple[str, list[tuple[dict[str, Any], str]]]]
-
-
-@dataclass
-class ImportResult:
-    registry: str
-    repository: str
-    images: list[dict[str, Any]] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    external_bases: list[str] = field(default_factory=list)
-    aliases: list[str] = field(default_factory=list)
-    shared: dict[str, list[str]] = field(default_factory=dict)        # multi-platform shared tag -> tag bases
-    base_users: dict[str, list[str]] = field(default_factory=dict)    # external base -> tag bases using it
-    named: set[str] = field(default_factory=set)                      # Dockerfiles the manifest names
-
-    @property
-    def unmapped(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "unmapped"]
-
-    @property
-    def mismatches(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "mismatch"]
-
-    def add(self, kind: str, where: str, what: str) -> None:
-        self.findings.append(Finding(kind, where, what))
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -384,8 +340,6 @@ def check_dockerfiles(result: ImportResult, root: Path) -> None:
 
 def orphan_dockerfiles(root: Path, named: set[str]) -> list[str]:
     """Dockerfiles under src/ that no platform of the manifest builds."""
-    from lifecycle.catalogue.validation import is_dockerfile_name
-
     found = []
     for folder, dirs, files in os.walk(root / "src"):
         dirs[:] = sorted(d for d in dirs if d != ".git")
@@ -399,24 +353,12 @@ def orphan_dockerfiles(root: Path, named: set[str]) -> list[str]:
 
 # -- the whole import --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ImportPlan:
-    """What `import_manifest` writes: file path (relative to dest) -> text, and folders to copy."""
-
-    files: dict[str, str]
-    copies: list[str]
-
-
 def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: str | None = None,
                     repository: str | None = None, policy_bases: list[str] | None = None,
                     aliases: list[str] | None = None, waiver_days: int = 90, waiver_reason: str | None = None,
                     today: "dt.date | None" = None, dry_run: bool = False) -> tuple[ImportResult, ImportPlan]:
     """Read, map, and (unless dry_run) write dest/manifests/images.yml and policy.yml, and copy the
     Dockerfile folders when dest is another repository. Raises InputError (nothing written) on bad input."""
-    import datetime as dt
-
-    from lifecycle.catalogue import upstream_render as render
-
     manifest = load_manifest(Path(manifest_path))
     root = manifest.path.parent
     dest = Path(dest) if dest is not None else root
@@ -429,9 +371,14 @@ def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: 
                          [f"{f.where}: {f.what}" for f in result.findings])
     check_dockerfiles(result, root)
     orphans = orphan_dockerfiles(root, result.named)
+    in_place = dest.resolve() == root.resolve()
+    # an exclusion the team wrote keeps its reason; a new orphan is excluded, visibly, rather than failing validate
+    result.excluded = render.existing_exclusions(dest)
     for path in orphans:
-        result.add("orphan", path, "Dockerfile under src/ that the manifest does not name"
-                   + ("; not copied" if dest.resolve() != root.resolve() else "; validate will reject it"))
+        if in_place:
+            result.excluded.setdefault(path, ORPHAN_REASON)
+        result.add("orphan", path, "Dockerfile under src/ that the manifest does not name; "
+                   + (f"excluded: {result.excluded[path]}" if in_place else "not copied"))
     for image in result.images:
         image.pop("_where", None)
     today = today or dt.date.today()

@@ -15,7 +15,14 @@ from typing import Any
 from lifecycle import yamlio
 from lifecycle.catalogue.dockerfile import normalize_reference
 from lifecycle.errors import InputError
-from lifecycle.catalogue.upstream import CATALOG_HEADER, DEFAULT_LABEL_PREFIX, POLICY_HEADER, ImportResult
+from lifecycle.catalogue.upstream_model import ImportResult
+
+CATALOG_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/images.schema.json\n"
+                  "Imported from an ImageBuilder manifest by `lifecycle import-manifest`: one image per upstream "
+                  "platform, every upstream tag kept as spelled.")
+POLICY_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/policy.schema.json\n"
+                 "Approved bases: fnmatch patterns over the full reference of every FROM / COPY --from.")
+DEFAULT_LABEL_PREFIX = "com.microsoft.dotnet-buildtools"
 
 
 def _existing(dest: Path) -> dict[str, Any]:
@@ -39,6 +46,13 @@ def existing_aliases(dest: Path) -> list[str]:
     """Aliases a catalogue already at dest lists (a re-import keeps them)."""
     aliases = _existing(dest).get("aliases")
     return [str(a) for a in aliases or [] if isinstance(a, str)]
+
+
+def existing_exclusions(dest: Path) -> dict[str, str]:
+    """Exclusions a catalogue already at dest lists, with their reasons (a re-import keeps them)."""
+    excluded = _existing(dest).get("excluded")
+    return {str(e["dockerfile"]): str(e.get("reason", "")) for e in excluded or []
+            if isinstance(e, dict) and "dockerfile" in e}
 
 
 def _flow(values: list[Any]) -> Any:
@@ -91,6 +105,11 @@ def render_catalog(result: ImportResult, existing: dict[str, dict[str, Any]] | N
         images.append(item)
         if index:
             images.yaml_set_comment_before_after_key(index, before="\n", indent=2)
+    if result.excluded:
+        excluded = CommentedSeq()
+        for path, reason in sorted(result.excluded.items()):
+            excluded.append(CommentedMap([("dockerfile", path), ("reason", reason)]))
+        doc["excluded"] = excluded
     doc["images"] = images
     doc.yaml_set_start_comment(CATALOG_HEADER)
     return yamlio.dump_text(doc)

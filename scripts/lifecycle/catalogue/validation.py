@@ -55,11 +55,24 @@ def is_dockerfile_name(name: str) -> bool:
 
 
 def _check_folders(ws: Workspace) -> None:
-    """Every Dockerfile under src/ is built by some image (any number of images may share one)."""
+    """Every Dockerfile under src/ is built by some image (any number of images may share one) or listed
+    under `excluded:` with a reason; an exclusion names an existing Dockerfile that no image builds."""
     catalogued = {i.dockerfile for i in ws.catalog.images}
+    excluded = {e.dockerfile: e for e in ws.catalog.excluded}
+    present = set()
     for path in ws.source.all_files():
-        if path.startswith("src/") and is_dockerfile_name(path.rsplit("/", 1)[-1]) and path not in catalogued:
-            ws._problem("Dockerfile is not in the catalogue (add it to manifests/images.yml or remove it)", path)
+        if path.startswith("src/") and is_dockerfile_name(path.rsplit("/", 1)[-1]):
+            present.add(path)
+            if path not in catalogued and path not in excluded:
+                ws._problem("Dockerfile is not in the catalogue (add it to manifests/images.yml, list it under "
+                            "excluded: with a reason, or remove it)", path)
+    for path, exclusion in excluded.items():
+        if path in catalogued:
+            ws._problem(f"excluded Dockerfile {path} is built by an image too: remove one of the two",
+                        ws.catalog.path, exclusion.line)
+        elif path not in present:
+            ws._problem(f"excluded Dockerfile {path} does not exist (any more): remove the exclusion",
+                        ws.catalog.path, exclusion.line, severity="warning")
 
 
 def _check_bases(ws: Workspace, today: dt.date) -> None:

@@ -40,7 +40,7 @@ def import_manifest(manifest: Path, dest: Path | None, registry: str | None, rep
             "images": [e["tagBase"] for e in result.images], "files": sorted(plan.files),
             "aliases": result.aliases, "sharedTags": result.shared,
             "waivers": {b: u for b, u in result.base_users.items()},
-            "copied": plan.copies, "findings": rows, "dryRun": dry_run}
+            "copied": plan.copies, "excluded": result.excluded, "findings": rows, "dryRun": dry_run}
     out.table(rows, ["kind", "where", "what"],
               title=f"Import report ({len(result.unmapped)} not mapped, "
                     f"{sum(f.kind == 'orphan' for f in result.findings)} Dockerfiles not in the manifest)",
