@@ -39,9 +39,9 @@ def _check_tags(ws: Workspace) -> None:
     # duplicates (tag bases, shared tags, any tag two images would move) stop the catalogue from loading
     for image in ws.catalog.images:
         where = (ws.catalog.path, image.line)
-        for tag in (image.tagbase + "-" + "0" * (LONGEST_SUFFIX - 1), *image.shared_tags):
+        for tag in (image.tag + "-" + "0" * (LONGEST_SUFFIX - 1), *image.shared_tags):
             if not TAG_RE.match(tag):
-                shown = image.tagbase if tag.startswith(image.tagbase + "-0") else tag
+                shown = image.tag if tag.startswith(image.tag + "-0") else tag
                 ws._problem(f"{shown!r} is not a valid tag (OCI: [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}, "
                             f"with room for the -<timestamp>-<sha> suffix)", *where)
     for shared in ws.catalog.index_tags:
