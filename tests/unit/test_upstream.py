@@ -303,10 +303,13 @@ def test_include_cycle_and_repo_choice(tmp_path):
                                                                     "os": "linux", "tags": {}}]}]}]}))
     manifest = load_manifest(src / "manifest.json")
     assert [name for name, _ in manifest.repos] == ["dotnet-buildtools/prereqs", "other/repo"]
-    result = map_manifest(manifest)
-    assert any(f.where == "other/repo" and "--repository other/repo" in f.what for f in result.unmapped)
-    other = map_manifest(manifest, repository="other/repo")
-    assert other.images == [] and any("no published tag" in f.what for f in other.unmapped)
+    result = map_manifest(manifest)  # every repo is imported; its tagless platform is reported
+    assert result.repository == "dotnet-buildtools/prereqs"
+    assert [f.what for f in result.unmapped if "no published tag" in f.what] == [
+        "src/ubuntu/22.04/helix/Dockerfile: no published tag, so no tag base"]
+    other = map_manifest(manifest, repository="other/repo")  # --repository chooses the default repository
+    assert other.repository == "other/repo"
+    assert {e.get("repository") for e in other.images} == {"dotnet-buildtools/prereqs"}
 
 
 def test_waivers_for_unknown_images_or_unused_bases_are_warnings(tmp_path):

@@ -30,6 +30,7 @@ from lifecycle.catalogue.validation import is_dockerfile_name
 from lifecycle.errors import InputError, Location
 
 ORPHAN_REASON = "not named by the upstream manifest"
+REPOSITORY_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 _VAR_RE = re.compile(r"\$\(([^()$]+)\)")
 _TRAILING_COMMA_RE = re.compile(r",(\s*[}\]])")
 # keys of the upstream platform model this import understands
@@ -240,23 +241,30 @@ def map_manifest(manifest: UpstreamManifest, registry: str | None = None,
     names = [name for name, _ in manifest.repos]
     chosen = repository if repository in names else names[0]
     result = ImportResult(registry, expand(repository or chosen, manifest.variables))
-    upstream_name = f"{upstream_registry}/{expand(chosen, manifest.variables)}" if upstream_registry else None
-    if upstream_name and upstream_name != f"{result.registry}/{result.repository}":
-        result.aliases.append(upstream_name)  # the name the upstream Dockerfiles and consumers use
-    claims: dict[str, str] = {}  # every tag -> where it was claimed first
+    # every upstream repo is imported; `chosen` is the catalogue's default repository (--repository may rename it)
+    claims: dict[str, str] = {}  # every tag, qualified by its repository -> where it was claimed first
     for name, images in manifest.repos:
-        if name != chosen:
-            result.add("unmapped", name, f"repo {name!r} ({len(images)} image(s)): our catalogue holds one "
-                       f"repository; import it separately with --repository {name}")
+        ours = result.repository if name == chosen else expand(name, manifest.variables)
+        if not REPOSITORY_RE.fullmatch(ours):
+            result.add("unmapped", name, f"repo {name!r} ({len(images)} image(s)): {ours!r} is not a registry "
+                       "repository name")
             continue
+        upstream_name = f"{upstream_registry}/{expand(name, manifest.variables)}" if upstream_registry else None
+        if upstream_name and upstream_name != f"{result.registry}/{ours}" and upstream_name not in result.aliases:
+            result.aliases.append(upstream_name)  # the name the upstream Dockerfiles and consumers use
         for image, where in images:
             entries = []
             for index, platform in enumerate(image.get("platforms") or []):
                 entry = _map_platform(platform, where, index, manifest, result)
-                if entry is not None and _claim(claims, entry["tagBase"], entry["_where"], result):
-                    entry["_tags"] = [t for t in entry["_tags"] if _claim(claims, t, entry["_where"], result)]
+                if entry is None:
+                    continue
+                if ours != result.repository:
+                    entry["repository"] = ours
+                if _claim(claims, result.qualified(ours, entry["tagBase"]), entry["_where"], result):
+                    entry["_tags"] = [t for t in entry["_tags"]
+                                      if _claim(claims, result.qualified(ours, t), entry["_where"], result)]
                     entries.append(entry)
-            _map_shared(image, entries, where, manifest, claims, result)
+            _map_shared(image, entries, where, manifest, claims, result, ours)
             result.images.extend(entries)
     for entry in result.images:
         entry.pop("_tags", None)
@@ -264,9 +272,10 @@ def map_manifest(manifest: UpstreamManifest, registry: str | None = None,
 
 
 def _claim(claims: dict[str, str], tag: str, where: str, result: ImportResult) -> bool:
-    """A tag may name one thing only (and its -staging/-latest are ours): report the second claim."""
+    """A tag may name one thing only in its repository (and its -staging/-latest are ours): report the
+    second claim. `tag` is qualified (<repository>:<tag> outside the default repository)."""
     problem = None
-    if not TAG_RE.match(tag + "-20260101000000-0123456"):
+    if not TAG_RE.match(tag.rpartition(":")[2] + "-20260101000000-0123456"):
         problem = f"tag {tag!r} is not a valid tag (with room for -<timestamp>-<sha>)"
     else:
         ours = [tag, tag + "-staging", tag + "-latest"] + \
@@ -282,7 +291,7 @@ def _claim(claims: dict[str, str], tag: str, where: str, result: ImportResult) -
 
 
 def _map_shared(image: dict[str, Any], entries: list[dict[str, Any]], where: str, manifest: UpstreamManifest,
-                claims: dict[str, str], result: ImportResult) -> None:
+                claims: dict[str, str], result: ImportResult, repository: str) -> None:
     immutable, floating = split_tags(image.get("sharedTags") or {}, manifest.variables, where, result)
     for tag in immutable:
         result.add("unmapped", where, f"shared tag {tag}-$(...) changes every build: a shared tag here is a "
@@ -296,12 +305,13 @@ def _map_shared(image: dict[str, Any], entries: list[dict[str, Any]], where: str
             result.add("unmapped", where, f"shared tags {floating}: none of the image's platforms was imported")
         return
     for tag in floating:
-        if not _claim(claims, tag, where, result):
+        key = result.qualified(repository, tag)
+        if not _claim(claims, key, where, result):
             continue
         if len(entries) == 1:
             entries[0]["sharedTags"].append(tag)
         else:
-            result.shared[tag] = [e["tagBase"] for e in entries]
+            result.shared[key] = [result.name_of(e) for e in entries]
     for entry in entries:
         if not entry["sharedTags"]:
             del entry["sharedTags"]
@@ -310,9 +320,13 @@ def _map_shared(image: dict[str, Any], entries: list[dict[str, Any]], where: str
 def check_dockerfiles(result: ImportResult, root: Path) -> None:
     """Collect the external bases and who uses them (for the waivers), and report FROMs that name our
     repository (under any alias) by a tag no imported image has: validate would reject them."""
-    tags = {e["tagBase"] for e in result.images} | set(result.shared) | \
-        {t for e in result.images for t in e.get("sharedTags", [])}
-    prefixes = tuple(f"{n}:" for n in (f"{result.registry}/{result.repository}", *result.aliases))
+    tags = {result.name_of(e) for e in result.images} | set(result.shared) | \
+        {result.qualified(e.get("repository", ""), t) for e in result.images for t in e.get("sharedTags", [])}
+    repositories = [result.repository, *dict.fromkeys(e["repository"] for e in result.images if "repository" in e)]
+    names = {f"{result.registry}/{r}": r for r in repositories}
+    for alias in result.aliases:  # as Catalog.repository_names: an alias reaches the repository of its path
+        path = alias.partition("/")[2]
+        names.setdefault(alias, path if path in repositories else result.repository)
     users: dict[str, list[str]] = {}
     for entry in result.images:
         folder, name = split_dockerfile(entry["dockerfile"])
@@ -324,14 +338,13 @@ def check_dockerfiles(result: ImportResult, root: Path) -> None:
             result.add("unmapped", path, f"Dockerfile does not parse ({exc}); validate will report it")
             continue
         for ref in df.image_refs():
-            prefix = next((p for p in prefixes if ref.ref.startswith(p)), None)
-            if prefix is None:
+            name, sep, tag = ref.ref.split("@", 1)[0].rpartition(":")
+            if not sep or "/" in tag or name not in names:
                 users.setdefault(ref.ref, [])
-                if entry["tagBase"] not in users[ref.ref]:
-                    users[ref.ref].append(entry["tagBase"])
+                if result.name_of(entry) not in users[ref.ref]:
+                    users[ref.ref].append(result.name_of(entry))
                 continue
-            tag = ref.ref[len(prefix):].split("@", 1)[0]
-            if tag not in tags:
+            if result.qualified(names[name], tag) not in tags:
                 result.add("unmapped", f"{path}:{ref.line}", f"{ref.instruction} {ref.ref} names our repository, "
                            f"but no imported image has the tag {tag!r}")
     result.base_users = users

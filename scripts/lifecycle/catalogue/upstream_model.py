@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lifecycle.catalogue.catalog import qualified
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -33,7 +35,7 @@ class ImportResult:
     findings: list[Finding] = field(default_factory=list)
     external_bases: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
-    shared: dict[str, list[str]] = field(default_factory=dict)        # multi-platform shared tag -> tag bases
+    shared: dict[str, list[str]] = field(default_factory=dict)        # multi-platform shared tag -> image names
     base_users: dict[str, list[str]] = field(default_factory=dict)    # external base -> tag bases using it
     named: set[str] = field(default_factory=set)                      # Dockerfiles the manifest names
     excluded: dict[str, str] = field(default_factory=dict)            # Dockerfile not built -> reason
@@ -45,6 +47,13 @@ class ImportResult:
     @property
     def mismatches(self) -> list[Finding]:
         return [f for f in self.findings if f.kind == "mismatch"]
+
+    def qualified(self, repository: str, tag: str) -> str:
+        return qualified(repository, tag, self.repository)
+
+    def name_of(self, entry: dict[str, Any]) -> str:
+        """A mapped entry's name in the catalogue (its tag base, qualified outside the default repository)."""
+        return self.qualified(entry.get("repository", ""), entry["tagBase"])
 
     def add(self, kind: str, where: str, what: str) -> None:
         self.findings.append(Finding(kind, where, what))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle import yamlio
+from lifecycle.catalogue.catalog import qualified
 from lifecycle.catalogue.dockerfile import normalize_reference
 from lifecycle.errors import InputError
 from lifecycle.catalogue.upstream_model import ImportResult
@@ -39,7 +40,9 @@ def _existing(dest: Path) -> dict[str, Any]:
 def existing_entries(dest: Path) -> dict[str, dict[str, Any]]:
     """Entries of a catalogue already at dest, so re-importing keeps tests, owners and end-of-life."""
     images = _existing(dest).get("images")
-    return {e["tagBase"]: e for e in images or [] if isinstance(e, dict) and "tagBase" in e}
+    default = str(_existing(dest).get("repository", ""))
+    return {qualified(str(e.get("repository") or default), str(e["tagBase"]), default): e
+            for e in images or [] if isinstance(e, dict) and "tagBase" in e}
 
 
 def existing_aliases(dest: Path) -> list[str]:
@@ -82,6 +85,8 @@ def render_catalog(result: ImportResult, existing: dict[str, dict[str, Any]] | N
     for index, entry in enumerate(result.images):
         item = CommentedMap()
         item["tagBase"] = _string(entry["tagBase"])
+        if entry.get("repository"):
+            item["repository"] = entry["repository"]
         item["dockerfile"] = entry["dockerfile"]
         platform = CommentedMap(entry["platform"])
         platform.fa.set_flow_style()
@@ -91,7 +96,7 @@ def render_catalog(result: ImportResult, existing: dict[str, dict[str, Any]] | N
             args = CommentedMap({k: DoubleQuotedScalarString(v) for k, v in entry["buildArgs"].items()})
             args.fa.set_flow_style()
             item["buildArgs"] = args
-        kept = existing.get(entry["tagBase"], {})
+        kept = existing.get(result.name_of(entry), {})
         for key in ("tests", "owners", "endOfLife"):
             if key in kept:
                 value = kept[key]

@@ -37,7 +37,7 @@ def import_manifest(manifest: Path, dest: Path | None, registry: str | None, rep
                               waiver_reason=waiver_reason, dry_run=dry_run)
     rows = [{"kind": f.kind, "where": f.where, "what": f.what} for f in result.findings]
     data = {"registry": result.registry, "repository": result.repository,
-            "images": [e["tagBase"] for e in result.images], "files": sorted(plan.files),
+            "images": [result.name_of(e) for e in result.images], "files": sorted(plan.files),
             "aliases": result.aliases, "sharedTags": result.shared,
             "waivers": {b: u for b, u in result.base_users.items()},
             "copied": plan.copies, "excluded": result.excluded, "findings": rows, "dryRun": dry_run}
