@@ -111,3 +111,13 @@ def test_a_tag_twice_in_one_repository_is_still_a_clash(tmp_path):
     commit_all(dest, "a duplicate in dotnet/sdk")
     code, out, err = run_cli(["validate", "--repo", str(dest)])
     assert code == 2 and "duplicate tag base 'dotnet/sdk:8.0.404-bookworm-slim-amd64'" in out + err
+
+
+def test_registry_flows_refuse_a_catalogue_of_several_repositories_naming_them(tmp_path):
+    """Until publish and the production flows move tags per repository, they stop (exit 2, nothing pushed)
+    instead of pushing every image into the default repository."""
+    dest, _ = imported(tmp_path)
+    for verb in (["publish", "--all", "--dry-run"], ["stale", "--channel", "staging", "--no-package-check"]):
+        code, out, err = run_cli([verb[0], "--repo", str(dest), *verb[1:]])
+        assert code == 2, (verb, out, err)
+        assert "spans 5 registry repositories (dotnet/runtime-deps, dotnet/runtime, dotnet/aspnet" in err, err
