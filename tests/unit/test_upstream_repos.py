@@ -121,3 +121,16 @@ def test_registry_flows_refuse_a_catalogue_of_several_repositories_naming_them(t
         code, out, err = run_cli([verb[0], "--repo", str(dest), *verb[1:]])
         assert code == 2, (verb, out, err)
         assert "spans 5 registry repositories (dotnet/runtime-deps, dotnet/runtime, dotnet/aspnet" in err, err
+
+
+def test_reimport_keeps_local_keys_of_an_image_outside_the_default_repository(tmp_path):
+    dest, _ = imported(tmp_path)
+    path = dest / "manifests/images.yml"
+    entry = "  - tagBase: 8.0.11-alpine3.20-amd64\n    repository: dotnet/aspnet\n"
+    assert entry in path.read_text()
+    path.write_text(path.read_text().replace(entry, entry + "    owners: [web]\n"))
+    code, _, err = run_cli(["import-manifest", str(DATA / "manifest.json"), "--dest", str(dest), "--registry", TARGET])
+    assert code == 0, err
+    data = yaml.safe_load(path.read_text())
+    owned = [(i.get("repository"), i["tagBase"]) for i in data["images"] if i.get("owners")]
+    assert owned == [("dotnet/aspnet", "8.0.11-alpine3.20-amd64")]  # not runtime-deps' image of the same tag
