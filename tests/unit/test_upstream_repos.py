@@ -134,3 +134,65 @@ def test_reimport_keeps_local_keys_of_an_image_outside_the_default_repository(tm
     data = yaml.safe_load(path.read_text())
     owned = [(i.get("repository"), i["tagBase"]) for i in data["images"] if i.get("owners")]
     assert owned == [("dotnet/aspnet", "8.0.11-alpine3.20-amd64")]  # not runtime-deps' image of the same tag
+
+
+def test_update_is_a_minimal_idempotent_sync_keeping_local_additions(tmp_path):
+    upstream = Path(shutil.copytree(DATA, tmp_path / "upstream"))
+    dest = make_repo(tmp_path, {"README.md": "# imported\n"}, name="dest")
+    args = ["import-manifest", str(upstream / "manifest.json"), "--dest", str(dest), "--registry", TARGET]
+    code, _, err = run_cli(args)
+    assert code == 0, err
+    path = dest / "manifests/images.yml"
+    # what the team adds here: a comment, owners, osUpgrade, an exclusion
+    rd = "  - tagBase: 8.0.11-bookworm-slim-arm64v8\n"
+    text = path.read_text().replace(rd, "  # arm64 runs on the emulated legs: keep it small\n" + rd, 1)
+    text = text.replace(rd, rd + "    owners: [runtime-team]\n    osUpgrade: true\n", 1)
+    text = text.replace("images:\n", "excluded:\n  - dockerfile: src/local/Dockerfile\n    reason: built by hand\n"
+                                      "images:\n", 1)
+    path.write_text(text)
+    commit_all(dest, "local additions")
+    before = path.read_text()
+    # upstream moves on: monitor's repository goes, aspnet alpine gets a new floating tag, sdk gains alpine
+    manifest = json.loads((upstream / "manifest.json").read_text())
+    manifest["repos"] = [r for r in manifest["repos"] if r["name"] != "dotnet/monitor"]
+    aspnet = next(r for r in manifest["repos"] if r["name"] == "dotnet/aspnet")
+    aspnet["images"][1]["platforms"][0]["tags"]["8.0-alpine-amd64"] = {}
+    sdk = next(r for r in manifest["repos"] if r["name"] == "dotnet/sdk")
+    sdk["images"].append({"platforms": [{"dockerfile": "src/sdk/8.0/alpine3.20/amd64", "os": "linux",
+                                         "tags": {"$(sdk|8.0|product-version)-alpine3.20-amd64": {}}}]})
+    (upstream / "src/sdk/8.0/alpine3.20/amd64").mkdir(parents=True)
+    (upstream / "src/sdk/8.0/alpine3.20/amd64/Dockerfile").write_text(
+        "ARG REPO=mcr.microsoft.com/dotnet/aspnet\nFROM $REPO:8.0.11-alpine3.20-amd64\n")
+    (upstream / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+    code, out, err = run_cli([*args, "--update", "-o", "json"])
+    assert code == 0, err
+    changes = {(c["change"], c["image"]) for c in json.loads(out)["changes"]}
+    assert changes == {("added", "dotnet/sdk:8.0.404-alpine3.20-amd64"),
+                       ("changed", "dotnet/aspnet:8.0.11-alpine3.20-amd64"),
+                       ("removed", "dotnet/monitor:8.1.0-amd64")}  # aliases are kept: the team may have added some
+    after = path.read_text()
+    # every line of the local additions, and every entry upstream did not touch, keeps its bytes
+    block = before[before.index("  # arm64 runs"):before.index("  - tagBase: 8.0.11-alpine3.20-amd64\n")]
+    assert "osUpgrade: true" in block and block in after
+    assert "excluded:\n  - dockerfile: src/local/Dockerfile\n    reason: built by hand\n" in after
+    assert "8.1.0-amd64" not in after and "[8.0-alpine3.20-amd64, 8.0-alpine-amd64, 8.0.11-alpine3.20" in after
+    assert not (dest / "src/monitor").exists() and (dest / "src/sdk/8.0/alpine3.20/amd64/Dockerfile").is_file()
+    changed_lines = [line for line in after.splitlines() if line not in before.splitlines()]
+    assert len(changed_lines) < 25, changed_lines  # a diff, not a rewrite
+    commit_all(dest, "sync with upstream")
+    code, out, err = run_cli(["validate", "--repo", str(dest)])
+    assert code == 0, out + err
+    # twice: nothing changes
+    code, out, err = run_cli([*args, "--update", "-o", "json"])
+    assert code == 0, err
+    assert json.loads(out)["changes"] == [] and path.read_text() == after
+    code, out, err = run_cli(["import-manifest", str(upstream / "manifest.json"), "--dest", str(dest), "--update"])
+    assert code == 0 and "Upstream changes (0)" in out, out + err
+
+
+def test_update_without_a_catalogue_exits_2_and_writes_nothing(tmp_path):
+    dest = make_repo(tmp_path, {"README.md": "x\n"}, name="dest")
+    code, _, err = run_cli(["import-manifest", str(DATA / "manifest.json"), "--dest", str(dest), "--update"])
+    assert code == 2 and "manifests/images.yml" in err and "--update needs an existing catalogue" in err
+    assert git(dest, "status", "--porcelain") == ""

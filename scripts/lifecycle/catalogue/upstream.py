@@ -26,6 +26,7 @@ from lifecycle.catalogue import upstream_render as render
 from lifecycle.catalogue.catalog import TAG_RE, split_dockerfile
 from lifecycle.catalogue.dockerfile import parse as parse_dockerfile
 from lifecycle.catalogue.upstream_model import ImportPlan, ImportResult, UpstreamManifest
+from lifecycle.catalogue.upstream_sync import Change, sync_catalog
 from lifecycle.catalogue.validation import is_dockerfile_name
 from lifecycle.errors import InputError, Location
 
@@ -369,12 +370,23 @@ def orphan_dockerfiles(root: Path, named: set[str]) -> list[str]:
 def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: str | None = None,
                     repository: str | None = None, policy_bases: list[str] | None = None,
                     aliases: list[str] | None = None, waiver_days: int = 90, waiver_reason: str | None = None,
-                    today: "dt.date | None" = None, dry_run: bool = False) -> tuple[ImportResult, ImportPlan]:
+                    today: "dt.date | None" = None, dry_run: bool = False,
+                    update: bool = False) -> tuple[ImportResult, ImportPlan]:
     """Read, map, and (unless dry_run) write dest/manifests/images.yml and policy.yml, and copy the
     Dockerfile folders when dest is another repository. Raises InputError (nothing written) on bad input."""
     manifest = load_manifest(Path(manifest_path))
     root = manifest.path.parent
     dest = Path(dest) if dest is not None else root
+    local_text = None
+    if update:  # a sync over the catalogue there: its registry and default repository unless given
+        catalog_path = dest / "manifests" / "images.yml"
+        if not catalog_path.is_file():
+            raise InputError("--update needs an existing catalogue; import without --update first",
+                             Location(str(catalog_path)))
+        local_text = catalog_path.read_text(encoding="utf-8")
+        local = render.existing_catalog(dest)
+        registry = registry or local.get("registry")
+        repository = repository or local.get("repository")
     result = map_manifest(manifest, registry, repository)
     for alias in [*(aliases or ()), *render.existing_aliases(dest)]:
         if alias.rstrip("/") not in result.aliases:
@@ -396,6 +408,10 @@ def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: 
         image.pop("_where", None)
     today = today or dt.date.today()
     files = {"manifests/images.yml": render.render_catalog(result, render.existing_entries(dest))}
+    changes: list[Change] = []
+    if local_text is not None:
+        files["manifests/images.yml"], changes = sync_catalog(local_text, files["manifests/images.yml"],
+                                                              "manifests/images.yml")
     policy_path = dest / "manifests" / "policy.yml"
     existing = policy_path.read_text(encoding="utf-8") if policy_path.is_file() else None
     reason = waiver_reason or (f"adopted from {manifest.path.name} by import-manifest on {today}: "
@@ -404,12 +420,22 @@ def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: 
                                                          today + dt.timedelta(days=waiver_days), reason)
     copies = [] if dest.resolve() == root.resolve() else sorted({split_dockerfile(e["dockerfile"])[0]
                                                                  for e in result.images})
-    plan = ImportPlan(files, copies)
+    # a removal upstream takes its copied folder with it, unless another image still builds from it
+    kept = {split_dockerfile(e["dockerfile"])[0] for e in result.images}
+    gone = [] if in_place else sorted({split_dockerfile(c.dockerfile)[0] for c in changes
+                                       if c.change == "removed" and c.dockerfile} - kept)
+    plan = ImportPlan(files, copies, changes)
     if not dry_run:
         skip = {root / o for o in orphans}
         for folder in copies:
             shutil.copytree(root / folder, dest / folder, dirs_exist_ok=True,
                             ignore=lambda d, names: [n for n in names if n == ".git" or Path(d) / n in skip])
+        for folder in gone:
+            shutil.rmtree(dest / folder, ignore_errors=True)
+            parent = (dest / folder).parent
+            while parent != dest / "src" and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()  # the folders that held only it
+                parent = parent.parent
         for rel, text in files.items():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             (dest / rel).write_text(text, encoding="utf-8")

@@ -65,3 +65,4 @@ class ImportPlan:
 
     files: dict[str, str]
     copies: list[str]
+    changes: list[Any] = field(default_factory=list)   # --update: upstream_sync.Change per entry or block

@@ -37,6 +37,11 @@ def _existing(dest: Path) -> dict[str, Any]:
     return plain if isinstance(plain, dict) else {}
 
 
+def existing_catalog(dest: Path) -> dict[str, Any]:
+    """The catalogue already at dest, as plain data ({} when there is none or it does not parse)."""
+    return _existing(dest)
+
+
 def existing_entries(dest: Path) -> dict[str, dict[str, Any]]:
     """Entries of a catalogue already at dest, so re-importing keeps tests, owners and end-of-life."""
     images = _existing(dest).get("images")
@@ -97,7 +102,7 @@ def render_catalog(result: ImportResult, existing: dict[str, dict[str, Any]] | N
             args.fa.set_flow_style()
             item["buildArgs"] = args
         kept = existing.get(result.name_of(entry), {})
-        for key in ("tests", "owners", "endOfLife"):
+        for key in ("tests", "owners", "endOfLife", "osUpgrade"):
             if key in kept:
                 value = kept[key]
                 if isinstance(value, list):
