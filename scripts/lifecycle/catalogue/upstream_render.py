@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +135,27 @@ def _as_date(value: Any) -> Any:
         return value
 
 
+# tags and catalogue names: plain scalars whose type only the implicit resolvers decide (no ": ", "#", flow chars)
+_PLAIN_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/:-]*")
+
+
 def _string(value: str) -> str:
     """Quote a string YAML would read back as something else (1.0, true, null...)."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-    return value if isinstance(YAML(typ="safe").load(value), str) else DoubleQuotedScalarString(value)
+    return value if _reads_as_string(value) else DoubleQuotedScalarString(value)
+
+
+@lru_cache(maxsize=None)
+def _reads_as_string(value: str) -> bool:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    if _PLAIN_RE.fullmatch(value) and not value.endswith(":"):
+        # a full parse per tag was most of an import's time; the resolver is what decides 1.0 or true
+        return VersionedResolver().resolve(ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
+    return isinstance(YAML(typ="safe").load(value), str)
 
 
 def _approved(ref: str, patterns: list[str]) -> bool:
