@@ -84,7 +84,7 @@ def test_every_upstream_tag_survives_exactly(tmp_path):
     assert [(f["kind"], f["what"]) for f in report["findings"] if f["kind"] == "unmapped"] == [
         ("unmapped", "tag 'fedora-rawhide-amd64-$(NotDefined)': variable(s) NotDefined not defined")]
     assert [f["where"] for f in report["findings"] if f["kind"] == "orphan"] == ["src/debian/12/orphan/amd64/Dockerfile"]
-    assert not (dest / "src/debian").exists()
+    assert not (dest / "src/debian").exists() and report["excluded"] == {}  # not copied, so nothing to exclude
 
 
 def test_catalogue_shape(tmp_path):
@@ -192,16 +192,56 @@ def test_without_a_list_every_base_is_waived_and_an_existing_policy_is_kept(tmp_
     assert code == 0, out + err
 
 
-def test_in_place_import_keeps_orphan_and_validate_names_it(tmp_path):
+def test_in_place_import_excludes_the_orphan_and_validates_with_no_edit(tmp_path):
     src = upstream_copy(tmp_path)
     code, out, err = run_cli(["import-manifest", str(src / "manifest.json"), *POLICY, "-o", "json"])
     assert code == 0, err
     report = json.loads(out)
     assert report["copied"] == [] and report["aliases"] == []  # pushes where the manifest says: no alias
+    orphan = "src/debian/12/orphan/amd64/Dockerfile"
+    assert report["excluded"] == {orphan: "not named by the upstream manifest"}
+    assert catalogue(src)["excluded"] == [{"dockerfile": orphan, "reason": "not named by the upstream manifest"}]
     git(src, "init", "-q")
     commit_all(src, "import")
     code, out, err = run_cli(["validate", "--repo", str(src)])
-    assert code == 2 and "src/debian/12/orphan/amd64/Dockerfile" in out and "Dockerfile is not in the catalogue" in out
+    assert code == 0, out + err
+    assert "Excluded Dockerfiles (1)" in out and orphan in out and "not named by the upstream manifest" in out
+    # a new Dockerfile nobody catalogued or excluded still fails, named
+    (src / "src/debian/12/newcomer").mkdir(parents=True)
+    (src / "src/debian/12/newcomer/Dockerfile").write_text("FROM debian:12\n")
+    commit_all(src, "a new uncatalogued Dockerfile")
+    code, out, err = run_cli(["validate", "--repo", str(src)])
+    assert code == 2 and "src/debian/12/newcomer/Dockerfile" in out and "Dockerfile is not in the catalogue" in out
+    assert orphan not in out.split("Excluded Dockerfiles")[0]
+
+
+def test_exclusion_rules(tmp_path):
+    """An excluded Dockerfile that an image builds too is an error; one that is gone is a warning."""
+    src = upstream_copy(tmp_path)
+    code, _, err = run_cli(["import-manifest", str(src / "manifest.json"), *POLICY])
+    assert code == 0, err
+    path = src / "manifests/images.yml"
+    path.write_text(path.read_text().replace(
+        "excluded:\n", "excluded:\n  - dockerfile: src/ubuntu/24.04/Dockerfile\n    reason: replaced\n"
+                      "  - dockerfile: src/gone/Dockerfile\n    reason: removed upstream\n", 1))
+    git(src, "init", "-q")
+    commit_all(src, "exclusions")
+    from lifecycle.catalogue.source import WorkTree
+    from lifecycle.catalogue.validation import validate
+
+    ws = validate(WorkTree(src))
+    lines = path.read_text().splitlines()
+    assert [(str(p.location), p.message) for p in ws.errors] == [
+        (f"manifests/images.yml:{lines.index('  - dockerfile: src/ubuntu/24.04/Dockerfile') + 1}",
+         "excluded Dockerfile src/ubuntu/24.04/Dockerfile is built by an image too: remove one of the two")]
+    assert any(p.severity == "warning" and p.message.startswith("excluded Dockerfile src/gone/Dockerfile does not "
+                                                                "exist") for p in ws.problems)
+    # a re-import keeps the team's exclusions byte for byte and adds none twice
+    code, _, err = run_cli(["import-manifest", str(src / "manifest.json"), *POLICY])
+    assert code == 0, err
+    text = path.read_text()
+    assert "  - dockerfile: src/gone/Dockerfile\n    reason: removed upstream\n" in text
+    assert text.count("src/debian/12/orphan/amd64/Dockerfile") == 1
 
 
 def test_reimport_keeps_owners_tests_and_end_of_life(tmp_path):
@@ -263,10 +303,13 @@ def test_include_cycle_and_repo_choice(tmp_path):
                                                                     "os": "linux", "tags": {}}]}]}]}))
     manifest = load_manifest(src / "manifest.json")
     assert [name for name, _ in manifest.repos] == ["dotnet-buildtools/prereqs", "other/repo"]
-    result = map_manifest(manifest)
-    assert any(f.where == "other/repo" and "--repository other/repo" in f.what for f in result.unmapped)
-    other = map_manifest(manifest, repository="other/repo")
-    assert other.images == [] and any("no published tag" in f.what for f in other.unmapped)
+    result = map_manifest(manifest)  # every repo is imported; its tagless platform is reported
+    assert result.repository == "dotnet-buildtools/prereqs"
+    assert [f.what for f in result.unmapped if "no published tag" in f.what] == [
+        "src/ubuntu/22.04/helix/Dockerfile: no published tag, so no tag base"]
+    other = map_manifest(manifest, repository="other/repo")  # --repository chooses the default repository
+    assert other.repository == "other/repo"
+    assert {e.get("repository") for e in other.images} == {"dotnet-buildtools/prereqs"}
 
 
 def test_waivers_for_unknown_images_or_unused_bases_are_warnings(tmp_path):

@@ -62,7 +62,7 @@ def plan_index(client: RegistryClient, catalog: Catalog, shared: SharedTag,
     missing = tuple(image.tagbase for image, digest in members if not digest)
     if missing:
         return IndexPlan(shared, None, None, missing)
-    raw, digest = build_index(client, catalog.repository, [(i, d) for i, d in members if d])
+    raw, digest = build_index(client, catalog.sole_repository(), [(i, d) for i, d in members if d])
     return IndexPlan(shared, digest, raw)
 
 
@@ -95,18 +95,18 @@ def publish_indexes(catalog: Catalog, client: RegistryClient, channel: str, move
         tag = shared.channel_tag(channel)
         try:
             plan = plan_index(client, catalog, shared,
-                              lambda t: client.try_resolve(catalog.repository, f"{t}-{channel}"))
+                              lambda t: client.try_resolve(catalog.sole_repository(), f"{t}-{channel}"))
             if not plan.ready:
                 outcomes.append(IndexOutcome(tag, "skipped", None, "no " + ", ".join(
                     f"{m}-{channel}" for m in plan.missing) + " yet"))
                 continue
             if dry_run:  # the index may not exist yet: compare digests instead of planning a retag
-                current = client.try_resolve(catalog.repository, tag)
+                current = client.try_resolve(catalog.sole_repository(), tag)
                 outcomes.append(IndexOutcome(tag, "unchanged" if current == plan.digest else "would-move",
                                              plan.digest))
                 continue
-            push_index(client, catalog.repository, plan)
-            result = client.retag_many(catalog.repository, [(plan.digest or "", tag)])[0]
+            push_index(client, catalog.sole_repository(), plan)
+            result = client.retag_many(catalog.sole_repository(), [(plan.digest or "", tag)])[0]
             outcomes.append(IndexOutcome(tag, result.status, plan.digest, result.error or ""))
         except OperationError as exc:
             outcomes.append(IndexOutcome(tag, "failed", None, str(exc)))

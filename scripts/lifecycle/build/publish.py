@@ -119,9 +119,10 @@ class Publisher:
 
     @property
     def repo(self) -> str:
-        return self.ws.catalog.repository
+        return self.ws.catalog.sole_repository()
 
     def run(self, tagbases: list[str] | None) -> PublishReport:
+        self.ws.catalog.sole_repository()  # before any build: every push below goes to that one repository
         report = PublishReport(self.channel, self.revision)
         order = self.ws.order(tagbases)
         if not self.refresh:
@@ -439,7 +440,7 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
                 if c is not client:
                     c.close()
     if info_path is not None and not dry_run:
-        imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.repository, report.results)
+        imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.sole_repository(), report.results)
     return report
 
 

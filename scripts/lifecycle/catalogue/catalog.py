@@ -39,8 +39,16 @@ TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 IMMUTABLE_SUFFIX_RE = re.compile(r"-(\d{14})-([0-9a-f]{7,40})$")
 
 
+def qualified(repository: str, tag: str, default: str) -> str:
+    """A catalogue-wide name for a tag of one repository: the tag itself in the catalogue's default
+    repository, `<repository>:<tag>` in any other (tags are unique per repository only)."""
+    return tag if not repository or repository == default else f"{repository}:{tag}"
+
+
 @dataclass(frozen=True)
 class ImageSpec:
+    # the image's name in the catalogue (graph, plans, --images, waivers): its tag base, qualified as
+    # <repository>:<tag base> outside the catalogue's default repository. `tag` is the tag base as pushed.
     tagbase: str
     folder: str
     platform: Platform
@@ -53,6 +61,12 @@ class ImageSpec:
     dockerfile_name: str = "Dockerfile"  # the file inside `folder` (the build context) to build
     index_tags: tuple[str, ...] = ()     # multi-platform shared tags: pushed as an OCI index over the members
     os_upgrade: bool | None = None   # None: the policy's osUpgrade default. Not a definition input.
+    repository: str = ""             # registry repository; "" (hand-built specs): the catalogue's
+
+    @property
+    def tag(self) -> str:
+        """The tag base as pushed in the image's own repository (a tag never contains ':')."""
+        return self.tagbase.rpartition(":")[2]
 
     @property
     def dockerfile(self) -> str:
@@ -72,16 +86,16 @@ class ImageSpec:
             or self.os_version == other.os_version
 
     def staging_tag(self) -> str:
-        return f"{self.tagbase}-staging"
+        return f"{self.tag}-staging"
 
     def latest_tag(self) -> str:
-        return f"{self.tagbase}-latest"
+        return f"{self.tag}-latest"
 
     def immutable_tag(self, built_at: dt.datetime, revision: str) -> str:
-        return f"{self.tagbase}-{built_at.astimezone(dt.timezone.utc):%Y%m%d%H%M%S}-{revision[:7]}"
+        return f"{self.tag}-{built_at.astimezone(dt.timezone.utc):%Y%m%d%H%M%S}-{revision[:7]}"
 
     def is_immutable_tag(self, tag: str) -> bool:
-        return tag.startswith(self.tagbase + "-") and bool(IMMUTABLE_SUFFIX_RE.fullmatch(tag[len(self.tagbase):]))
+        return tag.startswith(self.tag + "-") and bool(IMMUTABLE_SUFFIX_RE.fullmatch(tag[len(self.tag):]))
 
     def past_eol(self, today: dt.date) -> bool:
         return self.eol is not None and self.eol < today
@@ -106,6 +120,7 @@ class SharedTag:
     tag: str
     tagbases: tuple[str, ...]
     line: int | None = None
+    repository: str = ""   # the members' repository; "": the catalogue's
 
     @property
     def is_index(self) -> bool:
@@ -113,6 +128,15 @@ class SharedTag:
 
     def channel_tag(self, channel: str) -> str:
         return f"{self.tag}-{channel}"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A Dockerfile under src/ the catalogue deliberately does not build, and why."""
+
+    dockerfile: str
+    reason: str
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +148,7 @@ class Catalog:
     path: str = CATALOG_PATH
     aliases: tuple[str, ...] = ()          # other names of our repository (public mirror...), registry/repo
     shared: tuple[SharedTag, ...] = ()     # every shared tag, one- and multi-platform
+    excluded: tuple[Exclusion, ...] = ()   # Dockerfiles under src/ not built, with the reason
 
     @property
     def name(self) -> str:
@@ -135,22 +160,61 @@ class Catalog:
         return (self.name, *(a for a in self.aliases if a != self.name))
 
     @cached_property
-    def _shared_by_tag(self) -> dict[str, SharedTag]:
-        return {s.tag: s for s in self.shared}
+    def repositories(self) -> tuple[str, ...]:
+        """Every registry repository the catalogue publishes to, the default first."""
+        return tuple(dict.fromkeys([self.repository, *(i.repository or self.repository for i in self.images)]))
 
-    def shared_tag(self, tag: str) -> SharedTag | None:
-        return self._shared_by_tag.get(tag)
+    @cached_property
+    def repository_names(self) -> dict[str, str]:
+        """registry/repository name -> our repository it reaches: each repository in our registry, and each
+        alias (another name, e.g. the public mirror) to the repository with the same path, else the default."""
+        names = {f"{self.registry}/{r}": r for r in self.repositories}
+        for alias in self.aliases:
+            path = alias.partition("/")[2]
+            names.setdefault(alias, path if path in self.repositories else self.repository)
+        return names
+
+    def sole_repository(self) -> str:
+        """The one repository of the flows that read and move tags (publish, lkg, rollout, reconcile, rollback,
+        stale, cleanup, status, consumers): they do not take a catalogue spanning several repositories yet,
+        and say so rather than push or retag in the wrong one."""
+        if len(self.repositories) > 1:
+            raise InputError(f"the catalogue spans {len(self.repositories)} registry repositories "
+                             f"({', '.join(self.repositories)}): publish, rollout, reconcile, rollback, stale, "
+                             f"cleanup, status and consumers work on one repository so far (validate, plan and "
+                             f"matrix take them all)", Location(self.path))
+        return self.repository
+
+    def repository_of(self, image: ImageSpec) -> str:
+        return image.repository or self.repository
+
+    def reference_of(self, image: ImageSpec, tag: str) -> str:
+        """registry/<the image's repository>:tag: where every tag of `image` lives."""
+        return f"{self.registry}/{self.repository_of(image)}:{tag}"
+
+    def qualified(self, repository: str, tag: str) -> str:
+        return qualified(repository, tag, self.repository)
+
+    @cached_property
+    def _shared_by_tag(self) -> dict[tuple[str, str], SharedTag]:
+        return {(s.repository or self.repository, s.tag): s for s in self.shared}
+
+    def shared_tag(self, tag: str, repository: str | None = None) -> SharedTag | None:
+        return self._shared_by_tag.get((repository or self.repository, tag))
 
     @property
     def index_tags(self) -> list[SharedTag]:
         return [s for s in self.shared if s.is_index]
 
-    def resolve_tag(self, tag: str, child: ImageSpec | None = None) -> str | None:
-        """The tag base a tag of our repository names: a tag base itself, or the member of a shared tag with
-        `child`'s platform. None: no catalogued image (or none for that platform)."""
-        if tag in self._by_tagbase:
-            return tag
-        shared = self._shared_by_tag.get(tag)
+    def resolve_tag(self, tag: str, child: ImageSpec | None = None, repository: str | None = None) -> str | None:
+        """The image a tag of one of our repositories (default: the catalogue's) names: a tag base itself,
+        or the member of a shared tag with `child`'s platform. None: no catalogued image (or none for that
+        platform)."""
+        repository = repository or self.repository
+        name = self.qualified(repository, tag)
+        if name in self._by_tagbase:
+            return name
+        shared = self._shared_by_tag.get((repository, tag))
         if shared is None:
             return None
         if child is None:
@@ -315,13 +379,16 @@ def split_dockerfile(value: str) -> tuple[str, str]:
 
 
 def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document: Any) -> Catalog:
+    default = plain["repository"]
     images = []
     for index, entry in enumerate(plain["images"]):
         platform = entry["platform"]
         eol = entry.get("endOfLife")
         folder, name = split_dockerfile(entry["dockerfile"])
+        repository = entry.get("repository") or default
         images.append(ImageSpec(
-            tagbase=entry["tagBase"],
+            tagbase=qualified(repository, entry["tagBase"], default),
+            repository=repository,
             folder=folder,
             platform=Platform(platform["os"], platform["architecture"], platform.get("variant"),
                               platform.get("osVersion")),
@@ -334,7 +401,7 @@ def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document:
             dockerfile_name=name,
             os_upgrade=entry.get("osUpgrade"),
         ))
-    shared = _shared_tags(plain, images, filename, line_of)
+    shared = _shared_tags(plain, images, filename, line_of, default)
     multi = {}
     for tag in shared:
         for member in tag.tagbases if tag.is_index else ():
@@ -345,14 +412,18 @@ def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document:
             one.setdefault(tag.tagbases[0], []).append(tag.tag)
     images = [replace(i, shared_tags=tuple(dict.fromkeys([*i.shared_tags, *one.get(i.tagbase, ())])),
                       index_tags=tuple(multi.get(i.tagbase, ()))) for i in images]
+    excluded = tuple(Exclusion(e["dockerfile"].strip().removeprefix("./"), e["reason"], line_of(["excluded", i]))
+                     for i, e in enumerate(plain.get("excluded") or ()))
     return Catalog(plain["registry"], plain["repository"], tuple(images), plain.get("source", ""), filename,
-                   tuple(a.rstrip("/") for a in plain.get("aliases") or ()), tuple(shared))
+                   tuple(a.rstrip("/") for a in plain.get("aliases") or ()), tuple(shared), excluded)
 
 
-def _shared_tags(plain: dict[str, Any], images: list[ImageSpec], filename: str, line_of: Any) -> list[SharedTag]:
+def _shared_tags(plain: dict[str, Any], images: list[ImageSpec], filename: str, line_of: Any,
+                 default: str) -> list[SharedTag]:
     """Every shared tag (per image and catalogue-level), after checking that no tag would be moved by two
-    images: duplicate tag bases, shared tags declared twice, a shared tag equal to another image's tag.
-    Raises one InputError naming both places of each clash (file:line)."""
+    images of one repository: duplicate tag bases, shared tags declared twice, a shared tag equal to another
+    image's tag. A catalogue-level shared tag outside the default repository is keyed <repository>:<tag>, and
+    its members are that repository's. Raises one InputError naming both places of each clash (file:line)."""
     problems: list[str] = []
     by_tagbase = {}
     for image in images:
@@ -360,13 +431,22 @@ def _shared_tags(plain: dict[str, Any], images: list[ImageSpec], filename: str, 
     declared: list[SharedTag] = []
     for index, image in enumerate(images):
         for j, tag in enumerate(image.shared_tags):
-            declared.append(SharedTag(tag, (image.tagbase,), line_of(["images", index, "sharedTags", j])))
-    for tag, members in (plain.get("sharedTags") or {}).items():
-        line = line_of(["sharedTags", tag])
+            declared.append(SharedTag(tag, (image.tagbase,), line_of(["images", index, "sharedTags", j]),
+                                      image.repository))
+    for key, members in (plain.get("sharedTags") or {}).items():
+        line = line_of(["sharedTags", key])
+        repository, _, tag = key.rpartition(":")
+        repository = repository or default
         unknown = [m for m in members if m not in by_tagbase]
         if unknown:
-            problems.append(f"{Location(filename, line)}: shared tag {tag!r} names {', '.join(map(repr, unknown))}, "
+            problems.append(f"{Location(filename, line)}: shared tag {key!r} names {', '.join(map(repr, unknown))}, "
                             f"not a tag base in the catalogue")
+            continue
+        elsewhere = [m for m in members if (by_tagbase[m].repository or default) != repository]
+        if elsewhere:
+            problems.append(f"{Location(filename, line)}: shared tag {key!r} is in repository {repository}, but "
+                            f"{', '.join(elsewhere)} {'is' if len(elsewhere) == 1 else 'are'} not (key it "
+                            f"<repository>:<tag> outside {default})")
             continue
         members = list(dict.fromkeys(members))
         for a_index, a in enumerate(members):
@@ -374,17 +454,17 @@ def _shared_tags(plain: dict[str, Any], images: list[ImageSpec], filename: str, 
                 if by_tagbase[a].matches(by_tagbase[b]):
                     problems.append(f"{Location(filename, line)}: shared tag {tag!r}: {a} and {b} have the same "
                                     f"platform {by_tagbase[a].platform} (one image per platform in an index)")
-        declared.append(SharedTag(tag, tuple(members), line))
-    # every tag each image or shared tag moves, with where it was declared
+        declared.append(SharedTag(tag, tuple(members), line, repository))
+    # every tag each image or shared tag moves in its repository, with where it was declared
     movers: dict[str, tuple[str, int | None]] = {}
     for image in images:
         what = f"tag base {image.tagbase!r}"
-        for tag in (image.tagbase, image.staging_tag(), image.latest_tag()):
-            _claim(movers, tag, what, image.line, filename, problems)
+        for tag in (image.tag, image.staging_tag(), image.latest_tag()):
+            _claim(movers, qualified(image.repository, tag, default), what, image.line, filename, problems)
     for shared in declared:
-        what = f"shared tag {shared.tag!r}"
+        what = f"shared tag {qualified(shared.repository, shared.tag, default)!r}"
         for tag in (shared.tag, shared.channel_tag("staging"), shared.channel_tag("latest")):
-            _claim(movers, tag, what, shared.line, filename, problems)
+            _claim(movers, qualified(shared.repository, tag, default), what, shared.line, filename, problems)
     if problems:
         raise InputError(f"{len(problems)} duplicate or unknown tag(s)", Location(filename), problems)
     return declared

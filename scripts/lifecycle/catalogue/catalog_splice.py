@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from lifecycle.catalogue.catalog import qualified
 from lifecycle.errors import OperationError
 
 
@@ -38,6 +39,17 @@ def _loader() -> YAML:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
+
+
+def _name(doc: CommentedMap, entry: CommentedMap) -> str:
+    """An entry's catalogue name: tags are unique per repository, so the tag base alone may be ambiguous."""
+    default = str(doc.get("repository", ""))
+    return qualified(str(entry.get("repository") or default), str(entry["tagBase"]), default)
+
+
+def _names(text: str) -> dict[str, CommentedMap]:
+    doc = _loader().load(text)
+    return {_name(doc, e): e for e in doc["images"]}
 
 
 def _is_separator(line: str, dash: int) -> bool:
@@ -73,7 +85,7 @@ def _entries(text: str) -> tuple[list[str], list[_Entry], int] | None:
         end = starts[i + 1][0] if i + 1 < len(starts) else block_end
         while end > start + 1 and _is_separator(lines[end - 1], dash):
             end -= 1
-        entries.append(_Entry(str(images[i]["tagBase"]), start, end, dash))
+        entries.append(_Entry(_name(doc, images[i]), start, end, dash))
     return lines, entries, block_end
 
 
@@ -143,10 +155,10 @@ def _check(text: str, production_text: str, tagbases: list[str]) -> None:
     """The spliced file must read as production's entries for the held images: a splice that produced
     anything else (a layout this module misread) must not become a commit."""
     try:
-        got = {e["tagBase"]: _plain(e) for e in _loader().load(text)["images"]}
+        got = {name: _plain(e) for name, e in _names(text).items()}
     except Exception as exc:  # noqa: BLE001 - any parse failure means the splice went wrong
         raise OperationError(f"held catalogue entries could not be written ({type(exc).__name__}: {exc})") from None
-    want = {e["tagBase"]: _plain(e) for e in _loader().load(production_text)["images"]}
+    want = {name: _plain(e) for name, e in _names(production_text).items()}
     for tagbase in tagbases:
         if got.get(tagbase) != want.get(tagbase):
             raise OperationError(f"held catalogue entry {tagbase} could not be written: the spliced "
@@ -157,10 +169,10 @@ def _dumped(candidate_text: str, production_text: str, tagbases: list[str]) -> s
     yaml = _loader()
     yaml.width = 4096  # never re-wrap a line main wrote
     doc = yaml.load(candidate_text)
-    prod_entries = {e["tagBase"]: e for e in yaml.load(production_text)["images"]}
+    prod_entries = _names(production_text)
     images = doc["images"]
     for tagbase in tagbases:
-        index = next((i for i, e in enumerate(images) if e["tagBase"] == tagbase), None)
+        index = next((i for i, e in enumerate(images) if _name(doc, e) == tagbase), None)
         entry = prod_entries.get(tagbase)
         if index is None:
             if entry is not None:

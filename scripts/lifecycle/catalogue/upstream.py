@@ -14,72 +14,30 @@ The approved-base list is kept as given: every other base becomes a time-boxed w
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import re
 import shutil
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lifecycle.catalogue import upstream_render as render
 from lifecycle.catalogue.catalog import TAG_RE, split_dockerfile
 from lifecycle.catalogue.dockerfile import parse as parse_dockerfile
+from lifecycle.catalogue.upstream_model import ImportPlan, ImportResult, UpstreamManifest
+from lifecycle.catalogue.upstream_sync import Change, sync_catalog
+from lifecycle.catalogue.validation import is_dockerfile_name
 from lifecycle.errors import InputError, Location
 
-CATALOG_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/images.schema.json\n"
-                  "Imported from an ImageBuilder manifest by `lifecycle import-manifest`: one image per upstream "
-                  "platform, every upstream tag kept as spelled.")
-POLICY_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/policy.schema.json\n"
-                 "Approved bases: fnmatch patterns over the full reference of every FROM / COPY --from.")
-DEFAULT_LABEL_PREFIX = "com.microsoft.dotnet-buildtools"
+ORPHAN_REASON = "not named by the upstream manifest"
+REPOSITORY_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 _VAR_RE = re.compile(r"\$\(([^()$]+)\)")
 _TRAILING_COMMA_RE = re.compile(r",(\s*[}\]])")
 # keys of the upstream platform model this import understands
 _PLATFORM_KEYS = {"dockerfile", "os", "osVersion", "architecture", "variant", "buildArgs", "tags",
                   "customBuildLegGroups", "dockerfileTemplate", "contextPath"}
 _ARCHITECTURES = {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something the import could not map, or mapped differently from upstream."""
-
-    kind: str  # "unmapped" | "mismatch" | "note"
-    where: str
-    what: str
-
-
-@dataclass
-class UpstreamManifest:
-    path: Path
-    registry: str | None
-    variables: dict[str, str]
-    # (repo name, image dict, origin label) in file order, includes after the main file
-    repos: list[tuple[str, list[tuple[dict[str, Any], str]]]]
-
-
-@dataclass
-class ImportResult:
-    registry: str
-    repository: str
-    images: list[dict[str, Any]] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    external_bases: list[str] = field(default_factory=list)
-    aliases: list[str] = field(default_factory=list)
-    shared: dict[str, list[str]] = field(default_factory=dict)        # multi-platform shared tag -> tag bases
-    base_users: dict[str, list[str]] = field(default_factory=dict)    # external base -> tag bases using it
-    named: set[str] = field(default_factory=set)                      # Dockerfiles the manifest names
-
-    @property
-    def unmapped(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "unmapped"]
-
-    @property
-    def mismatches(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "mismatch"]
-
-    def add(self, kind: str, where: str, what: str) -> None:
-        self.findings.append(Finding(kind, where, what))
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -284,23 +242,30 @@ def map_manifest(manifest: UpstreamManifest, registry: str | None = None,
     names = [name for name, _ in manifest.repos]
     chosen = repository if repository in names else names[0]
     result = ImportResult(registry, expand(repository or chosen, manifest.variables))
-    upstream_name = f"{upstream_registry}/{expand(chosen, manifest.variables)}" if upstream_registry else None
-    if upstream_name and upstream_name != f"{result.registry}/{result.repository}":
-        result.aliases.append(upstream_name)  # the name the upstream Dockerfiles and consumers use
-    claims: dict[str, str] = {}  # every tag -> where it was claimed first
+    # every upstream repo is imported; `chosen` is the catalogue's default repository (--repository may rename it)
+    claims: dict[str, str] = {}  # every tag, qualified by its repository -> where it was claimed first
     for name, images in manifest.repos:
-        if name != chosen:
-            result.add("unmapped", name, f"repo {name!r} ({len(images)} image(s)): our catalogue holds one "
-                       f"repository; import it separately with --repository {name}")
+        ours = result.repository if name == chosen else expand(name, manifest.variables)
+        if not REPOSITORY_RE.fullmatch(ours):
+            result.add("unmapped", name, f"repo {name!r} ({len(images)} image(s)): {ours!r} is not a registry "
+                       "repository name")
             continue
+        upstream_name = f"{upstream_registry}/{expand(name, manifest.variables)}" if upstream_registry else None
+        if upstream_name and upstream_name != f"{result.registry}/{ours}" and upstream_name not in result.aliases:
+            result.aliases.append(upstream_name)  # the name the upstream Dockerfiles and consumers use
         for image, where in images:
             entries = []
             for index, platform in enumerate(image.get("platforms") or []):
                 entry = _map_platform(platform, where, index, manifest, result)
-                if entry is not None and _claim(claims, entry["tagBase"], entry["_where"], result):
-                    entry["_tags"] = [t for t in entry["_tags"] if _claim(claims, t, entry["_where"], result)]
+                if entry is None:
+                    continue
+                if ours != result.repository:
+                    entry["repository"] = ours
+                if _claim(claims, result.qualified(ours, entry["tagBase"]), entry["_where"], result):
+                    entry["_tags"] = [t for t in entry["_tags"]
+                                      if _claim(claims, result.qualified(ours, t), entry["_where"], result)]
                     entries.append(entry)
-            _map_shared(image, entries, where, manifest, claims, result)
+            _map_shared(image, entries, where, manifest, claims, result, ours)
             result.images.extend(entries)
     for entry in result.images:
         entry.pop("_tags", None)
@@ -308,9 +273,10 @@ def map_manifest(manifest: UpstreamManifest, registry: str | None = None,
 
 
 def _claim(claims: dict[str, str], tag: str, where: str, result: ImportResult) -> bool:
-    """A tag may name one thing only (and its -staging/-latest are ours): report the second claim."""
+    """A tag may name one thing only in its repository (and its -staging/-latest are ours): report the
+    second claim. `tag` is qualified (<repository>:<tag> outside the default repository)."""
     problem = None
-    if not TAG_RE.match(tag + "-20260101000000-0123456"):
+    if not TAG_RE.match(tag.rpartition(":")[2] + "-20260101000000-0123456"):
         problem = f"tag {tag!r} is not a valid tag (with room for -<timestamp>-<sha>)"
     else:
         ours = [tag, tag + "-staging", tag + "-latest"] + \
@@ -326,7 +292,7 @@ def _claim(claims: dict[str, str], tag: str, where: str, result: ImportResult) -
 
 
 def _map_shared(image: dict[str, Any], entries: list[dict[str, Any]], where: str, manifest: UpstreamManifest,
-                claims: dict[str, str], result: ImportResult) -> None:
+                claims: dict[str, str], result: ImportResult, repository: str) -> None:
     immutable, floating = split_tags(image.get("sharedTags") or {}, manifest.variables, where, result)
     for tag in immutable:
         result.add("unmapped", where, f"shared tag {tag}-$(...) changes every build: a shared tag here is a "
@@ -340,12 +306,13 @@ def _map_shared(image: dict[str, Any], entries: list[dict[str, Any]], where: str
             result.add("unmapped", where, f"shared tags {floating}: none of the image's platforms was imported")
         return
     for tag in floating:
-        if not _claim(claims, tag, where, result):
+        key = result.qualified(repository, tag)
+        if not _claim(claims, key, where, result):
             continue
         if len(entries) == 1:
             entries[0]["sharedTags"].append(tag)
         else:
-            result.shared[tag] = [e["tagBase"] for e in entries]
+            result.shared[key] = [result.name_of(e) for e in entries]
     for entry in entries:
         if not entry["sharedTags"]:
             del entry["sharedTags"]
@@ -354,9 +321,13 @@ def _map_shared(image: dict[str, Any], entries: list[dict[str, Any]], where: str
 def check_dockerfiles(result: ImportResult, root: Path) -> None:
     """Collect the external bases and who uses them (for the waivers), and report FROMs that name our
     repository (under any alias) by a tag no imported image has: validate would reject them."""
-    tags = {e["tagBase"] for e in result.images} | set(result.shared) | \
-        {t for e in result.images for t in e.get("sharedTags", [])}
-    prefixes = tuple(f"{n}:" for n in (f"{result.registry}/{result.repository}", *result.aliases))
+    tags = {result.name_of(e) for e in result.images} | set(result.shared) | \
+        {result.qualified(e.get("repository", ""), t) for e in result.images for t in e.get("sharedTags", [])}
+    repositories = [result.repository, *dict.fromkeys(e["repository"] for e in result.images if "repository" in e)]
+    names = {f"{result.registry}/{r}": r for r in repositories}
+    for alias in result.aliases:  # as Catalog.repository_names: an alias reaches the repository of its path
+        path = alias.partition("/")[2]
+        names.setdefault(alias, path if path in repositories else result.repository)
     users: dict[str, list[str]] = {}
     for entry in result.images:
         folder, name = split_dockerfile(entry["dockerfile"])
@@ -368,14 +339,13 @@ def check_dockerfiles(result: ImportResult, root: Path) -> None:
             result.add("unmapped", path, f"Dockerfile does not parse ({exc}); validate will report it")
             continue
         for ref in df.image_refs():
-            prefix = next((p for p in prefixes if ref.ref.startswith(p)), None)
-            if prefix is None:
+            name, sep, tag = ref.ref.split("@", 1)[0].rpartition(":")
+            if not sep or "/" in tag or name not in names:
                 users.setdefault(ref.ref, [])
-                if entry["tagBase"] not in users[ref.ref]:
-                    users[ref.ref].append(entry["tagBase"])
+                if result.name_of(entry) not in users[ref.ref]:
+                    users[ref.ref].append(result.name_of(entry))
                 continue
-            tag = ref.ref[len(prefix):].split("@", 1)[0]
-            if tag not in tags:
+            if result.qualified(names[name], tag) not in tags:
                 result.add("unmapped", f"{path}:{ref.line}", f"{ref.instruction} {ref.ref} names our repository, "
                            f"but no imported image has the tag {tag!r}")
     result.base_users = users
@@ -384,8 +354,6 @@ def check_dockerfiles(result: ImportResult, root: Path) -> None:
 
 def orphan_dockerfiles(root: Path, named: set[str]) -> list[str]:
     """Dockerfiles under src/ that no platform of the manifest builds."""
-    from lifecycle.catalogue.validation import is_dockerfile_name
-
     found = []
     for folder, dirs, files in os.walk(root / "src"):
         dirs[:] = sorted(d for d in dirs if d != ".git")
@@ -399,27 +367,26 @@ def orphan_dockerfiles(root: Path, named: set[str]) -> list[str]:
 
 # -- the whole import --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ImportPlan:
-    """What `import_manifest` writes: file path (relative to dest) -> text, and folders to copy."""
-
-    files: dict[str, str]
-    copies: list[str]
-
-
 def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: str | None = None,
                     repository: str | None = None, policy_bases: list[str] | None = None,
                     aliases: list[str] | None = None, waiver_days: int = 90, waiver_reason: str | None = None,
-                    today: "dt.date | None" = None, dry_run: bool = False) -> tuple[ImportResult, ImportPlan]:
+                    today: "dt.date | None" = None, dry_run: bool = False,
+                    update: bool = False) -> tuple[ImportResult, ImportPlan]:
     """Read, map, and (unless dry_run) write dest/manifests/images.yml and policy.yml, and copy the
     Dockerfile folders when dest is another repository. Raises InputError (nothing written) on bad input."""
-    import datetime as dt
-
-    from lifecycle.catalogue import upstream_render as render
-
     manifest = load_manifest(Path(manifest_path))
     root = manifest.path.parent
     dest = Path(dest) if dest is not None else root
+    local_text = None
+    if update:  # a sync over the catalogue there: its registry and default repository unless given
+        catalog_path = dest / "manifests" / "images.yml"
+        if not catalog_path.is_file():
+            raise InputError("--update needs an existing catalogue; import without --update first",
+                             Location(str(catalog_path)))
+        local_text = catalog_path.read_text(encoding="utf-8")
+        local = render.existing_catalog(dest)
+        registry = registry or local.get("registry")
+        repository = repository or local.get("repository")
     result = map_manifest(manifest, registry, repository)
     for alias in [*(aliases or ()), *render.existing_aliases(dest)]:
         if alias.rstrip("/") not in result.aliases:
@@ -429,13 +396,22 @@ def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: 
                          [f"{f.where}: {f.what}" for f in result.findings])
     check_dockerfiles(result, root)
     orphans = orphan_dockerfiles(root, result.named)
+    in_place = dest.resolve() == root.resolve()
+    # an exclusion the team wrote keeps its reason; a new orphan is excluded, visibly, rather than failing validate
+    result.excluded = render.existing_exclusions(dest)
     for path in orphans:
-        result.add("orphan", path, "Dockerfile under src/ that the manifest does not name"
-                   + ("; not copied" if dest.resolve() != root.resolve() else "; validate will reject it"))
+        if in_place:
+            result.excluded.setdefault(path, ORPHAN_REASON)
+        result.add("orphan", path, "Dockerfile under src/ that the manifest does not name; "
+                   + (f"excluded: {result.excluded[path]}" if in_place else "not copied"))
     for image in result.images:
         image.pop("_where", None)
     today = today or dt.date.today()
     files = {"manifests/images.yml": render.render_catalog(result, render.existing_entries(dest))}
+    changes: list[Change] = []
+    if local_text is not None:
+        files["manifests/images.yml"], changes = sync_catalog(local_text, files["manifests/images.yml"],
+                                                              "manifests/images.yml")
     policy_path = dest / "manifests" / "policy.yml"
     existing = policy_path.read_text(encoding="utf-8") if policy_path.is_file() else None
     reason = waiver_reason or (f"adopted from {manifest.path.name} by import-manifest on {today}: "
@@ -444,12 +420,22 @@ def import_manifest(manifest_path: Path, dest: Path | None = None, *, registry: 
                                                          today + dt.timedelta(days=waiver_days), reason)
     copies = [] if dest.resolve() == root.resolve() else sorted({split_dockerfile(e["dockerfile"])[0]
                                                                  for e in result.images})
-    plan = ImportPlan(files, copies)
+    # a removal upstream takes its copied folder with it, unless another image still builds from it
+    kept = {split_dockerfile(e["dockerfile"])[0] for e in result.images}
+    gone = [] if in_place else sorted({split_dockerfile(c.dockerfile)[0] for c in changes
+                                       if c.change == "removed" and c.dockerfile} - kept)
+    plan = ImportPlan(files, copies, changes)
     if not dry_run:
         skip = {root / o for o in orphans}
         for folder in copies:
             shutil.copytree(root / folder, dest / folder, dirs_exist_ok=True,
                             ignore=lambda d, names: [n for n in names if n == ".git" or Path(d) / n in skip])
+        for folder in gone:
+            shutil.rmtree(dest / folder, ignore_errors=True)
+            parent = (dest / folder).parent
+            while parent != dest / "src" and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()  # the folders that held only it
+                parent = parent.parent
         for rel, text in files.items():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             (dest / rel).write_text(text, encoding="utf-8")

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from lifecycle import yamlio
+from lifecycle.catalogue.catalog import qualified
 from lifecycle.catalogue.dockerfile import normalize_reference
 from lifecycle.errors import InputError
-from lifecycle.catalogue.upstream import CATALOG_HEADER, DEFAULT_LABEL_PREFIX, POLICY_HEADER, ImportResult
+from lifecycle.catalogue.upstream_model import ImportResult
+
+CATALOG_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/images.schema.json\n"
+                  "Imported from an ImageBuilder manifest by `lifecycle import-manifest`: one image per upstream "
+                  "platform, every upstream tag kept as spelled.")
+POLICY_HEADER = ("yaml-language-server: $schema=../scripts/lifecycle/schemas/policy.schema.json\n"
+                 "Approved bases: fnmatch patterns over the full reference of every FROM / COPY --from.")
+DEFAULT_LABEL_PREFIX = "com.microsoft.dotnet-buildtools"
 
 
 def _existing(dest: Path) -> dict[str, Any]:
@@ -29,16 +39,30 @@ def _existing(dest: Path) -> dict[str, Any]:
     return plain if isinstance(plain, dict) else {}
 
 
+def existing_catalog(dest: Path) -> dict[str, Any]:
+    """The catalogue already at dest, as plain data ({} when there is none or it does not parse)."""
+    return _existing(dest)
+
+
 def existing_entries(dest: Path) -> dict[str, dict[str, Any]]:
     """Entries of a catalogue already at dest, so re-importing keeps tests, owners and end-of-life."""
     images = _existing(dest).get("images")
-    return {e["tagBase"]: e for e in images or [] if isinstance(e, dict) and "tagBase" in e}
+    default = str(_existing(dest).get("repository", ""))
+    return {qualified(str(e.get("repository") or default), str(e["tagBase"]), default): e
+            for e in images or [] if isinstance(e, dict) and "tagBase" in e}
 
 
 def existing_aliases(dest: Path) -> list[str]:
     """Aliases a catalogue already at dest lists (a re-import keeps them)."""
     aliases = _existing(dest).get("aliases")
     return [str(a) for a in aliases or [] if isinstance(a, str)]
+
+
+def existing_exclusions(dest: Path) -> dict[str, str]:
+    """Exclusions a catalogue already at dest lists, with their reasons (a re-import keeps them)."""
+    excluded = _existing(dest).get("excluded")
+    return {str(e["dockerfile"]): str(e.get("reason", "")) for e in excluded or []
+            if isinstance(e, dict) and "dockerfile" in e}
 
 
 def _flow(values: list[Any]) -> Any:
@@ -68,6 +92,8 @@ def render_catalog(result: ImportResult, existing: dict[str, dict[str, Any]] | N
     for index, entry in enumerate(result.images):
         item = CommentedMap()
         item["tagBase"] = _string(entry["tagBase"])
+        if entry.get("repository"):
+            item["repository"] = entry["repository"]
         item["dockerfile"] = entry["dockerfile"]
         platform = CommentedMap(entry["platform"])
         platform.fa.set_flow_style()
@@ -77,8 +103,8 @@ def render_catalog(result: ImportResult, existing: dict[str, dict[str, Any]] | N
             args = CommentedMap({k: DoubleQuotedScalarString(v) for k, v in entry["buildArgs"].items()})
             args.fa.set_flow_style()
             item["buildArgs"] = args
-        kept = existing.get(entry["tagBase"], {})
-        for key in ("tests", "owners", "endOfLife"):
+        kept = existing.get(result.name_of(entry), {})
+        for key in ("tests", "owners", "endOfLife", "osUpgrade"):
             if key in kept:
                 value = kept[key]
                 if isinstance(value, list):
@@ -91,6 +117,11 @@ def render_catalog(result: ImportResult, existing: dict[str, dict[str, Any]] | N
         images.append(item)
         if index:
             images.yaml_set_comment_before_after_key(index, before="\n", indent=2)
+    if result.excluded:
+        excluded = CommentedSeq()
+        for path, reason in sorted(result.excluded.items()):
+            excluded.append(CommentedMap([("dockerfile", path), ("reason", reason)]))
+        doc["excluded"] = excluded
     doc["images"] = images
     doc.yaml_set_start_comment(CATALOG_HEADER)
     return yamlio.dump_text(doc)
@@ -104,12 +135,27 @@ def _as_date(value: Any) -> Any:
         return value
 
 
+# tags and catalogue names: plain scalars whose type only the implicit resolvers decide (no ": ", "#", flow chars)
+_PLAIN_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/:-]*")
+
+
 def _string(value: str) -> str:
     """Quote a string YAML would read back as something else (1.0, true, null...)."""
-    from ruamel.yaml import YAML
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-    return value if isinstance(YAML(typ="safe").load(value), str) else DoubleQuotedScalarString(value)
+    return value if _reads_as_string(value) else DoubleQuotedScalarString(value)
+
+
+@lru_cache(maxsize=None)
+def _reads_as_string(value: str) -> bool:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    if _PLAIN_RE.fullmatch(value) and not value.endswith(":"):
+        # a full parse per tag was most of an import's time; the resolver is what decides 1.0 or true
+        return VersionedResolver().resolve(ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
+    return isinstance(YAML(typ="safe").load(value), str)
 
 
 def _approved(ref: str, patterns: list[str]) -> bool:

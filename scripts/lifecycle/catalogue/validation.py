@@ -39,9 +39,9 @@ def _check_tags(ws: Workspace) -> None:
     # duplicates (tag bases, shared tags, any tag two images would move) stop the catalogue from loading
     for image in ws.catalog.images:
         where = (ws.catalog.path, image.line)
-        for tag in (image.tagbase + "-" + "0" * (LONGEST_SUFFIX - 1), *image.shared_tags):
+        for tag in (image.tag + "-" + "0" * (LONGEST_SUFFIX - 1), *image.shared_tags):
             if not TAG_RE.match(tag):
-                shown = image.tagbase if tag.startswith(image.tagbase + "-0") else tag
+                shown = image.tag if tag.startswith(image.tag + "-0") else tag
                 ws._problem(f"{shown!r} is not a valid tag (OCI: [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}, "
                             f"with room for the -<timestamp>-<sha> suffix)", *where)
     for shared in ws.catalog.index_tags:
@@ -55,11 +55,24 @@ def is_dockerfile_name(name: str) -> bool:
 
 
 def _check_folders(ws: Workspace) -> None:
-    """Every Dockerfile under src/ is built by some image (any number of images may share one)."""
+    """Every Dockerfile under src/ is built by some image (any number of images may share one) or listed
+    under `excluded:` with a reason; an exclusion names an existing Dockerfile that no image builds."""
     catalogued = {i.dockerfile for i in ws.catalog.images}
+    excluded = {e.dockerfile: e for e in ws.catalog.excluded}
+    present = set()
     for path in ws.source.all_files():
-        if path.startswith("src/") and is_dockerfile_name(path.rsplit("/", 1)[-1]) and path not in catalogued:
-            ws._problem("Dockerfile is not in the catalogue (add it to manifests/images.yml or remove it)", path)
+        if path.startswith("src/") and is_dockerfile_name(path.rsplit("/", 1)[-1]):
+            present.add(path)
+            if path not in catalogued and path not in excluded:
+                ws._problem("Dockerfile is not in the catalogue (add it to manifests/images.yml, list it under "
+                            "excluded: with a reason, or remove it)", path)
+    for path, exclusion in excluded.items():
+        if path in catalogued:
+            ws._problem(f"excluded Dockerfile {path} is built by an image too: remove one of the two",
+                        ws.catalog.path, exclusion.line)
+        elif path not in present:
+            ws._problem(f"excluded Dockerfile {path} does not exist (any more): remove the exclusion",
+                        ws.catalog.path, exclusion.line, severity="warning")
 
 
 def _check_bases(ws: Workspace, today: dt.date) -> None:

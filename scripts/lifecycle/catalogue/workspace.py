@@ -80,20 +80,28 @@ class Workspace:
                 loc = exc.location or Location(image.dockerfile)
                 self.problems.append(Problem(str(exc).split(": ", 1)[-1] if exc.location else str(exc), loc))
 
+    def in_repo(self, ref: str) -> tuple[str, str] | None:
+        """(our repository, tag) of a reference into one of our repositories, under any of its names
+        (aliases), else None."""
+        name, sep, tag = ref.split("@", 1)[0].rpartition(":")
+        if not sep or "/" in tag:
+            return None
+        repository = self.catalog.repository_names.get(name)
+        return (repository, tag) if repository is not None else None
+
     def in_repo_tag(self, ref: str) -> str | None:
-        """The tag of a reference into our own repository, under any of its names (aliases), else None."""
-        for name in self.catalog.names:
-            if ref.startswith(name + ":") and "/" not in ref[len(name) + 1:]:
-                return ref[len(name) + 1:].split("@", 1)[0]
-        return None
+        """The tag of a reference into one of our repositories, under any of its names (aliases), else None."""
+        found = self.in_repo(ref)
+        return found[1] if found else None
 
     def parent_of(self, tagbase: str, ref: str) -> str | None:
         """The catalogued image an in-repo reference of `tagbase`'s Dockerfile names: by tag base, or by
-        shared tag (a multi-platform one resolves to the member with the child's platform). None otherwise."""
-        tag = self.in_repo_tag(ref)
-        if tag is None:
+        shared tag (a multi-platform one resolves to the member with the child's platform), in whichever of
+        our repositories the reference names. None otherwise."""
+        found = self.in_repo(ref)
+        if found is None:
             return None
-        return self.catalog.resolve_tag(tag, self.catalog.get(tagbase))
+        return self.catalog.resolve_tag(found[1], self.catalog.get(tagbase), found[0])
 
     def parents_of(self, tagbase: str) -> list[str]:
         return self.graph.parents[tagbase] if self.graph else []
@@ -129,14 +137,15 @@ class Workspace:
         for tagbase, df in self.dockerfiles.items():
             child = self.catalog.image(tagbase)
             for ref in df.image_refs():
-                tag = self.in_repo_tag(ref.ref)
-                if tag is None:
+                found = self.in_repo(ref.ref)
+                if found is None:
                     continue
-                parent = self.catalog.resolve_tag(tag, child)
+                repository, tag = found
+                parent = self.catalog.resolve_tag(tag, child, repository)
                 if parent is None:
-                    shared = self.catalog.shared_tag(tag)
+                    shared = self.catalog.shared_tag(tag, repository)
                     why = (f"shared tag {tag!r} has no {child.platform} image" if shared is not None else
-                           f"{tag!r} is neither a tag base nor a shared tag in the catalogue")
+                           f"{tag!r} is neither a tag base nor a shared tag of {repository} in the catalogue")
                     self._problem(f"{ref.instruction} {ref.ref}: our own repository, but {why} "
                                   f"(in-repo parents are named by tag base or shared tag)", df.path, ref.line)
                     continue

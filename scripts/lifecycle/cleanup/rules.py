@@ -322,7 +322,7 @@ def decide(inventory: Inventory, catalog: Catalog, policy: Policy, usage: Usage,
 
     policy_summary = {"file": policy.path, "retentionDays": policy.retention_days, "keepLast": policy.keep_last,
                       "retiredGraceDays": policy.retired_grace_days, "exceptions": list(policy.cleanup_exceptions)}
-    return CleanupPlan(catalog.registry, catalog.repository, iso(now) or "", policy_summary,
+    return CleanupPlan(catalog.registry, catalog.sole_repository(), iso(now) or "", policy_summary,
                        list(decisions.values()), deletions, bytes_to_free)
 
 

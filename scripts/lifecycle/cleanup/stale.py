@@ -93,7 +93,7 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
         raise InputError(f"channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
     now = now or dt.datetime.now(dt.timezone.utc)
     catalog, policy = ws.catalog, ws.policy
-    repo = catalog.repository
+    repo = catalog.sole_repository()
     ours = pool.get(catalog.registry)
     images = list(catalog.images)
     configs = dict(zip((i.tagbase for i in images),

@@ -44,7 +44,7 @@ def cleanup(repo: Path, output: str, insecure: tuple[str, ...], do_apply: bool, 
         check_plan_target(plan, catalog, str(from_plan))
     with RegistryClient(catalog.registry, insecure=insecure) as client:
         if not from_plan:
-            plan = decide(read_inventory(client, catalog.repository, catalog), catalog, policy, usage, now)
+            plan = decide(read_inventory(client, catalog.sole_repository(), catalog), catalog, policy, usage, now)
             if plan_file:
                 plan.write(plan_file)
                 out.info(f"plan written to {plan_file}")

@@ -25,26 +25,34 @@ from lifecycle.catalogue.upstream import import_manifest as run_import
 @click.option("--waiver-days", type=click.IntRange(1, 3650), default=90, show_default=True,
               help="How long a waiver for a base outside the approved list lasts.")
 @click.option("--waiver-reason", metavar="TEXT", help="Reason / tracking link written on each new waiver.")
+@click.option("--update", is_flag=True,
+              help="Sync an existing catalogue at the destination: apply upstream's additions, removals and "
+                   "changes as a minimal diff, keeping what was added here.")
 @output_option
 @dry_run_option
 def import_manifest(manifest: Path, dest: Path | None, registry: str | None, repository: str | None,
                     policy_bases: tuple[str, ...], aliases: tuple[str, ...], waiver_days: int,
-                    waiver_reason: str | None, output: str, dry_run: bool) -> None:
+                    waiver_reason: str | None, update: bool, output: str, dry_run: bool) -> None:
     """Write manifests/images.yml from an ImageBuilder manifest.json; report what could not be mapped."""
     out = reporter(output)
     result, plan = run_import(manifest, dest, registry=registry, repository=repository,
                               policy_bases=list(policy_bases), aliases=list(aliases), waiver_days=waiver_days,
-                              waiver_reason=waiver_reason, dry_run=dry_run)
+                              waiver_reason=waiver_reason, dry_run=dry_run, update=update)
     rows = [{"kind": f.kind, "where": f.where, "what": f.what} for f in result.findings]
     data = {"registry": result.registry, "repository": result.repository,
-            "images": [e["tagBase"] for e in result.images], "files": sorted(plan.files),
+            "images": [result.name_of(e) for e in result.images], "files": sorted(plan.files),
             "aliases": result.aliases, "sharedTags": result.shared,
             "waivers": {b: u for b, u in result.base_users.items()},
-            "copied": plan.copies, "findings": rows, "dryRun": dry_run}
+            "copied": plan.copies, "excluded": result.excluded, "findings": rows,
+            **({"changes": [{"change": c.change, "image": c.name, "what": c.what} for c in plan.changes]}
+               if update else {}), "dryRun": dry_run}
     out.table(rows, ["kind", "where", "what"],
               title=f"Import report ({len(result.unmapped)} not mapped, "
                     f"{sum(f.kind == 'orphan' for f in result.findings)} Dockerfiles not in the manifest)",
               data=data)
+    if update and output != "json":
+        out.table([{"change": c.change, "image": c.name, "what": c.what} for c in plan.changes],
+                  ["change", "image", "what"], title=f"Upstream changes ({len(plan.changes)})")
     target = dest or manifest.parent
     verb = "would write" if dry_run else "wrote"
     out.info(f"{verb} {', '.join(sorted(plan.files))} in {target}: {len(result.images)} images"

@@ -31,6 +31,9 @@ def validate(repo: Path, output: str, pipelines: bool) -> None:
                     "daysLeft": w.days_left, "reason": w.waiver.reason} for w in ws.waivers]
         out.table(waivers, ["base", "images", "expires", "daysLeft", "reason"],
                   title=f"Waivers ({len(waivers)}): approve or replace each base before it expires")
+    if ws.catalog.excluded and output != "json":
+        out.table([{"dockerfile": e.dockerfile, "reason": e.reason} for e in ws.catalog.excluded],
+                  ["dockerfile", "reason"], title=f"Excluded Dockerfiles ({len(ws.catalog.excluded)}): not built")
     errors = ws.errors
     if errors:
         raise InputError(f"validation failed: {len(errors)} error(s)")

@@ -47,7 +47,7 @@ class KnownImages:
 
     @classmethod
     def from_catalog(cls, catalog: "Catalog", floating: dict[str, str] | None = None) -> "KnownImages":
-        return cls(catalog.registry, catalog.repository, frozenset(i.tagbase for i in catalog.images),
+        return cls(catalog.registry, catalog.sole_repository(), frozenset(i.tagbase for i in catalog.images),
                    {i.tagbase: i.eol for i in catalog.images if i.eol is not None},
                    {t: i.tagbase for i in catalog.images for t in (*i.shared_tags, *i.index_tags)},
                    dict(floating or {}))

@@ -187,7 +187,7 @@ def lkgs_for(ws: Workspace, resolver: LkgResolver) -> dict[str, Lkg]:
 
 
 def resolver_for(ws: Workspace, client: RegistryClient, hint: DefinitionsAt | None = None) -> LkgResolver:
-    return LkgResolver(client, ws.catalog.repository, ws.policy.definition_label, hint)
+    return LkgResolver(client, ws.catalog.sole_repository(), ws.policy.definition_label, hint)
 
 
 class _Commits(Protocol):

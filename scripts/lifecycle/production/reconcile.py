@@ -77,7 +77,7 @@ def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient,
             indexes.extend((tag, plan) for tag in (shared.tag, shared.channel_tag("latest")))
     tags = [t for t, _, _ in wanted] + [t for t, _ in indexes]
     current = ({t: listed.get(t) for t in tags} if listed is not None
-               else client.resolve_many(ws.catalog.repository, tags))
+               else client.resolve_many(ws.catalog.sole_repository(), tags))
     return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, floating=tag in floating_names)
             for tag, tagbase, lkg in wanted] + \
         [TagChange(tag, plan.shared.tag, current.get(tag), plan.digest or "", None, index=plan.raw)
@@ -196,7 +196,7 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
         report.unresolved = [lkgs[t] for t in missing]
         return report
     # Retag what exists first: a rebuilt child takes its in-repo parent from the parent's `latest`.
-    report.entries = apply_tags(client, ws.catalog.repository, changes)
+    report.entries = apply_tags(client, ws.catalog.sole_repository(), changes)
     if missing:
         if publish_missing is None:
             report.unresolved = [lkgs[t] for t in missing]
@@ -205,7 +205,7 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
                      f"{head[:10]}: {', '.join(missing)}")
             # publish moves `<tagbase>-latest` itself: remember where the tags were, for the journal
             tags = [t for image in missing for t in production_tags(ws.image(image), ws.policy)]
-            before = client.resolve_many(ws.catalog.repository, tags)
+            before = client.resolve_many(ws.catalog.sole_repository(), tags)
             with ops.worktree(head) as root:
                 publish_missing(root, missing)
             resolver = resolver_for(ws, client, hint)   # the tag list changed: read it again
@@ -213,7 +213,7 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             report.lkgs.update(again)
             report.built = [t for t in missing if again[t].found]
             report.unresolved = [again[t] for t in missing if not again[t].found]
-            entries = apply_tags(client, ws.catalog.repository, plan_tags(ws, again, client))
+            entries = apply_tags(client, ws.catalog.sole_repository(), plan_tags(ws, again, client))
             report.entries += [_since(e, before.get(e.tag)) for e in entries]
     report.journal = Journal("reconcile", head, tags=report.entries).bound_to(ws.catalog)
     if journal_path is not None:

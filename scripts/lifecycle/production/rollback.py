@@ -155,7 +155,7 @@ def _member_indexes(ws: Workspace, client: RegistryClient, image: ImageSpec, dig
     """The multi-platform shared tags `image` is a member of, each as the index over the other members'
     current `-latest` digests and `digest` for this image: the index follows its child back."""
     out: dict[str, IndexPlan] = {}
-    repository = ws.catalog.repository
+    repository = ws.catalog.sole_repository()
     for shared in ws.catalog.index_tags:
         if image.tagbase not in shared.tagbases:
             continue
@@ -187,7 +187,7 @@ def emergency(ws: Workspace, client: RegistryClient, tagbase: str, *, journal: J
     if journal is not None:
         journal.check_belongs(ws.catalog, journal_name, legacy=legacy_journal)
     image = ws.catalog.image(tagbase)
-    repository = ws.catalog.repository
+    repository = ws.catalog.sole_repository()
     tags = production_tags(image, ws.policy)
     targets: dict[str, str] = {}
     if journal is not None:

@@ -118,9 +118,9 @@ def _tag_rows(client: SnapshotClient, ws: Workspace, usage: Usage, now: dt.datet
     from the tag list alone (no digests: the channels' come from stale's reads)."""
     catalog = ws.catalog
     if cleanup:
-        plan = decide(read_inventory(client, catalog.repository, catalog), catalog, ws.policy, usage, now)
+        plan = decide(read_inventory(client, catalog.sole_repository(), catalog), catalog, ws.policy, usage, now)
         return [TagRow(d.tag, d.tagbase, d.kind, d.digest, d.built_at, d.action, d.candidate) for d in plan.decisions]
-    kinds = classify_tags(client.tags(catalog.repository, page_size=TAGS_PAGE), catalog)
+    kinds = classify_tags(client.tags(catalog.sole_repository(), page_size=TAGS_PAGE), catalog)
     return [TagRow(t, k.tagbase, k.kind, None, iso(k.built_at)) for t, k in sorted(kinds.items())]
 
 
@@ -242,5 +242,5 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
             labels=dict(sorted(labels.items())), tags=[r.as_row() for r in tags.get(tagbase, [])],
             consumers=dict(sorted(Counter(c.klass for c in refs).items())), references=refs,
             cleanup_candidates=[r.tag for r in mine], cleanup_deletes=[r.tag for r in mine if r.cleanup == DELETE]))
-    return FleetStatus(iso(now) or "", catalog.registry, catalog.repository, git.main, git.production, git.promoted,
+    return FleetStatus(iso(now) or "", catalog.registry, catalog.sole_repository(), git.main, git.production, git.promoted,
                        images, [], usage.path, dict(client.stats), cleanup_checked=cleanup)
