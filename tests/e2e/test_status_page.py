@@ -77,7 +77,7 @@ def save(driver, path: Path, full: bool = False) -> Path:
     return path
 
 
-def test_page_in_a_headless_browser(browser, page, tmp_path):
+def test_page_in_a_headless_browser(browser, page, status_state, tmp_path):
     browser.get(page.as_uri())
     assert browser.title.startswith("Image status: ")
     rows = visible_images(browser)
@@ -85,6 +85,8 @@ def test_page_in_a_headless_browser(browser, page, tmp_path):
     assert not any(d.is_displayed() for d in browser.find_elements(By.CSS_SELECTOR, "tr.detail-row"))
     counts = {li.find_element(By.CLASS_NAME, "label").text: int(li.find_element(By.CLASS_NAME, "count").text)
               for li in browser.find_elements(By.CSS_SELECTOR, "ul.summary li")}
+    muted = {b.get_attribute("data-state-filter") for b in browser.find_elements(By.CSS_SELECTOR, ".summary .zero")}
+    assert muted == {s for s, n in counts.items() if n == 0}
     assert counts == {"held": 1, "eol": 0, "unpublished": 0, "stale": len(TAGBASES) - 1, "pending": 0, "current": 0}
     # the state reads without colour: each badge carries its name as text
     badges = {r.get_attribute("data-image"): r.find_element(By.CSS_SELECTOR, "td .badge").text
@@ -92,6 +94,36 @@ def test_page_in_a_headless_browser(browser, page, tmp_path):
     assert badges[SOLO].endswith("held") and badges[PARENT].endswith("stale")
     save(browser, tmp_path / "status-page.png", full=True)
     browser.set_window_size(1400, 900)
+
+    # no identifier breaks inside itself: each digest/tag/LKG cell's code renders as one line
+    heights = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#fleet tr.image-row code.id')).map(function (c) {"
+        " var r = c.getBoundingClientRect(), s = getComputedStyle(c);"
+        " return [c.textContent, r.height, parseFloat(s.fontSize), c.getClientRects().length]; })")
+    assert len(heights) >= 2 * len(TAGBASES)
+    for text, height, font, boxes in heights:
+        assert boxes == 1 and height < 2 * font, (text, height, font)
+    name_heights = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#fleet th[scope=col]')).map(function (t) {"
+        " return t.getBoundingClientRect().height; })")
+    assert max(name_heights) < 2.2 * 14 + 12, name_heights  # compact headers: one line each
+
+    # the summary boxes filter by state, and a second press lifts the filter
+    held_box = browser.find_element(By.CSS_SELECTOR, "button[data-state-filter='held']")
+    held_box.click()
+    assert held_box.get_attribute("aria-pressed") == "true" and visible_images(browser) == [SOLO]
+    browser.find_element(By.CSS_SELECTOR, "button[data-state-filter='stale']").click()  # held or stale
+    assert sorted(visible_images(browser)) == sorted(TAGBASES)
+    held_box.click()
+    assert set(visible_images(browser)) == set(TAGBASES) - {SOLO}
+    browser.find_element(By.CSS_SELECTOR, "button[data-state-filter='stale']").click()
+    assert len(visible_images(browser)) == len(TAGBASES)
+
+    # the held row's next step names the revert commit, its author and date, and how to lift it
+    revert = status_state["git"]["revert"]
+    step = browser.find_element(By.CSS_SELECTOR, f"tr.image-row[data-image='{SOLO}'] td.step").text
+    assert step.startswith(f"held: {revert[:10]} by ") and step.endswith(
+        "; lifted by a new definition on main or reverting the revert"), step
 
     # filter, typed as a person would, narrows the rows (and the live count says so)
     box = browser.find_element(By.ID, "filter")
@@ -128,6 +160,11 @@ def test_page_in_a_headless_browser(browser, page, tmp_path):
     assert detail.is_displayed()
     reason = detail.find_element(By.CSS_SELECTOR, ".hold-reason .reason").text
     assert reason.startswith("reverted on production since the last rollout")
+    assert detail.find_element(By.CSS_SELECTOR, ".hold-reason .revert code").get_attribute("title") == revert
+    history = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+               for tr in detail.find_elements(By.CSS_SELECTOR, "table.history tbody tr")]
+    assert [h[:2] for h in history][:3] == [["held", status_state["git"]["merge3"][:10]],
+                                        ["reverted", revert[:10]], ["promoted", status_state["git"]["merge2"][:10]]]
     links = {a.text: a.get_attribute("href") for a in detail.find_elements(By.CSS_SELECTOR, "a")}
     assert links["eng/ci.yml:12"] == "https://dev.example/product/blob/main/eng/ci.yml#L12"
     full_height(browser)  # no scrolling: the sticky table header would cover the panel's top
@@ -143,3 +180,20 @@ def test_page_in_a_headless_browser(browser, page, tmp_path):
     data = browser.execute_script("return JSON.parse(document.getElementById('status-data').textContent)")
     assert {i["tagbase"]: i["state"] for i in data["images"]}[SOLO] == "held"
     assert (tmp_path / "status-page.png").stat().st_size > 10_000
+
+
+def test_names_sort_naturally(browser, tmp_path):
+    """chain9 before chain10 before chain49: numbers in names compare as numbers, both directions."""
+    from tests.unit.test_status_render import fleet, image
+
+    status = fleet()
+    names = ["chain49-amd64", "chain9-amd64", "chain10-amd64", "Chain2-amd64"]
+    status.images = [image(n, "current") for n in names]
+    path = tmp_path / "sorted.html"
+    write_page(status, path)
+    browser.get(path.as_uri())
+    button = browser.find_element(By.XPATH, "//table[@id='fleet']/thead/tr/th[1]/button")
+    button.click()
+    assert visible_images(browser) == ["Chain2-amd64", "chain9-amd64", "chain10-amd64", "chain49-amd64"]
+    button.click()
+    assert visible_images(browser) == ["chain49-amd64", "chain10-amd64", "chain9-amd64", "Chain2-amd64"]

@@ -41,6 +41,17 @@ class Consumer:
 
 
 @dataclass
+class RevertCommit:
+    """The production commit that made an image held (history.hold_reverts)."""
+
+    sha: str
+    author: str
+    email: str
+    time: str                     # authored (ISO, UTC)
+    subject: str
+
+
+@dataclass
 class ImageStatus:
     tagbase: str
     state: str
@@ -64,6 +75,9 @@ class ImageStatus:
     references: list[Consumer]
     cleanup_candidates: list[str]       # tags old enough to go by the rules
     cleanup_deletes: list[str]          # of them, those the next cleanup would delete
+    in_production: bool = True          # in production's catalogue
+    revert: RevertCommit | None = None  # for a held image: the commit on production that holds it
+    next_step: str = ""                 # what happens next, in words (status/next_step.py)
 
     @property
     def stale_reasons(self) -> list[str]:
