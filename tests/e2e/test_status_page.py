@@ -197,3 +197,54 @@ def test_names_sort_naturally(browser, tmp_path):
     assert visible_images(browser) == ["Chain2-amd64", "chain9-amd64", "chain10-amd64", "chain49-amd64"]
     button.click()
     assert visible_images(browser) == ["chain49-amd64", "chain10-amd64", "chain9-amd64", "Chain2-amd64"]
+
+
+def test_shared_index_row_lists_its_children(browser, origin, client, tmp_path):
+    """A multi-platform shared tag on the real registry: its row shows -latest's index with each child's
+    platform and the member it is, and -staging's newer index after a publish not rolled out yet."""
+    from lifecycle.build.manifest_index import publish_indexes
+    from lifecycle.production.gitops import GitOps
+    from lifecycle.production.rollout import rollout
+    from tests.fixtures.gitops_origin import quiet
+
+    arm, shared = "busybox-1.0-solo-arm64v8", "busybox-1.0-solo"
+    catalog = origin.show(origin.initial, "manifests/images.yml")
+    catalog = catalog.replace("images:\n", f"sharedTags:\n  {shared}: [{SOLO}, {arm}]\nimages:\n", 1)
+    catalog += (f"  - tagBase: {arm}\n    dockerfile: src/busybox/1.0/solo/amd64\n"
+                f"    platform: {{os: linux, architecture: arm64, variant: v8}}\n")
+    c1 = origin.commit({"manifests/images.yml": catalog}, "solo for arm64 too")
+    v1 = origin.publish_synthetic(client, c1)
+    publish_indexes(origin.workspace(c1).catalog, client, "staging", {SOLO})
+    rollout(GitOps(origin.agent), client, quiet())
+    solo_df = "src/busybox/1.0/solo/amd64/Dockerfile"
+    c2 = origin.commit({solo_df: origin.show(c1, solo_df).replace("solo v1", "solo v2")}, "solo v2")
+    v2 = origin.publish_synthetic(client, c2)
+    publish_indexes(origin.workspace(c2).catalog, client, "staging", {SOLO})
+
+    with RegistryPool() as pool:
+        fleet = collect_status(fetched(origin), pool, now=SYNTHETIC_TIME + dt.timedelta(days=1))
+    row = next(r for r in fleet.shared if r.tag == shared)
+    assert row.kind == "index" and row.latest == client.resolve(origin.repository, f"{shared}-latest")
+    assert [(c.platform, c.digest, c.tagbase) for c in row.latest_children] == [
+        ("linux/amd64", v1[SOLO], SOLO), ("linux/arm64/v8", v1[arm], arm)]
+    assert [(c.digest, c.tagbase) for c in row.staging_children] == [(v2[SOLO], SOLO), (v2[arm], arm)]
+    states = {i.tagbase: i.state for i in fleet.images}
+    assert row.in_step and states[SOLO] == states[arm] == row.state == "stale"  # synthetic: no base labels
+    path = tmp_path / "status.html"
+    write_page(fleet, path)
+
+    browser.get(path.as_uri())
+    tr = browser.find_element(By.CSS_SELECTOR, f"#shared tr.shared-row[data-tag='{shared}']")
+    latest = tr.find_elements(By.CSS_SELECTOR, "td")[4]
+    children = [li.text for li in latest.find_elements(By.CSS_SELECTOR, "ul.children li")]
+    assert len(children) == 2
+    assert children[0].startswith("linux/amd64 sha256:") and children[0].endswith(f"→ {SOLO}")
+    assert children[1].startswith("linux/arm64/v8 sha256:") and children[1].endswith(f"→ {arm}")
+    assert tr.find_element(By.CSS_SELECTOR, "td .badge").text.endswith("stale")
+    lines = browser.execute_script("return Array.from(arguments[0].querySelectorAll('code.id'))"
+                                   ".map(function (c) { return c.getClientRects().length; })", tr)
+    assert len(lines) == 7 and set(lines) == {1}  # the tag, two digests and four children, each on one line
+    browser.execute_script("document.getElementById('shared').scrollIntoView()")
+    tr.screenshot(str(tmp_path / "status-shared.png"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "status-shared.png", OUT / "status-shared.png")

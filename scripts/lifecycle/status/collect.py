@@ -30,6 +30,7 @@ from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE as STALE_
                                     Consumer, FleetStatus, ImageStatus)
 from lifecycle.status.next_step import next_step
 from lifecycle.status.reads import SnapshotClient
+from lifecycle.status.shared import shared_status
 from lifecycle.catalogue.workspace import Workspace
 
 LINK_FIELDS = {"repository", "file", "line"}
@@ -171,6 +172,7 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
         fleet = _collect(git, view, client, usage or Usage(), now or dt.datetime.now(dt.timezone.utc),
                          link_template, cleanup)
         fleet.rollouts = recent_rollouts(ops, git.production, git.main, rollouts)
+        fleet.shared = shared_status(git.main_ws.catalog, client, fleet.images)
         reverts = hold_reverts(ops, git.production, git.holds)
         for image in fleet.images:
             image.revert = reverts.get(image.tagbase) if image.hold else None

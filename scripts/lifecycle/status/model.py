@@ -104,6 +104,30 @@ class Rollout:
 
 
 @dataclass
+class SharedChild:
+    """One manifest an index serves: its platform, and the member whose channel digest it is."""
+
+    platform: str
+    digest: str
+    tagbase: str | None           # None: no member's channel tag has this digest (the index lags behind)
+
+
+@dataclass
+class SharedTagStatus:
+    """A shared tag (status/shared.py): `<tag>-staging` and `<tag>-latest`, and an index's children."""
+
+    tag: str
+    kind: str                     # index (multi-platform) | retag (one further name for one image)
+    members: list[str]
+    state: str                    # the most urgent of its members' states
+    staging: str | None           # digests
+    latest: str | None
+    staging_children: list[SharedChild] = field(default_factory=list)
+    latest_children: list[SharedChild] = field(default_factory=list)
+    in_step: bool = True          # each -latest child is its member's -latest digest (retag: the same digest)
+
+
+@dataclass
 class FleetStatus:
     generated: str
     registry: str
@@ -116,6 +140,7 @@ class FleetStatus:
     usage_file: str | None
     requests: dict[str, int]      # registry requests sent, by method
     cleanup_checked: bool = True  # False: --no-cleanup (no cleanup plan, no digest per tag)
+    shared: list[SharedTagStatus] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for i in self.images if i.state == s) for s in STATES}

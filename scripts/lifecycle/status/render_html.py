@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from html import escape
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -19,16 +18,14 @@ from lifecycle.output import short_digest
 from lifecycle.status.model import STATE_TEXT, STATES, ChannelState, FleetStatus, ImageStatus, Rollout
 from lifecycle.status.next_step import hold_step, short_reason
 from lifecycle.status.page_assets import CSS, JS
+from lifecycle.status.page_parts import badge, e, ident, relative
+from lifecycle.status.render_shared import shared_table
 from lifecycle.status.render_text import ICONS
 
 MAX_TAGS = 60  # per detail panel; the JSON has them all
 
 COLUMNS = ("Image", "State", "Next step", "Staging", "Latest", "Prod=main", "LKG", "Stale", "EOL", "Consumers",
            "Cleanup")
-
-
-def e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
 
 
 def json_for_script(data: Any) -> str:
@@ -47,31 +44,9 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
-def badge(state: str) -> str:
-    return (f'<span class="badge state-{e(state)}" title="{e(STATE_TEXT.get(state, state))}">'
-            f'<span class="icon" aria-hidden="true">{ICONS.get(state, "?")}</span> {e(state)}</span>')
-
-
 def _td(text: str, sort: Any = None, cls: str = "") -> str:
     attrs = (f' data-sort="{e(sort)}"' if sort is not None else "") + (f' class="{cls}"' if cls else "")
     return f"<td{attrs}>{text}</td>"
-
-
-def ident(value: str | None, shown: str | None = None, copy: bool = False) -> str:
-    """An identifier on one line: cut with an ellipsis, the whole value on hover and on keyboard focus."""
-    if not value:
-        return ""
-    button = (f'<button type="button" class="copy" data-copy="{e(value)}" aria-label="copy {e(value)}">copy</button>'
-              if copy else "")
-    return f'<code class="id" tabindex="0" title="{e(value)}">{e(shown or value)}</code>{button}'
-
-
-def relative(iso: str | None, days: int | None) -> str:
-    """"today", "3d ago" with the exact time on hover."""
-    if iso is None or days is None:
-        return ""
-    text = "today" if days <= 0 else f"{days}d ago"
-    return f'<time datetime="{e(iso)}" title="{e(iso)}">{text}</time>'
 
 
 def served_tag(image: ImageStatus, channel: ChannelState) -> str | None:
@@ -252,7 +227,7 @@ def render_page(status: FleetStatus) -> str:
     title = f"Image status: {status.registry}/{status.repository}"
     return PAGE.format(
         title=e(title), css=CSS, js=JS, summary=summary_strip(status), head=head, rows=rows,
-        count=len(status.images), rollouts=rollouts_table(status), data=json_for_script(status.to_dict()),
+        count=len(status.images), rollouts=rollouts_table(status), shared=shared_table(status), data=json_for_script(status.to_dict()),
         meta=(f"main <code>{e(status.main[:10])}</code> &middot; production <code>{e(status.production[:10])}</code>"
               f" &middot; last promoted <code>{e((status.promoted or 'none')[:10])}</code> &middot; as of "
               f"{e(re.sub(r'[.][0-9]+', '', status.generated))}" + (f" &middot; consumers from {e(Path(status.usage_file).name)}" if status.usage_file
@@ -286,6 +261,7 @@ PAGE = """<!DOCTYPE html>
 <table id="fleet"><caption>One row per image; select an image's name for its details. Column buttons sort.</caption>
 <thead><tr>{head}</tr></thead>
 <tbody>{rows}</tbody></table></section>
+<section aria-labelledby="shared-heading"><h2 id="shared-heading">Shared tags</h2>{shared}</section>
 <section aria-labelledby="rollouts-heading"><h2 id="rollouts-heading">Recent rollouts</h2>{rollouts}</section>
 </main>
 <script type="application/json" id="status-data">{data}</script>
