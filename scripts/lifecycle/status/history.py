@@ -51,7 +51,7 @@ def recent_rollouts(ops: GitOps, production: str, main: str, count: int = 12, wa
     return events
 
 
-def _utc(seconds: int) -> str:
+def utc_time(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -77,7 +77,7 @@ def hold_reverts(ops: GitOps, production: str, holds: dict[str, Hold], walk: int
         for tagbase in sorted(wanted - set(found)):
             if after.get(tagbase) != before.get(tagbase):
                 found[tagbase] = RevertCommit(sha, str(commit.author.name), str(commit.author.email),
-                                              _utc(commit.authored_date), str(commit.summary))
+                                              utc_time(commit.authored_date), str(commit.summary))
         if len(found) == len(wanted):
             break
     for tagbase, hold in holds.items():
