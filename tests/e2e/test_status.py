@@ -54,6 +54,10 @@ def test_status_from_a_real_cycle(origin, client, state):
         assert image.lkg_digest == v4[tagbase]
         assert image.latest.reasons == ["no base digest recorded in its labels"]
     assert images[CHILD].consumers == {"pinned": 1}
+    changes = images[PARENT].changes  # what the next rollout brings -latest's consumers
+    assert changes is not None and [c.sha for c in changes.commits] == [state["git"]["c4"]]
+    assert (changes.latest, changes.staging) == (v3[PARENT], v4[PARENT]) and changes.packages is None
+    assert images[SOLO].changes is not None and [c.sha for c in images[SOLO].changes.commits] == [state["git"]["c2"]]
     assert {t["tag"] for t in images[PARENT].tags} >= {PARENT, f"{PARENT}-latest", f"{PARENT}-staging"}
 
     sha = state["git"]

@@ -167,6 +167,9 @@ def test_page_in_a_headless_browser(browser, page, status_state, tmp_path):
                                         ["reverted", revert[:10]], ["promoted", status_state["git"]["merge2"][:10]]]
     links = {a.text: a.get_attribute("href") for a in detail.find_elements(By.CSS_SELECTOR, "a")}
     assert links["eng/ci.yml:12"] == "https://dev.example/product/blob/main/eng/ci.yml#L12"
+    changes = detail.find_element(By.CSS_SELECTOR, ".changes").text
+    assert changes.startswith("What changes for consumers\nHeld: the next rollout keeps -latest")
+    assert status_state["git"]["c2"][:10] in changes and "solo v2" in changes
     full_height(browser)  # no scrolling: the sticky table header would cover the panel's top
     detail.screenshot(str(tmp_path / "status-detail.png"))
     OUT.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_defi
 from lifecycle.production.lkg import resolver_for
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
+from lifecycle.status.diff import image_diff
 from lifecycle.status.history import hold_reverts, recent_rollouts
 from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE as STALE_STATE, UNPUBLISHED, ChannelState,
                                     Consumer, FleetStatus, ImageStatus)
@@ -177,6 +178,8 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
         for image in fleet.images:
             image.revert = reverts.get(image.tagbase) if image.hold else None
             image.next_step = next_step(image)
+            if image.staging.digest and image.staging.digest != image.latest.digest:
+                image.changes = image_diff(ops, git.main_ws, client, image.tagbase)
         return fleet
     finally:
         client.close()

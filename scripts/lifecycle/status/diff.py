@@ -9,9 +9,6 @@ said as "not read" wherever it is shown.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 from gitdb.exc import BadName, BadObject
 
 from lifecycle.build.labels import REVISION
@@ -21,38 +18,7 @@ from lifecycle.errors import InputError
 from lifecycle.production.gitops import GitOps
 from lifecycle.registry import RegistryClient
 from lifecycle.status.history import utc_time
-
-
-@dataclass
-class DiffCommit:
-    sha: str
-    subject: str
-    author: str
-    time: str
-
-
-@dataclass
-class BaseChange:
-    reference: str
-    latest: str | None            # digest -latest's build recorded (None: not recorded)
-    staging: str | None
-
-
-@dataclass
-class ImageDiff:
-    tagbase: str
-    latest: str | None            # digests
-    staging: str | None
-    latest_revision: str | None   # the main commit each was built from (revision label)
-    staging_revision: str | None
-    same: bool                    # -staging serves what -latest serves: the next rollout changes nothing
-    commits: list[DiffCommit] = field(default_factory=list)
-    bases: list[BaseChange] = field(default_factory=list)
-    packages: list[dict[str, Any]] | None = None   # not read (see the module docstring)
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from lifecycle.status.model import BaseChange, DiffCommit, ImageDiff
 
 
 def _paths(ws: Workspace, tagbase: str) -> list[str]:

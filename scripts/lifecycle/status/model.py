@@ -52,6 +52,38 @@ class RevertCommit:
 
 
 @dataclass
+class DiffCommit:
+    sha: str
+    subject: str
+    author: str
+    time: str
+
+
+@dataclass
+class BaseChange:
+    reference: str
+    latest: str | None            # digest -latest's build recorded (None: not recorded)
+    staging: str | None
+
+
+@dataclass
+class ImageDiff:
+    tagbase: str
+    latest: str | None            # digests
+    staging: str | None
+    latest_revision: str | None   # the main commit each was built from (revision label)
+    staging_revision: str | None
+    same: bool                    # -staging serves what -latest serves: the next rollout changes nothing
+    commits: list[DiffCommit] = field(default_factory=list)
+    bases: list[BaseChange] = field(default_factory=list)
+    packages: list[dict[str, Any]] | None = None   # not read (status/diff.py)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class ImageStatus:
     tagbase: str
     state: str
@@ -78,6 +110,7 @@ class ImageStatus:
     in_production: bool = True          # in production's catalogue
     revert: RevertCommit | None = None  # for a held image: the commit on production that holds it
     next_step: str = ""                 # what happens next, in words (status/next_step.py)
+    changes: ImageDiff | None = None    # -latest against -staging when they differ (status/diff.py)
 
     @property
     def stale_reasons(self) -> list[str]:

@@ -19,6 +19,7 @@ from lifecycle.status.model import STATE_TEXT, STATES, ChannelState, FleetStatus
 from lifecycle.status.next_step import hold_step, short_reason
 from lifecycle.status.page_assets import CSS, JS
 from lifecycle.status.page_parts import badge, e, ident, relative
+from lifecycle.status.render_changes import changes_block
 from lifecycle.status.render_shared import shared_table
 from lifecycle.status.render_text import ICONS
 
@@ -172,8 +173,8 @@ def detail_panel(image: ImageStatus, rollouts: Iterable[Rollout] = ()) -> str:
     consumers = _table(([e(c.repository), _where(c.file, c.line, c.url), e(c.klass), f"<code>{e(c.reference)}</code>"]
                         for c in image.references), ("repository", "file:line", "class", "reference"), "Consumers")
     return (f'<div class="detail" role="region" aria-label="{e(image.tagbase)} details">'
-            f"<h3>{e(image.tagbase)}</h3>{hold}<dl>{dl}</dl>{stale}{image_history(image, rollouts)}{consumers}{tags}"
-            f"{labels}</div>")
+            f"<h3>{e(image.tagbase)}</h3>{hold}<dl>{dl}</dl>{changes_block(image)}{stale}"
+            f"{image_history(image, rollouts)}{consumers}{tags}{labels}</div>")
 
 
 def hold_note(image: ImageStatus) -> str:

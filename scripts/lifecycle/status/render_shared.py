@@ -36,3 +36,4 @@ def shared_table(status: FleetStatus) -> str:
     return (f'<table id="shared"><caption>What consumers pull by a shared name: an index lists its children '
             f'(platform, digest, the member it is)</caption><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(shared_row(r) for r in status.shared)}</tbody></table>')
+
