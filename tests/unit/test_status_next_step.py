@@ -63,3 +63,13 @@ def test_summary_boxes_are_filter_buttons_and_zero_counts_are_muted():
     assert 'data-state-filter="held" aria-pressed="false"' in page
     assert 'class="state-eol zero" data-state-filter="eol"' in page
     assert 'class="state-held" data-state-filter="held"' in page
+
+
+def test_json_labels_read_as_lines_not_raw_json():
+    from lifecycle.status.render_html import label_value
+
+    digest = "sha256:" + "b" * 64
+    html = label_value('{"reg.example/debian:12": "%s"}' % digest)
+    assert "{" not in html and f'title="{digest}">sha256:bbbbbbbbbbbb</code>' in html
+    assert 'title="reg.example/debian:12">reg.example/debian:12</code>: ' in html
+    assert label_value("plain") == '<code class="id" tabindex="0" title="plain">plain</code>'

@@ -122,6 +122,18 @@ def _table(rows: Iterable[Iterable[str]], headers: Iterable[str], caption: str, 
             f"<tbody>{body}</tbody></table>")
 
 
+def label_value(value: str) -> str:
+    """A label whose value is a JSON object (the recorded bases) as one "key: value" line per entry."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not data:
+        return ident(value)
+    return "<br>".join(f"{ident(str(k))}: {ident(str(v), short_digest(str(v)) if str(v).startswith('sha256:') else None)}"
+                       for k, v in data.items())
+
+
 def image_history(image: ImageStatus, rollouts: Iterable[Rollout]) -> str:
     """The recent rollouts that touched this image: promoted it, held it, or the revert that holds it."""
     mine = []
@@ -168,7 +180,7 @@ def detail_panel(image: ImageStatus, rollouts: Iterable[Rollout] = ()) -> str:
                     e(t.get("cleanup"))]
                    for t in image.tags[:MAX_TAGS]), ("tag", "digest", "kind", "built", "cleanup"),
                   f"Tags ({len(image.tags)}{', first ' + str(MAX_TAGS) + ' shown' if len(image.tags) > MAX_TAGS else ''})")
-    labels = _table(([f"<code>{e(k)}</code>", f"<code>{e(v)}</code>"] for k, v in image.labels.items()),
+    labels = _table(([f"<code>{e(k)}</code>", label_value(v)] for k, v in image.labels.items()),
                     ("label", "value"), "Labels of the served digest")
     consumers = _table(([e(c.repository), _where(c.file, c.line, c.url), e(c.klass), f"<code>{e(c.reference)}</code>"]
                         for c in image.references), ("repository", "file:line", "class", "reference"), "Consumers")
