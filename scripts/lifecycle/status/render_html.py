@@ -197,7 +197,7 @@ def hold_note(image: ImageStatus) -> str:
     commit = (f' <span class="revert">{ident(revert.sha, revert.sha[:10], copy=True)} {e(revert.subject)}</span>'
               if revert else "")
     return (f'<p class="hold-reason" role="note"><span aria-hidden="true">{ICONS["held"]}</span> '
-            f'<strong>Held:</strong> <span class="step">{e(hold_step(image))}</span>{commit}<br>'
+            f'<strong>Held:</strong> <span class="step">{e(hold_step(image).removeprefix("held: "))}</span>{commit}<br>'
             f'<span class="reason">{e(image.hold)}</span></p>')
 
 
