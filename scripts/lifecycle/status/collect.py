@@ -180,6 +180,7 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
             image.next_step = next_step(image)
             if image.staging.digest and image.staging.digest != image.latest.digest:
                 image.changes = image_diff(ops, git.main_ws, client, image.tagbase)
+        fleet.requests = dict(client.stats)  # every read of the run, the shared tags' and diffs' included
         return fleet
     finally:
         client.close()
