@@ -12,6 +12,9 @@ Times `collect_status` (what `lifecycle status` does: holds, LKG, stale on both 
 consumers) and renders the HTML page; counts its registry requests; then the same with `--no-cleanup`. The same run times the separate
 library calls a person would otherwise run (stale --channel staging, stale --channel latest, lkg, cleanup),
 each with its own client, as the baseline: the ratio is what sharing one snapshot saves.
+
+Then tests/bench/status_page.py: 250 images of mixed states (held, stale, pending, current, ...) rendered and
+opened in headless chromium: render time, page size, load, filter, state filter and sorts in the browser.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from lifecycle.catalogue.workspace import Workspace  # noqa: E402
 from tests.fixtures.gitrepo import make_repo  # noqa: E402
 from tests.fixtures.images import make_layer, push_image  # noqa: E402
 from tests.fixtures.registry import start_registry  # noqa: E402
+from tests.bench import status_page  # noqa: E402
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 27, tzinfo=UTC)
@@ -191,6 +195,7 @@ def main() -> None:
                   f"{total / base_total:.2f}x the requests")
     finally:
         server.stop()
+    status_page.run(250)  # the page in a browser: a mix of states the generated fleet above does not have
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ def test_status_from_a_real_cycle(origin, client, state):
         assert image.lkg_digest == v4[tagbase]
         assert image.latest.reasons == ["no base digest recorded in its labels"]
     assert images[CHILD].consumers == {"pinned": 1}
+    changes = images[PARENT].changes  # what the next rollout brings -latest's consumers
+    assert changes is not None and [c.sha for c in changes.commits] == [state["git"]["c4"]]
+    assert (changes.latest, changes.staging) == (v3[PARENT], v4[PARENT]) and changes.packages is None
+    assert images[SOLO].changes is not None and [c.sha for c in images[SOLO].changes.commits] == [state["git"]["c2"]]
     assert {t["tag"] for t in images[PARENT].tags} >= {PARENT, f"{PARENT}-latest", f"{PARENT}-staging"}
 
     sha = state["git"]
@@ -136,3 +140,25 @@ def test_without_cleanup_the_requests_are_about_stales(origin, client, state):
     tags = client.tags(origin.repository)
     assert fleet.requests.get("HEAD", 0) == len(fleet.images) + 1 < len(tags) == full.requests["HEAD"]
     assert sum(fleet.requests.values()) <= 6 * len(fleet.images)
+
+
+def test_diff_lists_what_the_next_rollout_changes(origin, client, state, tmp_path):
+    """`status --diff IMAGE`: -latest (built from c3) against -staging (c4): the commit touching the parent's
+    files; a held image's -staging is not what the rollout promotes, but the diff still says what differs."""
+    sha, v3, v4 = state["git"], state["v3"], state["v4"]
+    run = [sys.executable, "-m", "lifecycle", "status", "--repo", str(origin.agent)]
+    done = subprocess.run([*run, "-o", "json", "--diff", CHILD], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["latest"], data["staging"]) == (v3[CHILD], v4[CHILD]) and not data["same"]
+    assert (data["latest_revision"], data["staging_revision"]) == (sha["c3"], sha["c4"])
+    assert [c["sha"] for c in data["commits"]] == [sha["c4"]]  # parent v3: CHILD builds on PARENT
+    assert data["commits"][0]["subject"] == "parent v3"
+    assert data["bases"] == [] and data["packages"] is None  # synthetic images record no base
+
+    table = subprocess.run([*run, "--diff", PARENT], capture_output=True, text=True, timeout=300)
+    assert table.returncode == 0, table.stderr
+    assert sha["c4"][:10] in table.stdout and "parent v3" in table.stdout and "OS packages: not read" in table.stdout
+
+    bad = subprocess.run([*run, "--diff", "no-such-image"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "'no-such-image'" in bad.stderr and "manifests/images.yml" in bad.stderr

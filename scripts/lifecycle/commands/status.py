@@ -11,7 +11,9 @@ from lifecycle.cleanup.rules import Usage, load_usage, parse_iso
 from lifecycle.commands.options import git_options, insecure_option, output_option, repo_option, reporter
 from lifecycle.production.gitops import GitOps
 from lifecycle.registry.pool import RegistryPool
+from lifecycle.output import Reporter, short_digest
 from lifecycle.status.collect import check_link_template, collect_status
+from lifecycle.status.diff import image_diff
 from lifecycle.status.render_html import write_page
 from lifecycle.status.render_text import floating_hold_rows, headline, image_row, markdown_summary, rollout_rows
 
@@ -35,9 +37,11 @@ from lifecycle.status.render_text import floating_hold_rows, headline, image_row
 @click.option("--no-cleanup", "skip_cleanup", is_flag=True,
               help="Skip the cleanup plan and its one HEAD per tag (then about the requests of `stale`).")
 @click.option("--now", "now_text", metavar="ISO", help="Evaluate ages at this time (default: now, UTC).")
+@click.option("--diff", "diff_image", metavar="IMAGE",
+              help="Only what IMAGE's consumers get at the next rollout: -latest against -staging (commits, bases).")
 def status(repo: Path, output: str, insecure: tuple[str, ...], remote: str, main_branch: str, production: str,
            usage_file: Path | None, link_template: str | None, html_path: Path | None, summary_path: Path | None,
-           rollouts: int, skip_cleanup: bool, now_text: str | None) -> None:
+           rollouts: int, skip_cleanup: bool, now_text: str | None, diff_image: str | None) -> None:
     """Every image at a glance: channels, holds, LKG, stale reasons, end of life, consumers, cleanup."""
     out = reporter(output)
     check_link_template(link_template)  # bad input: exit 2 before any request
@@ -45,6 +49,9 @@ def status(repo: Path, output: str, insecure: tuple[str, ...], remote: str, main
     now = parse_iso(now_text, "--now")
     ops = GitOps(repo, remote, main_branch, production)
     ops.fetch()
+    if diff_image:
+        print_diff(out, output, ops, tuple(insecure), diff_image)
+        return
     with RegistryPool(tuple(insecure)) as pool:
         fleet = collect_status(ops, pool, usage=usage, now=now, link_template=link_template, rollouts=rollouts,
                                cleanup=not skip_cleanup)
@@ -68,3 +75,23 @@ def status(repo: Path, output: str, insecure: tuple[str, ...], remote: str, main
         out.table(floating_hold_rows(fleet), title="Floating tags held")
         out.write("\n")
     out.table(rollout_rows(fleet), title=f"Recent rollouts on {production}")
+
+
+def print_diff(out: Reporter, output: str, ops: GitOps, insecure: tuple[str, ...], tagbase: str) -> None:
+    ws = ops.workspace(ops.main_head())
+    with RegistryPool(insecure) as pool:
+        diff = image_diff(ops, ws, pool.get(ws.catalog.registry), tagbase)
+    if output == "json":
+        out.write(json.dumps(diff.to_dict(), indent=2) + "\n")
+        return
+    head = (f"{tagbase}: -latest {short_digest(diff.latest) or 'not published'} "
+            f"({(diff.latest_revision or 'no revision')[:10]}) -> -staging {short_digest(diff.staging) or 'not published'} "
+            f"({(diff.staging_revision or 'no revision')[:10]})")
+    out.table([{"commit": c.sha[:10], "time": c.time, "author": c.author, "subject": c.subject} for c in diff.commits],
+              title=head + " — commits touching its files")
+    out.write("\n")
+    out.table([{"base": b.reference, "latest": short_digest(b.latest), "staging": short_digest(b.staging)}
+               for b in diff.bases], title="Base digests that change")
+    out.write("\n")
+    out.write(("OS packages: not read (publish records no package list)\n")
+              + (f"{diff.note}\n" if diff.note else ""))

@@ -27,11 +27,14 @@ from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_defi
 from lifecycle.production.lkg import resolver_for
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
-from lifecycle.status.history import recent_rollouts
+from lifecycle.status.diff import image_diff
+from lifecycle.status.history import hold_reverts, recent_rollouts
 from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE as STALE_STATE, UNPUBLISHED, ChannelState,
                                    FloatingTagHold,
                                     Consumer, FleetStatus, ImageStatus)
+from lifecycle.status.next_step import next_step
 from lifecycle.status.reads import SnapshotClient
+from lifecycle.status.shared import shared_status
 from lifecycle.catalogue.workspace import Workspace
 
 LINK_FIELDS = {"repository", "file", "line"}
@@ -58,11 +61,14 @@ def _channel(entry: StaleEntry, now: dt.datetime) -> ChannelState:
     return ChannelState(entry.tag, entry.digest, entry.created, age, entry.status, list(entry.reasons))
 
 
-def _state(hold: str | None, eol_passed: bool, latest: ChannelState, staging: ChannelState, in_sync: bool) -> str:
+def _state(hold: str | None, eol_passed: bool, latest: ChannelState, staging: ChannelState, in_sync: bool,
+           in_production: bool = True) -> str:
     if hold:
         return HELD
     if eol_passed:
         return EOL
+    if latest.digest is None and not in_production and staging.digest is not None:
+        return PENDING  # new on main, built: the next rollout gives it its first -latest
     if latest.digest is None:
         return UNPUBLISHED
     if latest.stale in (STALE, REBUILD):
@@ -186,6 +192,14 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
                          link_template, cleanup)
         fleet.rollouts = recent_rollouts(ops, git.production, git.main, rollouts)
         fleet.floating_holds = floating_holds(ops, git, (now or dt.datetime.now(dt.timezone.utc)).date())
+        fleet.shared = shared_status(git.main_ws.catalog, client, fleet.images)
+        reverts = hold_reverts(ops, git.production, git.holds)
+        for image in fleet.images:
+            image.revert = reverts.get(image.tagbase) if image.hold else None
+            image.next_step = next_step(image)
+            if image.staging.digest and image.staging.digest != image.latest.digest:
+                image.changes = image_diff(ops, git.main_ws, client, image.tagbase)
+        fleet.requests = dict(client.stats)  # every read of the run, the shared tags' and diffs' included
         return fleet
     finally:
         client.close()
@@ -221,8 +235,9 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
     for tagbase in main_ws.order():
         spec = catalog.image(tagbase)
         st = _channel(staging[tagbase], now)
-        lt = _channel(latest[tagbase], now) if tagbase in latest else _channel(
-            StaleEntry(tagbase, spec.latest_tag(), "not published", reasons=["not in production's catalogue"]), now)
+        in_production = tagbase in latest
+        lt = _channel(latest[tagbase], now) if in_production else _channel(
+            StaleEntry(tagbase, spec.latest_tag(), "not published"), now)
         main_def, prod_def = main_ws.definitions.get(tagbase), prod_ws.definitions.get(tagbase)
         hold = holds.get(tagbase)
         lkg = lkgs.get(tagbase)
@@ -232,7 +247,8 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
         refs = consumers.get(tagbase, [])
         mine = [r for r in tags.get(tagbase, []) if r.candidate]
         images.append(ImageStatus(
-            tagbase=tagbase, state=_state(hold.reason if hold else None, eol_passed, lt, st, main_def == prod_def),
+            tagbase=tagbase,
+            state=_state(hold.reason if hold else None, eol_passed, lt, st, main_def == prod_def, in_production),
             platform=str(spec.platform), folder=spec.folder, owners=list(spec.owners),
             eol=spec.eol.isoformat() if spec.eol else None, eol_passed=eol_passed, staging=st, latest=lt,
             main_definition=main_def, production_definition=prod_def, in_sync=main_def == prod_def,
@@ -241,6 +257,7 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
             lkg_reason=lkg.reason if lkg else "not in the catalogue the next rollout promotes",
             labels=dict(sorted(labels.items())), tags=[r.as_row() for r in tags.get(tagbase, [])],
             consumers=dict(sorted(Counter(c.klass for c in refs).items())), references=refs,
-            cleanup_candidates=[r.tag for r in mine], cleanup_deletes=[r.tag for r in mine if r.cleanup == DELETE]))
+            cleanup_candidates=[r.tag for r in mine], cleanup_deletes=[r.tag for r in mine if r.cleanup == DELETE],
+            in_production=in_production))
     return FleetStatus(iso(now) or "", catalog.registry, catalog.sole_repository(), git.main, git.production, git.promoted,
                        images, [], usage.path, dict(client.stats), cleanup_checked=cleanup)

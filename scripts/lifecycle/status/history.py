@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from lifecycle.production.gitops import REVERT_MARK, GitOps
-from lifecycle.status.model import Rollout
+from lifecycle.production.gitops import REVERT_MARK, GitOps, Hold
+from lifecycle.status.model import RevertCommit, Rollout
 
 PROMOTED_HEAD = "Promoted (latest moves):"
 HELD_HEAD = "Held (production keeps its files):"
@@ -49,3 +49,38 @@ def recent_rollouts(ops: GitOps, production: str, main: str, count: int = 12, wa
         if len(events) >= count:
             break
     return events
+
+
+def utc_time(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def hold_reverts(ops: GitOps, production: str, holds: dict[str, Hold], walk: int = 200) -> dict[str, RevertCommit]:
+    """tagbase -> the production commit that made it held: the newest commit on production's first-parent
+    line that changed its definition (rollouts that held it since keep it, so they are passed over); a
+    child held with its parent gets the parent's. Read from git because a Hold does not carry it;
+    definitions are compared, not messages, so a hand-edited revert is judged by what it did."""
+    wanted = {t for t, h in holds.items() if h.parent is None}
+    found: dict[str, RevertCommit] = {}
+    definitions: dict[str, dict[str, str]] = {}
+
+    def defs(sha: str) -> dict[str, str]:
+        if sha not in definitions:
+            definitions[sha] = ops.workspace(sha).definitions
+        return definitions[sha]
+
+    for sha in ops.first_parent(production, walk) if wanted else []:
+        commit = ops.repo.commit(sha)
+        if not commit.parents:
+            break
+        before, after = defs(commit.parents[0].hexsha), defs(sha)
+        for tagbase in sorted(wanted - set(found)):
+            if after.get(tagbase) != before.get(tagbase):
+                found[tagbase] = RevertCommit(sha, str(commit.author.name), str(commit.author.email),
+                                              utc_time(commit.authored_date), str(commit.summary))
+        if len(found) == len(wanted):
+            break
+    for tagbase, hold in holds.items():
+        if hold.parent is not None and hold.parent in found:
+            found[tagbase] = found[hold.parent]
+    return found

@@ -41,6 +41,49 @@ class Consumer:
 
 
 @dataclass
+class RevertCommit:
+    """The production commit that made an image held (history.hold_reverts)."""
+
+    sha: str
+    author: str
+    email: str
+    time: str                     # authored (ISO, UTC)
+    subject: str
+
+
+@dataclass
+class DiffCommit:
+    sha: str
+    subject: str
+    author: str
+    time: str
+
+
+@dataclass
+class BaseChange:
+    reference: str
+    latest: str | None            # digest -latest's build recorded (None: not recorded)
+    staging: str | None
+
+
+@dataclass
+class ImageDiff:
+    tagbase: str
+    latest: str | None            # digests
+    staging: str | None
+    latest_revision: str | None   # the main commit each was built from (revision label)
+    staging_revision: str | None
+    same: bool                    # -staging serves what -latest serves: the next rollout changes nothing
+    commits: list[DiffCommit] = field(default_factory=list)
+    bases: list[BaseChange] = field(default_factory=list)
+    packages: list[dict[str, Any]] | None = None   # not read (status/diff.py)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class ImageStatus:
     tagbase: str
     state: str
@@ -64,6 +107,10 @@ class ImageStatus:
     references: list[Consumer]
     cleanup_candidates: list[str]       # tags old enough to go by the rules
     cleanup_deletes: list[str]          # of them, those the next cleanup would delete
+    in_production: bool = True          # in production's catalogue
+    revert: RevertCommit | None = None  # for a held image: the commit on production that holds it
+    next_step: str = ""                 # what happens next, in words (status/next_step.py)
+    changes: ImageDiff | None = None    # -latest against -staging when they differ (status/diff.py)
 
     @property
     def stale_reasons(self) -> list[str]:
@@ -101,6 +148,30 @@ class FloatingTagHold:
 
 
 @dataclass
+class SharedChild:
+    """One manifest an index serves: its platform, and the member whose channel digest it is."""
+
+    platform: str
+    digest: str
+    tagbase: str | None           # None: no member's channel tag has this digest (the index lags behind)
+
+
+@dataclass
+class SharedTagStatus:
+    """A shared tag (status/shared.py): `<tag>-staging` and `<tag>-latest`, and an index's children."""
+
+    tag: str
+    kind: str                     # index (multi-platform) | retag (one further name for one image)
+    members: list[str]
+    state: str                    # the most urgent of its members' states
+    staging: str | None           # digests
+    latest: str | None
+    staging_children: list[SharedChild] = field(default_factory=list)
+    latest_children: list[SharedChild] = field(default_factory=list)
+    in_step: bool = True          # each -latest child is its member's -latest digest (retag: the same digest)
+
+
+@dataclass
 class FleetStatus:
     generated: str
     registry: str
@@ -114,6 +185,7 @@ class FleetStatus:
     requests: dict[str, int]      # registry requests sent, by method
     cleanup_checked: bool = True  # False: --no-cleanup (no cleanup plan, no digest per tag)
     floating_holds: list[FloatingTagHold] = field(default_factory=list)
+    shared: list[SharedTagStatus] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for i in self.images if i.state == s) for s in STATES}

@@ -10,22 +10,23 @@ escaped so no value can close the element.
 from __future__ import annotations
 
 import json
-from html import escape
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
 from lifecycle.output import short_digest
-from lifecycle.status.model import STATE_TEXT, STATES, FleetStatus, ImageStatus
+from lifecycle.status.model import STATE_TEXT, STATES, ChannelState, FleetStatus, ImageStatus, Rollout
+from lifecycle.status.next_step import hold_step, short_reason
+from lifecycle.status.page_assets import CSS, JS
+from lifecycle.status.page_parts import badge, e, ident, relative
+from lifecycle.status.render_changes import changes_block
+from lifecycle.status.render_shared import shared_table
 from lifecycle.status.render_text import ICONS
 
 MAX_TAGS = 60  # per detail panel; the JSON has them all
 
-COLUMNS = ("Image", "State", "Staging", "Latest", "Prod = main", "Hold", "LKG", "Stale reasons", "End of life",
-           "Consumers", "Cleanup")
-
-
-def e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
+COLUMNS = ("Image", "State", "Next step", "Staging", "Latest", "Prod=main", "LKG", "Stale", "EOL", "Consumers",
+           "Cleanup")
 
 
 def json_for_script(data: Any) -> str:
@@ -44,55 +45,61 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
-def badge(state: str) -> str:
-    return (f'<span class="badge state-{e(state)}" title="{e(STATE_TEXT.get(state, state))}">'
-            f'<span class="icon" aria-hidden="true">{ICONS.get(state, "?")}</span> {e(state)}</span>')
-
-
 def _td(text: str, sort: Any = None, cls: str = "") -> str:
     attrs = (f' data-sort="{e(sort)}"' if sort is not None else "") + (f' class="{cls}"' if cls else "")
     return f"<td{attrs}>{text}</td>"
 
 
-def _channel_cell(digest: str | None, age: int | None) -> str:
-    if not digest:
+def served_tag(image: ImageStatus, channel: ChannelState) -> str | None:
+    """The immutable tag of the digest a channel serves (from the tag rows: known when cleanup was checked)."""
+    return next((t["tag"] for t in image.tags if t.get("kind") == "immutable" and t.get("digest") == channel.digest
+                 and channel.digest), None)
+
+
+def _channel_cell(image: ImageStatus, channel: ChannelState) -> str:
+    if not channel.digest:
         return '<span class="muted">not published</span>'
-    age_text = f' <span class="age">{age}d</span>' if age is not None else ""
-    return f'<code title="{e(digest)}">{e(short_digest(digest))}</code>{age_text}'
+    tag = served_tag(image, channel)
+    shown = ident(tag) if tag else ident(channel.digest, short_digest(channel.digest))
+    return f"{shown} {relative(channel.created, channel.age_days)}"
 
 
 def _cleanup_cell(image: ImageStatus, checked: bool) -> str:
     if not checked:
         return '<span class="muted">not checked</span>'
-    if not image.cleanup_candidates:
-        return ""
-    return (f'<span title="{len(image.cleanup_deletes)} tag(s) the next cleanup deletes, of '
-            f'{len(image.cleanup_candidates)} old enough to go">{len(image.cleanup_deletes)} of '
-            f'{len(image.cleanup_candidates)}</span>')
+    if not image.cleanup_deletes:
+        kept = len(image.cleanup_candidates)
+        return (f'<span class="muted" title="{kept} old tag(s) kept by a rule; see the details">nothing to delete</span>'
+                if kept else '<span class="muted">nothing to delete</span>')
+    return (f'<span title="{e(", ".join(image.cleanup_deletes))}">{len(image.cleanup_deletes)} to delete</span>')
 
 
 def _search_text(image: ImageStatus) -> str:
-    parts = [image.tagbase, image.state, image.hold, image.lkg_tag, image.lkg_reason, image.eol, image.platform,
+    parts = [image.tagbase, image.state, image.next_step, image.hold, image.lkg_tag, image.lkg_reason, image.eol, image.platform,
              " ".join(image.owners), " ".join(image.stale_reasons), " ".join(image.consumers),
-             image.staging.digest, image.latest.digest]
+             image.staging.digest, image.latest.digest, image.revert.sha if image.revert else None]
     return " ".join(p for p in parts if p).lower()
 
 
-def image_row(index: int, image: ImageStatus, cleanup_checked: bool = True) -> str:
+def image_row(index: int, image: ImageStatus, cleanup_checked: bool = True, rollouts: Iterable[Rollout] = ()) -> str:
     detail = f"detail-{index}"
     consumers = ", ".join(f"{e(k)} {v}" for k, v in image.consumers.items())
     total_consumers = sum(image.consumers.values())
-    stale = "<br>".join(e(r) for r in image.stale_reasons)
+    reasons = {}
+    for reason in image.stale_reasons:
+        channels, _, text = reason.partition(": ")
+        reasons.setdefault(f"{channels}: {short_reason(text)}", []).append(reason)
+    stale = "<br>".join(f'<span title="{e("; ".join(full))}">{e(short)}</span>' for short, full in reasons.items())
     cells = [
         _td(badge(image.state), STATES.index(image.state) if image.state in STATES else 99),
-        _td(_channel_cell(image.staging.digest, image.staging.age_days),
-            image.staging.age_days if image.staging.age_days is not None else 1_000_000),
-        _td(_channel_cell(image.latest.digest, image.latest.age_days),
-            image.latest.age_days if image.latest.age_days is not None else 1_000_000),
+        _td(e(image.next_step), cls="step hold" if image.hold else "step"),
+        _td(_channel_cell(image, image.staging),
+            image.staging.age_days if image.staging.age_days is not None else 1_000_000, "nowrap"),
+        _td(_channel_cell(image, image.latest),
+            image.latest.age_days if image.latest.age_days is not None else 1_000_000, "nowrap"),
         _td("yes" if image.in_sync else "<strong>no</strong>", 1 if image.in_sync else 0),
-        _td(e(image.hold) if image.hold else "", cls="hold" if image.hold else ""),
-        _td(f'<code title="{e(image.lkg_digest)}">{e(image.lkg_tag)}</code>' if image.lkg_tag
-            else f'<span class="muted">{e(image.lkg_reason)}</span>'),
+        _td(ident(image.lkg_digest, image.lkg_tag) if image.lkg_tag
+            else f'<span class="muted">{e(image.lkg_reason)}</span>', cls="nowrap"),
         _td(stale, len(image.stale_reasons)),
         _td(e(image.eol) + (" (passed)" if image.eol_passed else ""), image.eol or "9999"),
         _td(consumers, total_consumers),
@@ -100,10 +107,10 @@ def image_row(index: int, image: ImageStatus, cleanup_checked: bool = True) -> s
     ]
     head = (f'<tr class="image-row" data-image="{e(image.tagbase)}" data-state="{e(image.state)}" '
             f'data-search="{e(_search_text(image))}">'
-            f'<th scope="row" data-sort="{e(image.tagbase)}"><button type="button" class="toggle" '
+            f'<th scope="row" data-sort="{e(image.tagbase)}" class="nowrap"><button type="button" class="toggle" '
             f'aria-expanded="false" aria-controls="{detail}">{e(image.tagbase)}</button></th>{"".join(cells)}</tr>')
     return head + (f'<tr class="detail-row" id="{detail}" data-image="{e(image.tagbase)}">'
-                   f'<td colspan="{len(COLUMNS)}">{detail_panel(image)}</td></tr>')
+                   f'<td colspan="{len(COLUMNS)}">{detail_panel(image, rollouts)}</td></tr>')
 
 
 def _table(rows: Iterable[Iterable[str]], headers: Iterable[str], caption: str, cls: str = "") -> str:
@@ -115,36 +122,83 @@ def _table(rows: Iterable[Iterable[str]], headers: Iterable[str], caption: str, 
             f"<tbody>{body}</tbody></table>")
 
 
-def detail_panel(image: ImageStatus) -> str:
+def label_value(value: str) -> str:
+    """A label whose value is a JSON object (the recorded bases) as one "key: value" line per entry."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not data:
+        return ident(value)
+    return "<br>".join(f"{ident(str(k))}: {ident(str(v), short_digest(str(v)) if str(v).startswith('sha256:') else None)}"
+                       for k, v in data.items())
+
+
+def image_history(image: ImageStatus, rollouts: Iterable[Rollout]) -> str:
+    """The recent rollouts that touched this image: promoted it, held it, or the revert that holds it."""
+    mine = []
+    for r in rollouts:
+        if image.tagbase in r.promoted:
+            what = "promoted"
+        elif image.tagbase in r.held:
+            what = "held"
+        elif r.kind == "reverted" and image.revert is not None and r.sha == image.revert.sha:
+            what = "reverted"
+        else:
+            continue
+        mine.append([e(what), ident(r.sha, r.sha[:10]), relative_time(r.time), e(r.subject)])
+    return _table(mine, ("what", "commit", "when", "subject"), "Recent rollouts that touched it", "history")
+
+
+def relative_time(iso: str) -> str:
+    return f'<time datetime="{e(iso)}" title="{e(iso)}">{e(iso[:10])}</time>'
+
+
+def detail_panel(image: ImageStatus, rollouts: Iterable[Rollout] = ()) -> str:
     facts = [
         ("State", badge(image.state) + f" {e(STATE_TEXT.get(image.state, ''))}"),
         ("Platform", e(image.platform)), ("Folder", f"<code>{e(image.folder)}</code>"),
         ("Owners", e(", ".join(image.owners))),
         ("End of life", e(image.eol or "none") + (" (passed)" if image.eol_passed else "")),
-        ("Definition on main", f"<code>{e(image.main_definition)}</code>"),
-        ("Definition on production", f"<code>{e(image.production_definition)}</code>"),
-        ("LKG", (f"<code>{e(image.lkg_tag)}</code> <code>{e(image.lkg_digest)}</code>" if image.lkg_digest
+        ("Next step", e(image.next_step)),
+        ("Definition on main", ident(image.main_definition, copy=True)),
+        ("Definition on production", ident(image.production_definition, copy=True)
+         if image.production_definition else "not in production's catalogue"),
+        ("LKG", (f"{ident(image.lkg_tag)} {ident(image.lkg_digest, copy=True)}" if image.lkg_digest
                  else e(image.lkg_reason))),
     ]
     for channel in (image.staging, image.latest):
-        value = (f"<code>{e(channel.digest)}</code> built {e(channel.created)} ({channel.age_days} days ago)"
-                 if channel.digest else "not published")
+        tag = served_tag(image, channel)
+        value = (f"{ident(tag) + ' ' if tag else ''}{ident(channel.digest, copy=True)} built "
+                 f"{relative(channel.created, channel.age_days)}" if channel.digest else "not published")
         facts.append((channel.tag, value + f" &middot; {e(channel.stale)}"))
     dl = "".join(f"<dt>{e(k)}</dt><dd>{v}</dd>" for k, v in facts)
-    hold = (f'<p class="hold-reason" role="note"><span aria-hidden="true">{ICONS["held"]}</span> '
-            f"<strong>Held:</strong> <span class=\"reason\">{e(image.hold)}</span></p>" if image.hold else "")
+    hold = hold_note(image)
     stale = ("<h4>Stale reasons</h4><ul class=\"stale-reasons\">"
              + "".join(f"<li>{e(r)}</li>" for r in image.stale_reasons) + "</ul>") if image.stale_reasons else ""
-    tags = _table(([f"<code>{e(t['tag'])}</code>", f"<code title=\"{e(t['digest'])}\">{e(short_digest(t['digest']))}"
-                    f"</code>", e(t["kind"]), e(t.get("built")), e(t.get("cleanup"))]
+    tags = _table(([ident(t["tag"]), ident(t["digest"], short_digest(t["digest"])), e(t["kind"]), e(t.get("built")),
+                    e(t.get("cleanup"))]
                    for t in image.tags[:MAX_TAGS]), ("tag", "digest", "kind", "built", "cleanup"),
                   f"Tags ({len(image.tags)}{', first ' + str(MAX_TAGS) + ' shown' if len(image.tags) > MAX_TAGS else ''})")
-    labels = _table(([f"<code>{e(k)}</code>", f"<code>{e(v)}</code>"] for k, v in image.labels.items()),
+    labels = _table(([f"<code>{e(k)}</code>", label_value(v)] for k, v in image.labels.items()),
                     ("label", "value"), "Labels of the served digest")
     consumers = _table(([e(c.repository), _where(c.file, c.line, c.url), e(c.klass), f"<code>{e(c.reference)}</code>"]
                         for c in image.references), ("repository", "file:line", "class", "reference"), "Consumers")
     return (f'<div class="detail" role="region" aria-label="{e(image.tagbase)} details">'
-            f"<h3>{e(image.tagbase)}</h3>{hold}<dl>{dl}</dl>{stale}{consumers}{tags}{labels}</div>")
+            f"<h3>{e(image.tagbase)}</h3>{hold}<dl>{dl}</dl>{changes_block(image)}{stale}"
+            f"{image_history(image, rollouts)}{consumers}{tags}{labels}</div>")
+
+
+def hold_note(image: ImageStatus) -> str:
+    """The one place a hold is rendered: the commit that holds it, how to lift it, and the rollout's reason."""
+    if not image.hold:
+        return ""
+    revert = image.revert
+    commit = (f' <span class="revert">{ident(revert.sha, revert.sha[:10], copy=True)} {e(revert.subject)}</span>'
+              if revert else "")
+    return (f'<p class="hold-reason" role="note"><span aria-hidden="true">{ICONS["held"]}</span> '
+            f'<strong>Held:</strong> <span class="step">{e(hold_step(image).removeprefix("held: "))}</span>{commit}<br>'
+            f'<span class="reason">{e(image.hold)}</span></p>')
 
 
 def _where(file: str, line: int | None, url: str | None) -> str:
@@ -167,7 +221,7 @@ def rollouts_table(status: FleetStatus) -> str:
 def floating_holds_section(status: FleetStatus) -> str:
     if not status.floating_holds:
         return ""
-    rows = [[f"<code>{e(h.tag)}</code>", e(h.serving or ""), e(h.wanted or ""), e(h.reason), e(h.until or "")]
+    rows = [[ident(h.tag), ident(h.serving or ""), ident(h.wanted or ""), e(h.reason), e(h.until or "")]
             for h in status.floating_holds]
     table = _table(rows, ("floating tag", "serving", "wanted", "reason", "possible from"),
                    "Floating tags the next rollout keeps on production's target", "floating-holds")
@@ -177,11 +231,13 @@ def floating_holds_section(status: FleetStatus) -> str:
 
 def summary_strip(status: FleetStatus) -> str:
     counts = status.counts()
-    items = "".join(f'<li class="state-{s}"><span class="icon" aria-hidden="true">{ICONS[s]}</span> '
-                    f'<span class="count">{counts[s]}</span> <span class="label">{e(s)}</span></li>' for s in STATES)
+    items = "".join(f'<li><button type="button" class="state-{s}{" zero" if not counts[s] else ""}" '
+                    f'data-state-filter="{s}" aria-pressed="false" aria-controls="fleet" title="show only {s} images">'
+                    f'<span class="icon" aria-hidden="true">{ICONS[s]}</span> <span class="count">{counts[s]}</span> '
+                    f'<span class="label">{e(s)}</span></button></li>' for s in STATES)
     totals = status.totals()
-    cleanup = (f'{totals["cleanupDeletes"]} tags the next cleanup deletes ({totals["cleanupCandidates"]} candidates)'
-               if status.cleanup_checked else "cleanup not checked")
+    cleanup = (f'{totals["cleanupDeletes"]} tags the next cleanup deletes (of {totals["cleanupCandidates"]} old '
+               f'enough to go by the rules; the others a rule keeps)' if status.cleanup_checked else "cleanup not checked")
     return (f'<ul class="summary" aria-label="Images by state">{items}</ul>'
             f'<p class="totals">{totals["images"]} images, {totals["tags"]} tags, {totals["consumers"]} consumer '
             f'references, {cleanup}; {totals["requests"]} registry requests.</p>')
@@ -190,14 +246,16 @@ def summary_strip(status: FleetStatus) -> str:
 def render_page(status: FleetStatus) -> str:
     head = "".join(f'<th scope="col" aria-sort="none"><button type="button" data-col="{i}">{e(c)}'
                    f'<span class="arrow" aria-hidden="true"></span></button></th>' for i, c in enumerate(COLUMNS))
-    rows = "".join(image_row(i, image, status.cleanup_checked) for i, image in enumerate(status.images))
+    rows = "".join(image_row(i, image, status.cleanup_checked, status.rollouts)
+                   for i, image in enumerate(status.images))
     title = f"Image status: {status.registry}/{status.repository}"
     return PAGE.format(
         title=e(title), css=CSS, js=JS, summary=summary_strip(status), head=head, rows=rows,
-        count=len(status.images), floating=floating_holds_section(status), rollouts=rollouts_table(status), data=json_for_script(status.to_dict()),
+        count=len(status.images), floating=floating_holds_section(status), rollouts=rollouts_table(status),
+        shared=shared_table(status), data=json_for_script(status.to_dict()),
         meta=(f"main <code>{e(status.main[:10])}</code> &middot; production <code>{e(status.production[:10])}</code>"
               f" &middot; last promoted <code>{e((status.promoted or 'none')[:10])}</code> &middot; as of "
-              f"{e(status.generated)}" + (f" &middot; consumers from {e(status.usage_file)}" if status.usage_file
+              f"{e(re.sub(r'[.][0-9]+', '', status.generated))}" + (f" &middot; consumers from {e(Path(status.usage_file).name)}" if status.usage_file
                                           else "")))
 
 
@@ -228,120 +286,11 @@ PAGE = """<!DOCTYPE html>
 <table id="fleet"><caption>One row per image; select an image's name for its details. Column buttons sort.</caption>
 <thead><tr>{head}</tr></thead>
 <tbody>{rows}</tbody></table></section>
+<section aria-labelledby="shared-heading"><h2 id="shared-heading">Shared tags</h2>{shared}</section>
 {floating}<section aria-labelledby="rollouts-heading"><h2 id="rollouts-heading">Recent rollouts</h2>{rollouts}</section>
 </main>
 <script type="application/json" id="status-data">{data}</script>
 <script>{js}</script>
 </body>
 </html>
-"""
-
-CSS = """
-:root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--head:#f6f8fa;
---held:#8250df;--eol:#a40e26;--unpublished:#6e7781;--stale:#bc4c00;--pending:#0969da;--current:#1a7f37}
-*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);
-background:var(--bg);margin:0;padding:1rem 1.5rem}h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;
-margin:1.4rem 0 .5rem}h3{margin:.2rem 0 .6rem}h4{margin:.8rem 0 .3rem}.meta,.muted,.totals{color:var(--muted)}
-code{font:12px ui-monospace,"DejaVu Sans Mono",monospace;word-break:break-all}
-.summary{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;padding:0;margin:0}
-.summary li{border:1px solid var(--line);border-left:6px solid;border-radius:6px;padding:.4rem .8rem;min-width:8rem}
-.summary .count{font-size:1.4rem;font-weight:600}
-.state-held{border-color:var(--held)!important;color:var(--held)}.state-eol{border-color:var(--eol)!important;color:var(--eol)}
-.state-unpublished{border-color:var(--unpublished)!important;color:var(--unpublished)}
-.state-stale{border-color:var(--stale)!important;color:var(--stale)}.state-pending{border-color:var(--pending)!important;color:var(--pending)}
-.state-current{border-color:var(--current)!important;color:var(--current)}
-.badge{display:inline-block;border:1px solid;border-radius:1rem;padding:0 .5rem;font-weight:600;white-space:nowrap}
-.kind-held{color:var(--held)}.kind-reverted{color:var(--eol)}.kind-promoted{color:var(--current)}
-.controls{display:flex;gap:.6rem;align-items:center;margin:.3rem 0 .6rem}
-#filter{font:inherit;padding:.3rem .5rem;min-width:20rem;border:1px solid var(--muted);border-radius:4px}
-table{border-collapse:collapse;width:100%}caption{text-align:left;color:var(--muted);padding:.2rem 0}
-th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
-thead th{background:var(--head);position:sticky;top:0}
-th button{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;color:inherit;text-align:left}
-th[aria-sort=ascending] .arrow::after{content:" \\25B2"}th[aria-sort=descending] .arrow::after{content:" \\25BC"}
-button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid var(--pending);outline-offset:2px}
-.toggle{font:inherit;font-weight:600;background:none;border:0;padding:0;color:var(--pending);cursor:pointer;
-text-decoration:underline;text-align:left}
-.toggle[aria-expanded=true]::before{content:"\\25BE "}.toggle[aria-expanded=false]::before{content:"\\25B8 "}
-td.hold{color:var(--held);font-weight:600}
-.detail-row>td{background:#fbfbfc;padding:.8rem 1.2rem}
-.detail dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.3rem 0}
-.detail dt{font-weight:600}.detail dd{margin:0}
-.hold-reason{border-left:6px solid var(--held);background:#f5f0ff;padding:.5rem .8rem;margin:.3rem 0}
-table.inner{margin:.6rem 0;width:auto;min-width:50%}table.inner th{background:var(--head)}
-@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--line:#30363d;--bg:#0d1117;--head:#161b22;
---held:#bc8cff;--eol:#ff7b72;--unpublished:#9198a1;--stale:#ffa657;--pending:#58a6ff;--current:#3fb950}
-.detail-row>td{background:#11161d}.hold-reason{background:#1f1530}}
-"""
-
-JS = """
-(function () {
-  "use strict";
-  var table = document.getElementById("fleet");
-  var tbody = table.tBodies[0];
-  var filter = document.getElementById("filter");
-  var count = document.getElementById("filter-count");
-  function pairs() {
-    var out = [], rows = tbody.rows;
-    for (var i = 0; i < rows.length; i++) {
-      if (rows[i].classList.contains("image-row")) {
-        var next = rows[i + 1];
-        out.push([rows[i], next && next.classList.contains("detail-row") ? next : null]);
-      }
-    }
-    return out;
-  }
-  function toggleButton(row) { return row.querySelector("button.toggle"); }
-  function showDetail(pair) {
-    if (!pair[1]) { return; }
-    pair[1].hidden = pair[0].hidden || toggleButton(pair[0]).getAttribute("aria-expanded") !== "true";
-  }
-  pairs().forEach(function (pair) {
-    var button = toggleButton(pair[0]);
-    showDetail(pair);
-    button.addEventListener("click", function () {
-      button.setAttribute("aria-expanded", button.getAttribute("aria-expanded") === "true" ? "false" : "true");
-      showDetail(pair);
-    });
-  });
-  function applyFilter() {
-    var terms = filter.value.toLowerCase().split(/\\s+/).filter(Boolean), shown = 0, all = pairs();
-    all.forEach(function (pair) {
-      var text = pair[0].getAttribute("data-search") || "";
-      var match = terms.every(function (t) { return text.indexOf(t) >= 0; });
-      pair[0].hidden = !match;
-      showDetail(pair);
-      if (match) { shown++; }
-    });
-    count.textContent = shown + " of " + all.length + " images";
-  }
-  filter.addEventListener("input", applyFilter);
-  function key(row, col) {
-    var cell = row.cells[col];
-    var value = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();
-    var number = Number(value);
-    return value !== "" && !isNaN(number) ? number : value.toLowerCase();
-  }
-  var headers = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(headers, function (th, col) {
-    var button = th.querySelector("button");
-    button.addEventListener("click", function () {
-      var ascending = th.getAttribute("aria-sort") !== "ascending";
-      Array.prototype.forEach.call(headers, function (other) { other.setAttribute("aria-sort", "none"); });
-      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      var sorted = pairs().map(function (pair, index) { return [key(pair[0], col), index, pair]; });
-      sorted.sort(function (a, b) {
-        var x = a[0], y = b[0];
-        if (typeof x !== typeof y) { x = String(x); y = String(y); }
-        var order = x < y ? -1 : x > y ? 1 : a[1] - b[1];
-        return ascending ? order : (x === y ? a[1] - b[1] : -order);
-      });
-      sorted.forEach(function (item) {
-        tbody.appendChild(item[2][0]);
-        if (item[2][1]) { tbody.appendChild(item[2][1]); }
-      });
-    });
-  });
-  applyFilter();
-}());
 """

@@ -19,6 +19,7 @@ def image_row(image: ImageStatus, cleanup_checked: bool = True) -> dict[str, Any
     return {
         "image": image.tagbase,
         "state": image.state,
+        "next": image.next_step,
         "staging": " ".join(p for p in (short_digest(image.staging.digest), _age(image.staging.age_days)) if p),
         "latest": " ".join(p for p in (short_digest(image.latest.digest), _age(image.latest.age_days)) if p),
         "prod=main": "yes" if image.in_sync else "no",
@@ -64,7 +65,7 @@ def markdown_summary(status: FleetStatus, page_name: str | None = None) -> str:
     attention = [i for i in status.images if i.state != "current"]
     lines.append("## Needs a look\n")
     lines.append(markdown_table([{k: v for k, v in image_row(i).items()
-                                  if k in ("image", "state", "hold", "stale", "lkg", "eol")} for i in attention]))
+                                  if k in ("image", "state", "next", "stale", "lkg", "eol")} for i in attention]))
     if status.floating_holds:
         lines.append("## Floating tags held\n")
         lines.append(markdown_table(floating_hold_rows(status)))
