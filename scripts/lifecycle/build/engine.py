@@ -41,6 +41,8 @@ TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` reports, so a timed-out test
 # so an upgrade step reaches the package servers exactly when the check that judges it does
 BUILD_NETWORK = "host"
 
+# CSI sequences (colours, cursor moves) and OSC titles that a RUN step's tools print for a terminal
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]")
 _DIGEST_IN_STATUS = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 LogFn = Callable[[str], None]
@@ -100,6 +102,7 @@ class _Lines:
             self._partial = ""
 
     def _emit(self, line: str) -> None:
+        line = _TERMINAL_CODES.sub("", line)  # a build log is read in CI's web view and in files, not a terminal
         self.tail.append(line)
         if self._log:
             self._log(line)
