@@ -295,6 +295,16 @@ class Cycle:
         # by the same nightly, but that is the "Stale images" story and would only lengthen the cycle
         self._publish([sample.DEBIAN])
         rows.append(self._patch_row("nightly rebuild (osUpgrade)", checker))
+        before, after = rows
+        # the note below states these outcomes: a run where they did not happen fails instead of saying so
+        if before["status"] != "stale" or not before["security"]:
+            raise OperationError(f"the un-refreshed {sample.DEBIAN} was expected stale with security updates "
+                                 f"pending, but is {before['status']} with {before['security']} pending")
+        if after["status"] != "current" or after["security"] != 0 or after["digest"] == before["digest"]:
+            raise OperationError(f"the osUpgrade rebuild of {sample.DEBIAN} was expected current with no security "
+                                 f"update pending and a new digest, but is {after['status']} with "
+                                 f"{after['security']} pending ({after['packages'] or 'none'}), digest "
+                                 f"{after['digest']} (was {before['digest']})")
         return rows, (f"Base `{self.names.debian_base}` ({short_digest(base)}) is Debian 12 from the `bookworm` suite "
                       f"alone, never refreshed. The nightly's stale matrix ({', '.join(nightly.rebuild)}) includes it; "
                       f"its leg rebuilt it with the OS upgrade step: same definition, new digest, and the same check "

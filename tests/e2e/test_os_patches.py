@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -95,4 +96,38 @@ def test_unrefreshed_debian_image_is_stale_until_the_rebuild_upgrades_it(tmp_pat
         engine.pull(pinned)
     result = engine.run_test(pinned, f"cat {RECORD}")
     assert result.passed and set(names) <= {line.split()[0] for line in result.output.splitlines() if line}
+    client.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_upgrade_that_cannot_reach_the_package_servers_fails_and_the_old_image_stays(tmp_path, registry, engine,
+                                                                                      debian_base, unique_repo):
+    # http_proxy is one of the engines' predefined build args: the step's apt-get then meets a closed port
+    client = registry.client()
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    repo = gitops_repo(tmp_path, registry.host, unique_repo, {APP: f"FROM {debian_base.ref}\nRUN true\n"},
+                       extra={APP: {"buildArgs": json.dumps({"http_proxy": proxy})}})
+    done = cli(engine, "publish", "--repo", str(repo), "--all")
+    assert done.returncode == 0, done.stderr
+    first = client.resolve(unique_repo, f"{APP}-staging")
+    tags_before = set(client.tags(unique_repo))
+
+    images = repo / "manifests/images.yml"
+    images.write_text(images.read_text().replace(f"  - tagBase: {APP}\n", f"  - tagBase: {APP}\n    osUpgrade: true\n"))
+    run_git(repo, "commit", "-qam", f"{APP}: osUpgrade")
+    done = cli(engine, "publish", "--repo", str(repo), "--images", APP)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "the package index could not be fetched: nothing upgraded" in done.stdout + done.stderr
+    assert client.resolve(unique_repo, f"{APP}-staging") == first  # -staging unmoved
+    assert set(client.tags(unique_repo)) == tags_before  # no immutable tag pushed either
+
+    entry = stale_json(engine, repo)["images"][0]
+    assert entry["status"] == "stale" and entry["packages"]["digest"] == first
+    assert entry["packages"]["security"] > 0 and PENDING.match(entry["reasons"][0]), entry["reasons"]
     client.close()

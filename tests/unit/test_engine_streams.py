@@ -63,3 +63,11 @@ def test_test_result_passes_only_on_zero_without_timeout():
     assert TestResult("true", 0, "").passed
     assert not TestResult("false", 1, "").passed
     assert not TestResult("sleep", 0, "", timed_out=True).passed
+
+
+def test_build_log_lines_carry_no_terminal_codes():
+    seen: list[str] = []
+    lines = _Lines(seen.append)
+    lines.feed("\x1b[1;31mE: \x1b[0mfailed\n\x1b]0;title\x07\x1b(Bplain\x1b[2K\r\n")
+    lines.close()
+    assert seen == ["E: failed", "plain"] and list(lines.tail) == seen

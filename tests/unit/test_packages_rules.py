@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from lifecycle.catalogue.catalog import ImageSpec, Policy, parse_catalog, parse_policy
-from lifecycle.build.osupgrade import upgrade_label
+import json
+
+from lifecycle.build.osupgrade import label_key, upgrade_label
 from lifecycle.packages.report import APT, PackageReport, PendingUpdate
-from lifecycle.packages.rules import pending_reason, window_note
+from lifecycle.packages.rules import left_after_upgrade, pending_reason, window_note
 from lifecycle.errors import InputError
 from lifecycle.catalogue.platform import Platform
 
@@ -77,3 +79,23 @@ def test_policy_and_catalogue_keys_parse_and_default():
     with pytest.raises(InputError):
         parse_catalog("registry: r:1\nrepository: x/y\nimages:\n  - {tagBase: a-1-amd64, dockerfile: src/a, "
                       "platform: {os: linux, architecture: amd64}, osUpgrade: sometimes}\n")
+
+
+def test_a_step_that_did_not_fail_closed_is_no_window_for_pending_security_updates():
+    # the label an upgrade step wrote before it failed on an unreadable index: within the window, yet stale
+    labels = {label_key(POLICY): json.dumps({"time": "2026-11-30T00:00:00Z", "record": "x"})}
+    reason = pending_reason(report(15), labels, IMAGE, POLICY, NOW)
+    assert reason == ("15 security updates pending (sec0, sec1, sec10, sec11, sec12, ...) that the OS upgrade of "
+                      "2026-11-30 should have applied (its step did not fail when the package index could not be "
+                      "fetched)")
+    assert "within" not in window_note(report(15), labels, POLICY, NOW)
+    assert pending_reason(report(0, 3), labels, IMAGE, POLICY, NOW) is None  # other updates: the window holds
+
+
+def test_publish_refuses_an_upgraded_image_with_security_updates_left():
+    assert left_after_upgrade(report(0, 2)) is None
+    assert left_after_upgrade(report(2)) == "2 security updates still pending after the OS upgrade step (sec0, sec1)"
+    failed = PackageReport(digest="", family=APT, error="apt check exited 3: Err:1 http://deb.debian.org")
+    assert left_after_upgrade(failed) == ("the package check inside the new image could not run: "
+                                          "apt check exited 3: Err:1 http://deb.debian.org")
+    assert left_after_upgrade(PackageReport(os="BusyBox")) is None  # no package manager: nothing to upgrade

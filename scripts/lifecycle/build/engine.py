@@ -37,7 +37,12 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 START_HINT = 'start the local engine with: eval "$(eng/local-env.sh up)"'
 LOG_TAIL_LINES = 20
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` reports, so a timed-out test reads familiar
+# RUN steps share the host's network on Docker and podman alike: the package check (lifecycle.packages) does too,
+# so an upgrade step reaches the package servers exactly when the check that judges it does
+BUILD_NETWORK = "host"
 
+# CSI sequences (colours, cursor moves) and OSC titles that a RUN step's tools print for a terminal
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]")
 _DIGEST_IN_STATUS = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 LogFn = Callable[[str], None]
@@ -97,6 +102,7 @@ class _Lines:
             self._partial = ""
 
     def _emit(self, line: str) -> None:
+        line = _TERMINAL_CODES.sub("", line)  # a build log is read in CI's web view and in files, not a terminal
         self.tail.append(line)
         if self._log:
             self._log(line)
@@ -164,12 +170,16 @@ class Engine:
         labels: dict[str, str] | None = None,
         platform: str | None = None,
         no_cache: bool = False,
+        network: str = BUILD_NETWORK,
         log: LogFn | None = None,
     ) -> str:
         """Build `context_dir` into `tag` without pulling anything; return the image id.
 
         `dockerfile`: a path inside the context, or an absolute path to a file anywhere (a generated
         Dockerfile; the SDK adds it to the context it sends).
+
+        `network` is explicit so that whether RUN steps reach package servers does not depend on the engine's
+        defaults (podman's containers.conf, Docker's bridge set-up).
 
         Build output goes to `log` line by line. A failure raises OperationError naming the
         image and quoting the last lines of its log.
@@ -187,6 +197,7 @@ class Engine:
                 labels=dict(labels or {}),
                 platform=platform,
                 nocache=no_cache,
+                network_mode=network,
                 pull=False,
                 rm=True,
                 forcerm=True,

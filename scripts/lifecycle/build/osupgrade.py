@@ -8,6 +8,11 @@ distribution's security and updates suites added for that step only. The Dockerf
 builds a generated Dockerfile (its FROM lines pinned, lifecycle.build.pinning) with the step appended. When the final
 stage switches USER, the step runs as root and switches back.
 
+The step fails closed: a package index that cannot be fetched fails the build (apt only warns and exits 0 by
+default, and then upgrades nothing), and publish fails an image in which the package check still finds a security update (build/publish.py).
+Its text carries the build time, so a persistent engine's layer cache never serves an old upgrade layer under a
+new label. Publish builds it with an explicit network (lifecycle.build.engine.BUILD_NETWORK).
+
 What the step did is recorded twice: the label `<labelPrefix>.os-upgrade` (JSON: when, what kind of step, where
 the record is) and the record file itself, `/usr/share/lifecycle/os-upgrade.txt` in the image (one line per
 upgraded package: name, old version, new version; or the package manager's own listing).
@@ -45,7 +50,13 @@ if command -v apt-get >/dev/null 2>&1; then
     debian) [ -n "$c" ] && printf '%s\n' "deb http://deb.debian.org/debian-security $c-security main" \
                                         "deb http://deb.debian.org/debian $c-updates main" > "$extra" ;;
   esac
-  apt-get update -q
+  # apt-get update only warns when an index cannot be fetched: Error-Mode=any (apt >= 2.3) makes that an
+  # error, and the W:/E: lines catch an older apt that ignores the option
+  log=$(mktemp)
+  if ! apt-get -o APT::Update::Error-Mode=any update -q > "$log" 2>&1 || grep -Eq '^(W|E|Err):' "$log"; then
+    cat "$log"; echo "lifecycle osUpgrade: the package index could not be fetched: nothing upgraded" >&2; exit 1
+  fi
+  rm -f "$log"
   apt-get -s -q upgrade --with-new-pkgs | sed -n 's/^Inst \([^ ]*\) \[\([^]]*\)\] (\([^ ]*\) .*/\1 \2 \3/p' > "$rec"
   apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade --with-new-pkgs
   rm -f "$extra"
@@ -53,15 +64,18 @@ if command -v apt-get >/dev/null 2>&1; then
   rm -rf /var/lib/apt/lists/*
 elif command -v tdnf >/dev/null 2>&1; then
   tdnf -q makecache
-  tdnf -q list updates > "$rec" || true
+  tdnf -q list updates > "$rec" || true  # non-zero when nothing is pending; makecache above failed closed
   tdnf -y -q upgrade
   tdnf clean all
 elif command -v dnf >/dev/null 2>&1; then
-  dnf -q check-update > "$rec" || true
-  dnf -y -q upgrade --refresh
+  # check-update exits 100 when updates are pending, 1 when a repository cannot be read
+  dnf -q --refresh --setopt=skip_if_unavailable=False makecache
+  rc=0; dnf -q --setopt=skip_if_unavailable=False check-update > "$rec" || rc=$?
+  [ "$rc" = 0 ] || [ "$rc" = 100 ] || exit 1
+  dnf -y -q --setopt=skip_if_unavailable=False upgrade
   dnf clean all
 elif command -v apk >/dev/null 2>&1; then
-  apk update -q
+  apk update -q  # exits with the number of repositories it could not read
   apk version -l '<' > "$rec"
   apk upgrade --no-cache
 else
@@ -93,20 +107,30 @@ def final_stage_user(text: str) -> str | None:
     return user
 
 
-def upgraded_dockerfile(text: str) -> str:
-    """The Dockerfile text with the upgrade step appended to its final stage."""
+def upgraded_dockerfile(text: str, created: dt.datetime) -> str:
+    """The Dockerfile text with the upgrade step appended to its final stage.
+
+    The build time opens the step's script: the text of a RUN is its cache key, so each build runs it anew.
+    """
     user = final_stage_user(text)
     lines = [text.rstrip("\n"), "", MARKER]
     if user is not None:
         lines.append("USER root")
-    lines.append("RUN " + json.dumps(["/bin/sh", "-c", UPGRADE_SCRIPT]))
+    lines.append("RUN " + json.dumps(["/bin/sh", "-c", step_script(created)]))
     if user is not None:
         lines.append(f"USER {user}")
     return "\n".join(lines) + "\n"
 
 
+def step_script(created: dt.datetime) -> str:
+    return f"echo 'lifecycle osUpgrade step of {rfc3339(created)}'\n" + UPGRADE_SCRIPT
+
+
 def upgrade_label(policy: Policy, created: dt.datetime) -> dict[str, str]:
-    value = {"time": rfc3339(created), "step": "appended RUN: apt-get/tdnf/dnf/apk upgrade", "record": RECORD}
+    # failClosed: the step failed on an unreadable package index and publish checked the image before pushing,
+    # so a security update pending in it now was published after `time` (packages/rules.py relies on it)
+    value = {"time": rfc3339(created), "step": "appended RUN: apt-get/tdnf/dnf/apk upgrade", "record": RECORD,
+             "failClosed": True}
     return {label_key(policy): json.dumps(value, sort_keys=True, separators=(",", ":"))}
 
 
@@ -119,6 +143,14 @@ def upgraded_at(labels: dict[str, str], policy: Policy) -> dt.datetime | None:
         return parse_time(json.loads(raw).get("time"))
     except (json.JSONDecodeError, AttributeError):
         return None
+
+
+def fail_closed(labels: dict[str, str], policy: Policy) -> bool:
+    """Whether the image's upgrade step was one that cannot succeed without the package index (see upgrade_label)."""
+    try:
+        return json.loads(labels.get(label_key(policy)) or "{}").get("failClosed") is True
+    except (json.JSONDecodeError, AttributeError):
+        return False
 
 
 def needs_rebuild(labels: dict[str, str], policy: Policy, now: dt.datetime) -> str | None:

@@ -35,6 +35,8 @@ from lifecycle.errors import LifecycleError, OperationError
 from lifecycle.build.imageinfo import ImageInfo
 from lifecycle.build.manifest_index import IndexOutcome, publish_indexes
 from lifecycle.output import Reporter, short_digest
+from lifecycle.packages import check_image
+from lifecycle.packages.rules import left_after_upgrade
 from lifecycle.catalogue.platform import Platform
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.registry import ImageConfig, NotFoundError, RegistryClient, parse_reference
@@ -279,7 +281,8 @@ class Publisher:
             text = pinning.pin(source.decode("utf-8", "replace"), self.ws.dockerfiles[image.tagbase], pins)
             extra: dict[str, str] = {}
             if osupgrade.wanted(image, self.ws.policy):  # the distribution's upgrade step, after the Dockerfile
-                text, extra = osupgrade.upgraded_dockerfile(text), osupgrade.upgrade_label(self.ws.policy, created)
+                text = osupgrade.upgraded_dockerfile(text, created)
+                extra = osupgrade.upgrade_label(self.ws.policy, created)
             with tempfile.TemporaryDirectory(prefix="lifecycle-build-") as tmp:
                 # outside the context: the folder in git is built as it is; only the FROM lines (and an
                 # osUpgrade image's last step) differ from the Dockerfile in git
@@ -298,6 +301,8 @@ class Publisher:
                     self.out.info(result.output)
                     raise OperationError(f"test {command!r} exited {result.exit_code}: "
                                          f"{result.output.strip()[-500:]}")
+        if osupgrade.wanted(image, self.ws.policy):
+            self._check_upgraded(image, target)
         if not self.push:
             self.local_ids[image.tagbase] = image_id
             info.status, info.immutable_tag, info.reason = "built", immutable, "built and tested, not pushed"
@@ -317,6 +322,16 @@ class Publisher:
             info.immutable_tag = immutable
             raise OperationError(f"{immutable} pushed, but moving {channel_tag} failed: {moved.error}")
         info.channel_tag, info.status = channel_tag, "published"
+
+    def _check_upgraded(self, image: ImageSpec, target: str) -> None:
+        """The package check inside the image just built with the upgrade step, before anything is pushed."""
+        assert self.engine is not None
+        with self.out.group(f"package check {image.tagbase}"):
+            found = check_image(self.engine, target)
+            self.out.info(found.summary())
+        problem = left_after_upgrade(found)
+        if problem:
+            raise OperationError(f"{problem}; nothing pushed")
 
     def _prepare_bases(self, bases: _Bases) -> dict[str, str]:
         """The local image id of exactly the image chosen for every base reference, pulled by digest if absent."""
