@@ -6,7 +6,7 @@
 # upstream-shaped images), fleet (250 images, no-op publish/rollout, reconcile after a revert, cleanup plan over
 # 50,000 tags; FLEET_IMAGES/FLEET_TAGS scale it down). Each starts its own registry/engine; results go to stdout
 # and out/bench.md. Timings on shared machines are noisy: compare the ratios printed within one run.
-#   bash eng/bench.sh [foundation retag publish cleanup engine matrix status upstream fleet]
+#   bash eng/bench.sh [foundation retag publish cleanup engine matrix status upstream upstream_repos fleet]
 set -euo pipefail
 # shellcheck source=eng/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -17,7 +17,7 @@ ensure_venv
 mkdir -p out
 report=out/bench.md
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(foundation retag publish cleanup engine matrix status upstream fleet)
+[[ ${#benches[@]} -gt 0 ]] || benches=(foundation retag publish cleanup engine matrix status upstream upstream_repos fleet)
 {
   echo "# Benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 } >"$report"

@@ -8,6 +8,8 @@
    per tag to N (the per-tag cost is flat: one process and the same requests each time);
 4. the floor: one pooled HTTP connection PUTting the known manifest bytes N times, nothing else;
    and the same PUTs from `--concurrency` threads on one pooled client (the floor for a concurrent batch).
+5. at a distance (`--latency-ms`, default 20): `retag_many` through a local proxy that holds every request
+   that long, as a registry in another region would, with `--concurrency` in flight and with one.
 Every tag is checked to resolve to the source digest afterwards. Needs docker-registry and skopeo.
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from lifecycle.registry import ANONYMOUS, RegistryClient
+from tests.fixtures.faultproxy import FaultProxy
 from tests.fixtures.images import push_image
 from tests.fixtures.registry import start_registry
 
@@ -35,7 +38,8 @@ def timed(fn) -> float:
     return time.perf_counter() - started
 
 
-def run(tags: int, skopeo_sample: int, concurrency: int, stats: dict[str, int]) -> dict[str, float]:
+def run(tags: int, skopeo_sample: int, concurrency: int, stats: dict[str, int], latency: float = 0.0
+        ) -> dict[str, float]:
     server = start_registry(None, None)
     repo = "bench/retag"
     try:
@@ -43,11 +47,12 @@ def run(tags: int, skopeo_sample: int, concurrency: int, stats: dict[str, int]) 
             digest = push_image(client, repo, "src", labels={"bench": "1"})
             manifest = client.manifest(repo, "src")
 
-        def library() -> None:
-            with RegistryClient(server.host, credentials=ANONYMOUS, concurrency=concurrency) as c:
-                results = c.retag_many(repo, [("src", f"lib-{i}") for i in range(tags)])
+        def library(host: str = server.host, prefix: str = "lib", in_flight: int = concurrency) -> None:
+            with RegistryClient(host, credentials=ANONYMOUS, concurrency=in_flight) as c:
+                results = c.retag_many(repo, [("src", f"{prefix}-{i}") for i in range(tags)])
                 assert all(r.status == "moved" for r in results), "library retag failed"
-                stats.update(c.stats)
+                if prefix == "lib":
+                    stats.update(c.stats)
 
         def cli() -> None:
             subprocess.run([LIFECYCLE, "registry", "retag", "--concurrency", str(concurrency), "-o", "json",
@@ -79,8 +84,14 @@ def run(tags: int, skopeo_sample: int, concurrency: int, stats: dict[str, int]) 
 
         seconds = {"floor": timed(floor), "floor_concurrent": timed(floor_concurrent), "library": timed(library), "cli": timed(cli)}
         seconds["skopeo"] = timed(skopeo) / skopeo_sample * tags
+        far = ()
+        if latency:
+            far = ("far1", "farn")
+            with FaultProxy(server.host, latency=latency) as proxy:
+                seconds["far1"] = timed(lambda: library(proxy.host, "far1", 1))
+                seconds["farn"] = timed(lambda: library(proxy.host, "farn", concurrency))
         with RegistryClient(server.host, credentials=ANONYMOUS) as c:
-            names = [f"{p}-{i}" for p in ("lib", "cli", "raw", "rawc") for i in range(tags)]
+            names = [f"{p}-{i}" for p in ("lib", "cli", "raw", "rawc", *far) for i in range(tags)]
             names += [f"sk-{i}" for i in range(skopeo_sample)]
             resolved = c.resolve_many(repo, names)
             wrong = [n for n, d in resolved.items() if d != digest]
@@ -95,9 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tags", type=int, default=500)
     parser.add_argument("--skopeo-sample", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="the at-a-distance run's latency (0: skip)")
     args = parser.parse_args(argv)
     stats: dict[str, int] = {}
-    s = run(args.tags, min(args.skopeo_sample, args.tags), args.concurrency, stats)
+    s = run(args.tags, min(args.skopeo_sample, args.tags), args.concurrency, stats, args.latency_ms / 1000)
     n = args.tags
     print(f"retag {n} tags (skopeo: {min(args.skopeo_sample, n)} run, extrapolated to {n})")
     print(f"{'way':<34}{'seconds':>9}{'ms/tag':>9}{'x floor':>9}")
@@ -109,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
           f"skopeo vs library: {s['skopeo'] / s['library']:.1f}x (goal >= 10x); "
           f"skopeo vs CLI: {s['skopeo'] / s['cli']:.1f}x")
     print(f"library requests by method: {stats}")
+    if "farn" in s:
+        print(f"at a distance ({args.latency_ms:.0f} ms per request): retag_many {s['far1']:.1f}s with 1 in flight, "
+              f"{s['farn']:.1f}s with {args.concurrency} -> {s['far1'] / s['farn']:.1f}x")
 
 
 if __name__ == "__main__":
