@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "cleanup": "lifecycle.commands.cleanup:cleanup",
     "consumers": "lifecycle.commands.consumers:consumers",
     "cycle": "lifecycle.commands.cycle:cycle",
+    "verify": "lifecycle.commands.verify:verify",
 }
 
 
