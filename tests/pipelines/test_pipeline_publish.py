@@ -1,18 +1,89 @@
-"""publish.yml run for real: a manual run publishes the fleet, a merge publishes what it changed."""
+"""publish.yml run for real: a manual run publishes the fleet; a merge to main publishes what it changed and
+the descendants, level by level, each level on the digests the earlier legs recorded."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
+from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES, VARIANT_A, VARIANT_B
 
 pytestmark = [pytest.mark.pipelines, pytest.mark.e2e]
+
+EXTRAS = ("busybox-1.0-extra1-amd64", "busybox-1.0-extra2-amd64")
+
+
+def records(folder: Path) -> dict[str, dict]:
+    """tagbase -> image-info record, from every JSON file under `folder`."""
+    found = {}
+    for file in sorted(folder.rglob("*.json")):
+        for image in json.loads(file.read_text(encoding="utf-8"))["images"]:
+            found[image["tagbase"]] = image
+    return found
+
+
+def extra_children(fleet) -> dict[str, str]:
+    """Two new children of PARENT: with them the family is wide enough for `levels` to beat `chain`."""
+    catalog = fleet.git("show", "origin/main:manifests/images.yml")
+    files = {}
+    for tagbase in EXTRAS:
+        folder = "src/" + tagbase.replace("-amd64", "").replace("-", "/") + "/amd64"
+        catalog += (f"  - tagBase: {tagbase}\n    dockerfile: {folder}\n"
+                    f"    platform: {{os: linux, architecture: amd64}}\n"
+                    f"    tests: [\"grep -q {tagbase} /etc/extra\"]\n    owners: [platform-team]\n")
+        files[f"{folder}/Dockerfile"] = f"FROM {fleet.names.ref(PARENT)}\nRUN echo {tagbase} > /etc/extra\n"
+    return {"manifests/images.yml": catalog, **files}
 
 
 def test_manual_run_publishes_every_image(pipeline_fleet) -> None:
     run = pipeline_fleet.manual
     run.assert_succeeded()
-    for tagbase in TAGBASES:
-        assert pipeline_fleet.digest(f"{tagbase}-staging"), tagbase
+    published = records(run.artifacts / "image-info")
+    assert sorted(published) == sorted(TAGBASES)
+    for tagbase, record in published.items():
+        assert record["status"] == "published"
+        assert pipeline_fleet.digest(f"{tagbase}-staging") == record["digest"]
+        assert pipeline_fleet.digest(record["immutable_tag"]) == record["digest"]
+    assert "<html" in (run.artifacts / "status-page" / "status.html").read_text(encoding="utf-8").lower()
+
+
+def test_merge_publishes_changed_images_level_by_level(pipeline_fleet, tmp_path: Path) -> None:
+    fleet = pipeline_fleet.copy(tmp_path / "origin")
+    before = {t: fleet.digest(f"{t}-staging") for t in TAGBASES}
+    parent_file = "src/busybox/1.0/amd64/Dockerfile"
+    changed = fleet.git("show", f"origin/main:{parent_file}").replace("parent v1", "parent v2")
+    fleet.commit({parent_file: changed, **extra_children(fleet)}, "parent v2 and two more children")
+
+    run = fleet.run("pipelines/publish.yml", "IndividualCI")
+
+    run.assert_succeeded()
+    assert run.jobs["Plan"].outputs["matrix.mode"] == "levels"
+    legs = {name: job.variables["images"].split(",") for name, job in run.jobs.items() if "." in name}
+    by_level = {}
+    for name, images in legs.items():
+        by_level.setdefault(name.split(".")[0], set()).update(images)
+    assert by_level == {"BuildLevel0": {PARENT}, "BuildLevel1": {CHILD, *EXTRAS}, "BuildLevel2": {MULTISTAGE}}
+    assert len(legs) >= 3, "each level in legs of its own"
+    assert all(run.results[f"BuildLevel{k}"] == "Skipped" for k in (3, 4, 5))
+
+    # one image-info artifact per leg; a later level built FROM the digest an earlier leg recorded
+    leg_artifacts = sorted(p for p in run.artifacts.iterdir() if p.name.startswith("image-info-"))
+    assert len(leg_artifacts) == len(legs)
+    built = records(run.artifacts)
+    parent_digest = built[PARENT]["digest"]
+    assert parent_digest in built[CHILD]["bases"].values()
+    assert all(parent_digest in built[t]["bases"].values() for t in EXTRAS)
+    assert built[CHILD]["digest"] in built[MULTISTAGE]["bases"].values()
+
+    final = records(run.artifacts / "image-info")
+    rebuilt = {PARENT, CHILD, MULTISTAGE, *EXTRAS}
+    for tagbase in rebuilt:
+        digest = fleet.digest(f"{tagbase}-staging")
+        assert digest == built[tagbase]["digest"] == final[tagbase]["digest"], tagbase
+        assert digest != before.get(tagbase), tagbase
+    for tagbase in (SOLO, VARIANT_A, VARIANT_B):
+        assert fleet.digest(f"{tagbase}-staging") == before[tagbase], f"{tagbase} is unchanged"
+        assert tagbase not in built
+    assert "busybox-1.0-amd64" in run.summary_text()
