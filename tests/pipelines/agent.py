@@ -92,6 +92,8 @@ def _step(step: Step, index: int, label: str, run: JobRun, ctx: tasks.TaskContex
             _download(step, ctx)
     except tasks.StepFailed as failure:
         return StepResult(run.job, label, "Failed", str(failure), "\n".join(ctx.log))
+    except HarnessError as unknown:
+        raise HarnessError(f"job {run.job}, step {label!r}: {unknown}") from unknown
     return StepResult(run.job, label, "Succeeded", output="\n".join(ctx.log))
 
 
@@ -100,7 +102,7 @@ def _download(step: Step, ctx: tasks.TaskContext) -> None:
     if source == "none":
         return
     if source != "current":
-        raise HarnessError(f"{step.where}: download from {source!r} (another pipeline) is not modelled")
+        raise HarnessError(f"download from {source!r} (another pipeline) is not modelled")
     name = step.body.get("artifact")
     if name is None and not (ctx.artifacts.is_dir() and any(ctx.artifacts.iterdir())):
         return  # the implicit download of a run with no artifacts yet downloads nothing
@@ -112,7 +114,7 @@ def _checkout(step: Step, v: dict[str, str], origin: str, machine: Machine) -> N
     if step.body["checkout"] == "none":
         return
     if step.body["checkout"] != "self":
-        raise HarnessError(f"{step.where}: checkout of {step.body['checkout']!r} is not modelled (only self)")
+        raise HarnessError(f"checkout of {step.body['checkout']!r} is not modelled (only self)")
     depth = int(macros(str(step.body.get("fetchDepth", "0")), v))
     sources = Path(v["Build.SourcesDirectory"])
     sha, branch = v["Build.SourceVersion"], v["Build.SourceBranch"]
@@ -151,7 +153,7 @@ def _script(step: Step, index: int, label: str, run: JobRun, ctx: tasks.TaskCont
     output = done.stdout
     result, reason = ("Succeeded", "") if done.returncode == 0 else (
         "Failed", f"bash exited with code {done.returncode}: {_last_lines(output)}")
-    for command in vso.parse(output, f"job {run.job}, step {label!r}"):
+    for command in vso.parse(output, "its output"):
         result, reason = _apply(command, step, index, label, run, ctx, result, reason)
     return StepResult(run.job, label, result, reason, output)
 
@@ -162,7 +164,7 @@ def _apply(command: vso.Command, step: Step, index: int, label: str, run: JobRun
     if command.command == "task.setvariable":
         name = p.get("variable")
         if not name:
-            raise HarnessError(f"job {run.job}, step {label!r}: setvariable without a variable name")
+            raise HarnessError("setvariable without a variable name")
         if command.flag("isOutput"):
             # unnamed steps get a generated name in Azure, which nothing can refer to
             ref = f"{step.name or f'__step{index}'}.{name}"
@@ -175,7 +177,7 @@ def _apply(command: vso.Command, step: Step, index: int, label: str, run: JobRun
     elif command.command == "task.complete":
         verdict = p.get("result", "Succeeded")
         if verdict not in ("Succeeded", "SucceededWithIssues", "Failed"):
-            raise HarnessError(f"job {run.job}, step {label!r}: task.complete result={verdict!r} is not known")
+            raise HarnessError(f"task.complete result={verdict!r} is not known")
         if result != "Failed":
             result, reason = verdict, command.message or reason
     elif command.command == "task.uploadsummary":
