@@ -95,3 +95,40 @@ def test_merge_publishes_changed_images_level_by_level(pipeline_fleet, tmp_path:
         assert fleet.digest(f"{tagbase}-staging") == before[tagbase], f"{tagbase} is unchanged"
         assert tagbase not in built
     assert "busybox-1.0-amd64" in run.summary_text()
+
+
+def test_schedule_publishes_only_stale_images_and_a_failed_leg_blocks_its_own(pipeline_fleet, tmp_path: Path) -> None:
+    fleet = pipeline_fleet.copy(tmp_path / "origin")
+    before = {t: fleet.digest(f"{t}-staging") for t in TAGBASES}
+    solo_file = "src/busybox/1.0/solo/amd64/Dockerfile"
+    broken, kid = "busybox-1.0-broken-amd64", "busybox-1.0-broken-kid-amd64"
+    catalog = fleet.git("show", "origin/main:manifests/images.yml") + "".join(
+        f"  - tagBase: {t}\n    dockerfile: src/busybox/1.0/{t.split('-', 2)[2].removesuffix('-amd64')}/amd64\n"
+        f"    platform: {{os: linux, architecture: amd64}}\n    tests: [\"{test}\"]\n    owners: [platform-team]\n"
+        for t, test in ((broken, "test -f /etc/never-written"), (kid, "true")))
+    # committed straight to the branch the nightly run builds: no merge publish ran for it
+    fleet.commit({
+        solo_file: fleet.git("show", f"origin/main:{solo_file}").replace("solo v1", "solo nightly"),
+        "manifests/images.yml": catalog,
+        "src/busybox/1.0/broken/amd64/Dockerfile": f"FROM {fleet.names.base}\nRUN echo broken > /etc/broken\n",
+        "src/busybox/1.0/broken-kid/amd64/Dockerfile": f"FROM {fleet.names.ref(broken)}\nRUN true\n",
+    }, "solo nightly, and an image whose test fails")
+
+    run = fleet.run("pipelines/publish.yml", "Schedule")
+
+    legs = {name: job for name, job in run.jobs.items() if "." in name}
+    planned = {i for job in legs.values() for i in job.variables["images"].split(",")}
+    assert planned == {SOLO, broken, kid}, "only the stale images"
+    failed = [name for name, job in legs.items() if job.result == "Failed"]
+    assert failed and all(broken in legs[n].variables["images"] for n in failed)
+    # MoveStaging still runs and moves what passed; it reports the failed image, so it fails the run
+    assert run.results["MoveStaging"] == "Failed", run.failures()
+    assert run.results["Status"] == "Succeeded"
+    moved = fleet.digest(f"{SOLO}-staging")
+    assert moved != before[SOLO]
+    assert moved == records(run.artifacts / "image-info")[SOLO]["digest"]
+    assert fleet.digest(f"{broken}-staging") is None and fleet.digest(f"{kid}-staging") is None
+    for tagbase in TAGBASES:
+        if tagbase != SOLO:
+            assert fleet.digest(f"{tagbase}-staging") == before[tagbase], tagbase
+    assert any(broken in f for f in run.failures())
