@@ -19,7 +19,9 @@ class Step:
 
     @property
     def display(self) -> str:
-        return str(self.body.get("displayName") or self.body.get("name") or self.body.get(self.kind))
+        # without a displayName Azure shows the kind and the script's first line
+        named = self.body.get("displayName") or self.body.get("name")
+        return str(named) if named else str(self.body.get(self.kind)).strip().splitlines()[0]
 
     @property
     def name(self) -> str | None:

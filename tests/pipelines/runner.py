@@ -60,10 +60,10 @@ def run_pipeline(trigger: Trigger, path: str, root: Path, machine: Machine,
 
 
 def _committed(trigger: Trigger, path: str, dest: Path) -> Path:
-    """The pipeline folders as committed at the run's commit: Azure reads the YAML from there."""
+    """The tree as committed at the run's commit: Azure reads the YAML and its templates from there."""
     dest.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "--git-dir", str(trigger.origin), "archive", trigger.commit, "pipelines",
-                              "eng/pipelines"], capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "--git-dir", str(trigger.origin), "archive", trigger.commit],
+                             capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
     if not (dest / path).is_file():
