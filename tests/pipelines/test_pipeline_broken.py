@@ -4,7 +4,6 @@ step and the reason (what would otherwise break on the first real run in Azure).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -56,9 +55,9 @@ BREAKS = {
 
 
 @pytest.mark.parametrize("case", sorted(BREAKS))
-def test_broken_copy_fails_with_job_step_and_reason(case: str, pipeline_fleet, tmp_path: Path) -> None:
+def test_broken_copy_fails_with_job_step_and_reason(case: str, pipeline_copy) -> None:
     broken = BREAKS[case]
-    fleet = pipeline_fleet.copy(tmp_path / "origin")
+    fleet = pipeline_copy
     text = fleet.git("show", f"origin/{'main' if broken.branch == 'feature' else broken.branch}:{broken.pipeline}")
     assert text.count(broken.old) == 1, f"{case}: the text to break is not in {broken.pipeline} once"
     fleet.commit({broken.pipeline: text.replace(broken.old, broken.new)}, f"break {case}", branch=broken.branch)

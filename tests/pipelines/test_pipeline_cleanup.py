@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
@@ -27,8 +26,8 @@ def old_solo(fleet) -> tuple[str, str]:
     return tag, push_image(fleet.client, fleet.names.repository, tag, labels=labels, created=built)
 
 
-def test_plan_then_delete_only_when_approved(pipeline_fleet, tmp_path: Path) -> None:
-    fleet = pipeline_fleet.copy(tmp_path / "origin")
+def test_plan_then_delete_only_when_approved(pipeline_copy) -> None:
+    fleet = pipeline_copy
     tag, digest = old_solo(fleet)
     before = fleet.snapshot()
 

@@ -4,7 +4,6 @@ tested, and nothing is pushed (the registry is the same before and after)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,8 @@ from tests.pipelines.test_pipeline_publish import leg_records
 pytestmark = [pytest.mark.pipelines, pytest.mark.e2e]
 
 
-def test_pull_request_builds_the_family_and_pushes_nothing(pipeline_fleet, tmp_path: Path) -> None:
-    fleet = pipeline_fleet.copy(tmp_path / "origin")
+def test_pull_request_builds_the_family_and_pushes_nothing(pipeline_copy) -> None:
+    fleet = pipeline_copy
     parent_file = "src/busybox/1.0/amd64/Dockerfile"
     fleet.commit({parent_file: fleet.git("show", f"origin/main:{parent_file}").replace("parent v1", "parent pr")},
                  "parent: a change under review", branch="feature")

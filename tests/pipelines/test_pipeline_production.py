@@ -5,7 +5,6 @@ production.yml, puts `-latest` back on the earlier digest."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,8 @@ from tests.pipelines.test_pipeline_publish import records
 pytestmark = [pytest.mark.pipelines, pytest.mark.e2e]
 
 
-def test_rollout_promotes_main_and_moves_latest_then_is_a_noop(pipeline_fleet, tmp_path: Path) -> None:
-    fleet = pipeline_fleet.copy(tmp_path / "origin")
+def test_rollout_promotes_main_and_moves_latest_then_is_a_noop(pipeline_fleet, pipeline_copy) -> None:
+    fleet = pipeline_copy
     production = fleet.head("production")
     main = fleet.commit({"README.md": "# Sample GitOps repository, documented\n"}, "docs: a word more")
     published = records(pipeline_fleet.manual.artifacts / "image-info")
@@ -44,8 +43,8 @@ def test_rollout_promotes_main_and_moves_latest_then_is_a_noop(pipeline_fleet, t
     assert fleet.snapshot() == registry
 
 
-def test_revert_on_production_puts_latest_back(pipeline_fleet, tmp_path: Path) -> None:
-    fleet = pipeline_fleet.copy(tmp_path / "origin")
+def test_revert_on_production_puts_latest_back(pipeline_copy) -> None:
+    fleet = pipeline_copy
     fleet.run("pipelines/rollout.yml", "Schedule").assert_succeeded()
     earlier = fleet.digest(f"{SOLO}-latest")
     solo_file = "src/busybox/1.0/solo/amd64/Dockerfile"

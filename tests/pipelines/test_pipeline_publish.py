@@ -57,8 +57,8 @@ def test_manual_run_publishes_every_image(pipeline_fleet) -> None:
     assert "<html" in (run.artifacts / "status-page" / "status.html").read_text(encoding="utf-8").lower()
 
 
-def test_merge_publishes_changed_images_level_by_level(pipeline_fleet, tmp_path: Path) -> None:
-    fleet = pipeline_fleet.copy(tmp_path / "origin")
+def test_merge_publishes_changed_images_level_by_level(pipeline_copy) -> None:
+    fleet = pipeline_copy
     before = {t: fleet.digest(f"{t}-staging") for t in TAGBASES}
     parent_file = "src/busybox/1.0/amd64/Dockerfile"
     changed = fleet.git("show", f"origin/main:{parent_file}").replace("parent v1", "parent v2")
@@ -97,8 +97,8 @@ def test_merge_publishes_changed_images_level_by_level(pipeline_fleet, tmp_path:
     assert "busybox-1.0-amd64" in run.summary_text()
 
 
-def test_schedule_publishes_only_stale_images_and_a_failed_leg_blocks_its_own(pipeline_fleet, tmp_path: Path) -> None:
-    fleet = pipeline_fleet.copy(tmp_path / "origin")
+def test_schedule_publishes_only_stale_images_and_a_failed_leg_blocks_its_own(pipeline_copy) -> None:
+    fleet = pipeline_copy
     before = {t: fleet.digest(f"{t}-staging") for t in TAGBASES}
     solo_file = "src/busybox/1.0/solo/amd64/Dockerfile"
     broken, kid = "busybox-1.0-broken-amd64", "busybox-1.0-broken-kid-amd64"
