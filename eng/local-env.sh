@@ -2,14 +2,20 @@
 # Local container engine and registry for developers, CI and the tests.
 #
 #   eng/local-env.sh up [engine] [registry]   install what is missing, start (idempotent), print env
-#   eng/local-env.sh down                     stop both; nothing is left running
+#   eng/local-env.sh down [engine] [registry] stop them (default: every engine kind and the registry)
 #   eng/local-env.sh env                      print `export ...` lines: eval "$(eng/local-env.sh env)"
 #   eng/local-env.sh status                   what runs, exit 1 when something is down
 #   eng/local-env.sh install                  only install the Debian packages (benchmarks)
 #   eng/local-env.sh debian-rootfs            build (once, cached) the un-refreshed Debian base; print its path
 #
-# Engine: podman's Docker-compatible API service on unix://$STATE/podman.sock, configured only
-# through CONTAINERS_CONF / CONTAINERS_REGISTRIES_CONF / CONTAINERS_STORAGE_CONF (never /etc).
+# Engine (LIFECYCLE_ENGINE, default podman):
+# - podman: podman's Docker-compatible API service on unix://$STATE/podman.sock, configured only
+#   through CONTAINERS_CONF / CONTAINERS_REGISTRIES_CONF / CONTAINERS_STORAGE_CONF (never /etc);
+# - docker: Docker Engine (Debian's docker.io), the engine of Azure Pipelines' hosted agents, on
+#   unix://$STATE/docker.sock with its own data root, exec root and pid file under $STATE/docker, its own
+#   choice of storage driver (overlay2; LIFECYCLE_DOCKER_STORAGE_DRIVER overrides), plain HTTP to loopback
+#   registries, and the default bridge (never --bridge=none: that deletes
+#   the host's docker0, which every other daemon on the machine uses).
 # Registry: the CNCF distribution registry (Debian `docker-registry`) on 127.0.0.1:$PORT,
 # delete enabled, storage under $STATE. See docs/local-environment.md.
 #
@@ -24,8 +30,15 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${LIFECYCLE_STATE:-$REPO/.local}
 CONF_SRC=$REPO/eng/containers
 CONF_DIR=$STATE/containers
-SOCK=$STATE/podman.sock
-ENGINE_PID=$STATE/podman.pid
+ENGINE_KIND=${LIFECYCLE_ENGINE:-podman}
+case $ENGINE_KIND in
+  podman | docker) ;;
+  *) echo "local-env: error: LIFECYCLE_ENGINE=$ENGINE_KIND: the engines are podman and docker" >&2; exit 2 ;;
+esac
+ENGINE_KINDS=(podman docker)
+SOCK=$STATE/$ENGINE_KIND.sock
+ENGINE_PID=$STATE/$ENGINE_KIND.pid
+DOCKER_DIR=$STATE/docker
 REGISTRY_PID=$STATE/registry.pid
 REGISTRY_PORT_FILE=$STATE/registry.port
 PORT_MIN=55000
@@ -38,6 +51,8 @@ PACKAGES+=(chromium chromium-driver)
 # Other architectures (arm64, arm/v7) are built and tested under QEMU user emulation.
 EMULATION_PACKAGES=(qemu-user-static binfmt-support)
 PACKAGES+=("${EMULATION_PACKAGES[@]}")
+# Docker Engine only where it is asked for: it brings containerd and iptables along.
+[[ $ENGINE_KIND != docker ]] || PACKAGES+=(docker.io iptables)
 # Debian architectures whose busybox-static seeds the arm64 and arm/v7 test bases (lifecycle.build.localbase),
 # and the binfmt_misc entries (from qemu-user-static) that run their binaries.
 FOREIGN_ARCHES=(arm64 armhf)
@@ -144,9 +159,10 @@ foreign_busybox() {
 
 pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-engine_answers() {
-  [[ -S $SOCK ]] || return 1
-  python3 - "$SOCK" <<'PY' 2>/dev/null
+engine_answers() { # [socket]
+  local sock=${1:-$SOCK}
+  [[ -S $sock ]] || return 1
+  python3 - "$sock" <<'PY' 2>/dev/null
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(5)
@@ -232,31 +248,78 @@ engine_env() {
 
 start_engine() {
   if pid_alive "$ENGINE_PID" && engine_answers; then
-    log "engine already running (pid $(cat "$ENGINE_PID"), $SOCK)"
+    log "engine already running ($ENGINE_KIND, pid $(cat "$ENGINE_PID"), $SOCK)"
     return 0
   fi
-  stop_engine quiet
+  stop_engine "$ENGINE_KIND" quiet
+  rm -f "$SOCK"
+  "start_$ENGINE_KIND"
+  log "engine up ($ENGINE_KIND, pid $(cat "$ENGINE_PID"), unix://$SOCK)"
+}
+
+start_podman() {
   mkdir -p "$CONF_DIR" "$STATE/run" "$STATE/storage" "$STATE/network"
   render "$CONF_SRC/containers.conf.in" "$CONF_DIR/containers.conf"
   render "$CONF_SRC/storage.conf.in" "$CONF_DIR/storage.conf"
   engine_env
-  rm -f "$SOCK"
   # setsid: the service must outlive this script and not get the caller's terminal signals.
   # --time=0: never exit on idle; `down` stops it.
   setsid podman system service --time=0 "unix://$SOCK" </dev/null >>"$STATE/podman.log" 2>&1 &
   echo $! >"$ENGINE_PID"
   wait_for 60 "podman service (log: $STATE/podman.log)" engine_answers
-  log "engine up (pid $(cat "$ENGINE_PID"), unix://$SOCK)"
 }
 
-stop_engine() {
-  if [[ -d $CONF_DIR ]] && command -v podman >/dev/null && pid_alive "$ENGINE_PID"; then
-    engine_env
-    # Containers outlive the service (their conmon is not its child): remove them first.
-    podman rm --all --force --time 0 >/dev/null 2>&1 || true
-  fi
-  stop_pid "$ENGINE_PID" "engine" "${1:-}"
-  rm -f "$SOCK"
+start_docker() {
+  command -v dockerd >/dev/null || die "dockerd is missing (LIFECYCLE_ENGINE=docker eng/local-env.sh install)"
+  mkdir -p "$DOCKER_DIR/root" "$DOCKER_DIR/exec"
+  # Every path of its own, so that it shares nothing with a system daemon or another checkout's: data,
+  # exec root (its containerd and its sockets), pid file and API socket. 127.0.0.0/8 over plain HTTP: the
+  # local registry's port is chosen at run time.
+  # Storage: dockerd's own choice (overlay2 wherever the kernel has overlay, as on the hosted agents; it
+  # copies no layers, unlike vfs, which costs a full copy of the root file system per build step);
+  # LIFECYCLE_DOCKER_STORAGE_DRIVER=vfs where overlay mounts are not allowed.
+  local storage=()
+  [[ -z ${LIFECYCLE_DOCKER_STORAGE_DRIVER:-} ]] || storage=(--storage-driver "$LIFECYCLE_DOCKER_STORAGE_DRIVER")
+  setsid dockerd --data-root "$DOCKER_DIR/root" --exec-root "$DOCKER_DIR/exec" --pidfile "$DOCKER_DIR/dockerd.pid" \
+    -H "unix://$SOCK" "${storage[@]}" --insecure-registry 127.0.0.0/8 </dev/null >>"$STATE/docker.log" 2>&1 &
+  echo $! >"$ENGINE_PID"
+  wait_for 120 "Docker Engine (log: $STATE/docker.log)" engine_answers
+}
+
+unmount_under() { # dir: every mount point below it, deepest first
+  local mount
+  awk -v dir="$1/" 'index($2, dir) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r mount; do
+    umount "$mount" 2>/dev/null || umount -l "$mount" 2>/dev/null || true
+  done
+}
+
+# Stop one engine kind, or every kind this state has running.
+stop_engine() { # [kind] [quiet]
+  local kinds=("${ENGINE_KINDS[@]}") kind sock pidfile
+  [[ -z ${1:-} ]] || kinds=("$1")
+  for kind in "${kinds[@]}"; do
+    sock=$STATE/$kind.sock
+    pidfile=$STATE/$kind.pid
+    if pid_alive "$pidfile"; then
+      # Containers outlive the service (their conmon or shim is not its child): remove them first.
+      if [[ $kind == podman && -d $CONF_DIR ]] && command -v podman >/dev/null; then
+        (engine_env && podman rm --all --force --time 0 >/dev/null 2>&1) || true
+      elif [[ $kind == docker ]] && engine_answers "$sock"; then
+        local ids
+        ids=$(docker -H "unix://$sock" ps -aq 2>/dev/null || true)
+        # shellcheck disable=SC2086
+        [[ -z $ids ]] || docker -H "unix://$sock" rm -f $ids >/dev/null 2>&1 || true
+      fi
+    fi
+    stop_pid "$pidfile" "engine ($kind)" "${2:-}"
+    if [[ $kind == docker ]]; then
+      # Its own containerd (under its exec root) must not outlive a killed dockerd, nor the mounts it
+      # leaves (the data root's bind mount, the netns): they would make the state impossible to remove.
+      pkill -f -- "$DOCKER_DIR/exec" 2>/dev/null || true
+      unmount_under "$DOCKER_DIR"
+    fi
+    rm -f "$sock"
+  done
 }
 
 # --- registry -----------------------------------------------------------------------------
@@ -364,7 +427,7 @@ print_env() {
 status() {
   local rc=0 port
   if pid_alive "$ENGINE_PID" && engine_answers; then
-    echo "engine: running (pid $(cat "$ENGINE_PID"), unix://$SOCK)"
+    echo "engine: running ($ENGINE_KIND, pid $(cat "$ENGINE_PID"), unix://$SOCK)"
   else
     echo "engine: stopped"
     rc=1
@@ -403,9 +466,18 @@ main() {
       print_env
       ;;
     down)
-      stop_engine
-      stop_pid "$REGISTRY_PID" registry
-      rm -f "$REGISTRY_PORT_FILE"
+      # No part: everything this state runs (every engine kind). `engine`: LIFECYCLE_ENGINE's only.
+      local parts=("$@")
+      ((${#parts[@]})) || parts=(engines registry)
+      local part
+      for part in "${parts[@]}"; do
+        case $part in
+          engines) stop_engine ;;
+          engine) stop_engine "$ENGINE_KIND" ;;
+          registry) stop_pid "$REGISTRY_PID" registry && rm -f "$REGISTRY_PORT_FILE" ;;
+          *) die "unknown part '$part' (engine, registry)" ;;
+        esac
+      done
       ;;
     install)
       install_packages

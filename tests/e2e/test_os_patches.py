@@ -8,6 +8,7 @@ rebuilds it with the upgrade step, and the same check then finds none. Needs Deb
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -18,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from lifecycle.build.labels import parse_time
 from lifecycle.build.osupgrade import RECORD, label_key
+from lifecycle.build.publish import publish
+from lifecycle.output import Reporter
 from lifecycle.catalogue.source import WorkTree, run_git
 from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.lifecycle_repo import LABEL_PREFIX, gitops_repo
@@ -96,7 +100,24 @@ def test_unrefreshed_debian_image_is_stale_until_the_rebuild_upgrades_it(tmp_pat
         engine.pull(pinned)
     result = engine.run_test(pinned, f"cat {RECORD}")
     assert result.passed and set(names) <= {line.split()[0] for line in result.output.splitlines() if line}
+
+    # a day later on the same engine (whose layer cache holds yesterday's upgrade layer): the step runs again
+    upgraded = parse_time(step["time"])
+    tomorrow = upgraded + dt.timedelta(days=1)
+    report = publish(repo, [APP], channel="staging", client=client, engine=engine, reporter=Reporter(),
+                     refresh=True, now=lambda: tomorrow)
+    assert [r.status for r in report.results] == ["published"], [(r.status, r.reason) for r in report.results]
+    third = client.resolve(unique_repo, f"{APP}-staging")
+    again = json.loads(client.config(unique_repo, third).labels[label_key(Workspace.load(WorkTree(repo)).policy)])
+    assert parse_time(again["time"]) == tomorrow
+    before, after_day = (layers(client, unique_repo, d) for d in (second, third))
+    # the Dockerfile's own steps come from the cache; the upgrade step's layer is new
+    assert after_day[:-1] == before[:-1] and after_day[-1] != before[-1]
     client.close()
+
+
+def layers(client, repository: str, digest: str) -> list[str]:
+    return [layer["digest"] for layer in json.loads(client.manifest(repository, digest).raw)["layers"]]
 
 
 def closed_port() -> int:

@@ -158,6 +158,9 @@ class Engine:
     def version(self) -> dict:
         return self._client.version()
 
+    def info(self) -> dict:
+        return self._client.info()
+
     # --- images -------------------------------------------------------------------------
 
     def build(
