@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
+from lifecycle.catalogue.repositories import by_repository
 from lifecycle.catalogue.catalog import ImageSpec, Policy
 from lifecycle.errors import InputError
 from lifecycle.build.labels import CREATED, ImageLabels, parse_time
@@ -93,11 +94,12 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
         raise InputError(f"channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
     now = now or dt.datetime.now(dt.timezone.utc)
     catalog, policy = ws.catalog, ws.policy
-    repo = catalog.sole_repository()
     ours = pool.get(catalog.registry)
     images = list(catalog.images)
+    # each image's channel tag in its own repository
     configs = dict(zip((i.tagbase for i in images),
-                       ours.map(lambda i: _read_config(ours, repo, f"{i.tagbase}-{channel}", i), images)))
+                       ours.map(lambda i: _read_config(ours, catalog.repository_of(i), f"{i.tag}-{channel}", i),
+                                images)))
 
     bases = {t: recorded_bases(c.labels, policy) for t, c in configs.items() if c is not None}
     external = sorted({ref for recorded in bases.values() for ref in recorded if _parent(ws, ref, channel) is None})
@@ -109,7 +111,10 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
     current = dict(zip(external, ours.map(lambda ref: _resolve_external(pool, ref), external)))
 
     if packages is not None:
-        packages.check_many(catalog.name, [c.manifest_digest for c in configs.values() if c is not None])
+        for repository, digests in by_repository(
+                (catalog.repository_of(i), configs[i.tagbase].manifest_digest)  # type: ignore[union-attr]
+                for i in images if configs[i.tagbase] is not None).items():
+            packages.check_many(f"{catalog.registry}/{repository}", digests)
     entries: dict[str, StaleEntry] = {}
     for image in images:
         tag = f"{image.tagbase}-{channel}"
@@ -147,7 +152,7 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
         if image.past_eol(now.date()):
             reasons.append(f"end of life {image.eol} has passed")
         if packages is not None:
-            found = packages.check(catalog.name, config.manifest_digest)
+            found = packages.check(f"{catalog.registry}/{catalog.repository_of(image)}", config.manifest_digest)
             entry.packages = {**found.to_dict(), "note": window_note(found, config.labels, policy, now)}
             reason = pending_reason(found, config.labels, image, policy, now)
             if reason:
@@ -175,11 +180,12 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
 def _parent(ws: Workspace, ref: str, channel: str, child: ImageSpec | None = None) -> str | None:
     """The in-repo parent a recorded base reference names (tag base or shared tag, or its channel tag; under
     any of the repository's names), else None."""
-    tag = ws.in_repo_tag(ref.split("@", 1)[0])
-    if tag is None:
+    where = ws.in_repo(ref.split("@", 1)[0])
+    if where is None:
         return None
+    repository, tag = where
     for candidate in (tag, tag.removesuffix(f"-{channel}")):
-        found = ws.catalog.resolve_tag(candidate, child)
+        found = ws.catalog.resolve_tag(candidate, child, repository)
         if found is not None:
             return found
     return None
