@@ -79,7 +79,7 @@ def _lifecycle(cwd, *args: str, engine=None) -> dict:
     return json.loads(run.stdout)
 
 
-def test_every_flow_works_per_repository(gitops_origin, registry, client, engine, base_image):
+def test_every_flow_works_per_repository(gitops_origin, registry, client, engine, base_image, tmp_path):
     prefix = f"test/multi-{secrets.token_hex(3)}"
     core, tools, apps = f"{prefix}/core", f"{prefix}/tools", f"{prefix}/apps"
     where = {ROOT: core, f"{tools}:{TOOLS}": tools, f"{apps}:{APP}": apps, f"{apps}:{OTHER}": apps}
@@ -160,21 +160,42 @@ def test_every_flow_works_per_repository(gitops_origin, registry, client, engine
         {(where[n], n.rpartition(":")[2]): v1[n] for n in planned}
 
     # -- stale: each channel tag read from its own repository --------------------------------------------
-    stale = _lifecycle(origin.dev, "stale", "--channel", "staging")
+    stale = _lifecycle(origin.dev, "stale", "--channel", "staging", "--no-package-check")
     rows = {row["tagbase"]: row for row in stale["images"]}
-    assert set(rows) == set(where) and all(row["digest"] == v2.get(n, v1[n]) for n, row in rows.items())
+    assert set(rows) == set(where)
+    assert all(row["digest"] == v2.get(n, v1[n]) and row["repository"] == where[n] for n, row in rows.items())
 
-    # -- cleanup: one plan per repository; keepLast 1 leaves v1 to go in each changed repository ----------
-    plans = {p["plan"]["repository"]: p["plan"] for p in _lifecycle(origin.dev, "cleanup", "--dry-run")["plans"]}
-    assert set(plans) == {core, tools, apps}
-    for name in where:
-        tags = {d["tag"]: d for d in plans[where[name]]["tags"]}
-        assert by[name].immutable_tag in tags
-        assert all(t in client.tags(where[name]) for t in tags)
-    assert {d["digest"] for p in plans.values() for d in p["deletions"]} <= set(v1.values())
+    # -- cleanup: one plan per repository, each deciding about its own tags only -------------------------
+    later = "2027-12-01T00:00:00Z"   # past the 90-day retention: every tag not kept for a reason could go
+    run = _lifecycle(origin.dev, "cleanup", "--dry-run", "--now", later, "--plan-file", str(tmp_path / "plan.json"))
+    plans = {p["plan"]["repository"]: p["plan"] for p in run["plans"]}
+    assert list(plans) == [core, tools, apps]                        # the catalogue's order, default first
+    for repository in (core, tools, apps):   # --plan-file: one file per repository, for --from-plan
+        path = tmp_path / ("plan.json" if repository == core else f"plan.{repository.replace('/', '-')}.json")
+        assert json.loads(path.read_text())["tags"] == plans[repository]["tags"]
+    assert run["plan"]["repository"] == core                        # the default repository's, as before
+    for repository, plan in plans.items():
+        assert {d["tag"] for d in plan["tags"]} == set(client.tags(repository))
+    decisions = {(r, d["tag"]): d for r, p in plans.items() for d in p["tags"]}
+    for name in planned:   # v1 is older than keepLast 1 allows, but -latest serves it again: kept for that
+        v1_tag = decisions[where[name], by[name].immutable_tag]
+        tag = name.rpartition(":")[2]   # -latest and the bare tag serve it again (bareTagFollowsLatest)
+        assert v1_tag["candidate"] and v1_tag["action"] == "keep"
+        assert v1_tag["reason"].endswith((f"kept: digest also tagged {tag} (kept)",
+                                          f"kept: digest also tagged {tag}-latest (kept)"))
+    # apps holds its own root-amd64: only its immutable tag, the newest there, whatever core holds
+    apps_root = [d for (r, t), d in decisions.items() if r == apps and d["tagbase"] == OTHER and d["kind"] == "immutable"]
+    assert [d["tag"] for d in apps_root] == [by[f"{apps}:{OTHER}"].immutable_tag]
+    assert "newest 1" in apps_root[0]["reason"]
+    assert all(not p["deletions"] for p in plans.values())
 
     # -- status: each image's repository and the digests there ---------------------------------------------
     status = _lifecycle(origin.agent, "status")
     images = {i["tagbase"]: i for i in status["images"]}
     assert {n: images[n]["repository"] for n in where} == where
-    assert all(images[n]["latest"] == v1[n] for n in where)
+    assert all(images[n]["latest"]["digest"] == v1[n] for n in where)
+    assert all(images[n]["staging"]["digest"] == v2.get(n, v1[n]) for n in where)
+    # each image's tags are read from its own repository: the immutable tags of v1 and v2 are listed
+    for name in planned:
+        listed = {t["tag"] for t in images[name]["tags"]}
+        assert {by[name].immutable_tag, f"{name.rpartition(':')[2]}-latest"} <= listed

@@ -48,6 +48,7 @@ class StaleEntry:
     reasons: list[str] = field(default_factory=list)
     bases: dict[str, str] = field(default_factory=dict)   # recorded base ref -> digest
     packages: dict[str, object] | None = None              # the package check's result (None: not checked)
+    repository: str = ""          # the registry repository `tag` is in ("": the catalogue's default)
 
     def as_row(self) -> dict[str, object]:
         return asdict(self)
@@ -117,15 +118,16 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
             packages.check_many(f"{catalog.registry}/{repository}", digests)
     entries: dict[str, StaleEntry] = {}
     for image in images:
-        tag = f"{image.tagbase}-{channel}"
+        tag, repository = f"{image.tag}-{channel}", catalog.repository_of(image)
         config = configs[image.tagbase]
         if config is None:
-            entries[image.tagbase] = StaleEntry(image.tagbase, tag, UNPUBLISHED, reasons=[f"{tag} is not published"])
+            entries[image.tagbase] = StaleEntry(image.tagbase, tag, UNPUBLISHED, repository=repository,
+                                                reasons=[f"{catalog.qualified(repository, tag)} is not published"])
             continue
         created = _created(config)
         entry = StaleEntry(image.tagbase, tag, CURRENT, config.digest,
                            created.isoformat().replace("+00:00", "Z") if created else None,
-                           bases=bases[image.tagbase])
+                           bases=bases[image.tagbase], repository=repository)
         reasons = entry.reasons
         if not entry.bases:
             reasons.append("no base digest recorded in its labels")
