@@ -199,3 +199,36 @@ def test_every_flow_works_per_repository(gitops_origin, registry, client, engine
     for name in planned:
         listed = {t["tag"] for t in images[name]["tags"]}
         assert {by[name].immutable_tag, f"{name.rpartition(':')[2]}-latest"} <= listed
+
+    # -- consumers: references into each repository classified there, migrated within it ------------------
+    host = registry.host
+    app_pin = by[f"{apps}:{APP}"].immutable_tag
+    consumer = origin.dev.parent / "consumer"
+    consumer.mkdir()
+    pipeline = textwrap.dedent(f"""\
+        resources:
+          containers:
+            - container: app
+              image: {host}/{apps}:{app_pin}
+            - container: root
+              image: {host}/{core}:{ROOT}
+            - container: tools
+              image: {host}/{tools}:{TOOLS}-latest
+            - container: other
+              image: {host}/{apps}:{OTHER}
+        """)
+    (consumer / "pipeline.yml").write_text(pipeline)
+    git(consumer, "init", "-q", "-b", "main")
+    (origin.dev / "manifests/consumers.yml").write_text("repositories:\n  - name: product\n    path: ../consumer\n")
+    scanned = _lifecycle(origin.dev, "consumers", "scan")
+    found = {r["reference"]: r for r in scanned["references"]}
+    assert {ref: (r["class"], r["tagbase"], r["digest"]) for ref, r in found.items()} == {
+        f"{host}/{apps}:{app_pin}": ("pinned", f"{apps}:{APP}", v1[f"{apps}:{APP}"]),
+        f"{host}/{core}:{ROOT}": ("bare", ROOT, v1[ROOT]),
+        f"{host}/{tools}:{TOOLS}-latest": ("latest", f"{tools}:{TOOLS}", v1[f"{tools}:{TOOLS}"]),
+        f"{host}/{apps}:{OTHER}": ("bare", f"{apps}:{OTHER}", v1[f"{apps}:{OTHER}"]),
+    }
+    _lifecycle(origin.dev, "consumers", "migrate")
+    assert (consumer / "pipeline.yml").read_text() == pipeline \
+        .replace(f"{apps}:{app_pin}", f"{apps}:{APP}-latest").replace(f"{core}:{ROOT}\n", f"{core}:{ROOT}-latest\n") \
+        .replace(f"{apps}:{OTHER}\n", f"{apps}:{OTHER}-latest\n")

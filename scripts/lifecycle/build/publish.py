@@ -375,7 +375,7 @@ class Publisher:
             return  # FROM scratch: no base to descend from
         ref, digest = bases.final_name, bases.final_digest
         if ref in bases.local:
-            parent = self.ws.in_repo_tag(ref)
+            parent = self.ws.parent_of(image.tagbase, ref)   # a catalogue name, in whichever repository
             done = self.built.get(parent or "")
             if done is not None and done.digest:
                 base_layers = self._remote_image(ref, done.digest, bases.platforms.get(ref)).diff_ids
