@@ -147,6 +147,13 @@ def test_every_flow_works_per_repository(gitops_origin, registry, client, engine
     assert moved == {(where[n], f"{n.rpartition(':')[2]}-latest") for n in planned} | \
         {(where[n], n.rpartition(":")[2]) for n in planned}
 
+    # -- emergency rollback (dry run): the tools image's tags, in its repository, back to v1 ---------------
+    name = f"{tools}:{TOOLS}"
+    emergency = _lifecycle(origin.dev, "rollback", "--image", name, "--emergency", "--dry-run")
+    assert {(e["repository"], e["tag"], e["previous"], e["new"], e["status"]) for e in emergency["tags"]} == {
+        (tools, f"{TOOLS}-latest", v2[name], v1[name], "would-move"), (tools, TOOLS, v2[name], v1[name], "would-move")}
+    assert digest(name, "latest") == v2[name]   # a dry run moved nothing
+
     # -- rollback: revert the rollout on production, reconcile restores the v1 digests where they live ----
     merge = origin.head("production")
     origin.revert_on_production(merge)
@@ -184,7 +191,8 @@ def test_every_flow_works_per_repository(gitops_origin, registry, client, engine
         assert v1_tag["reason"].endswith((f"kept: digest also tagged {tag} (kept)",
                                           f"kept: digest also tagged {tag}-latest (kept)"))
     # apps holds its own root-amd64: only its immutable tag, the newest there, whatever core holds
-    apps_root = [d for (r, t), d in decisions.items() if r == apps and d["tagbase"] == OTHER and d["kind"] == "immutable"]
+    apps_root = [d for (r, _), d in decisions.items()
+                 if r == apps and d["tagbase"] == OTHER and d["kind"] == "immutable"]
     assert [d["tag"] for d in apps_root] == [by[f"{apps}:{OTHER}"].immutable_tag]
     assert "newest 1" in apps_root[0]["reason"]
     assert all(not p["deletions"] for p in plans.values())

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import subprocess
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,6 +22,7 @@ from lifecycle.consumers.references import Pattern, find_references
 from lifecycle.consumers.scan import ScannedFile
 from lifecycle.consumers.targets import Targets
 from lifecycle.errors import InputError
+from lifecycle.production.rollback import _branch
 from lifecycle.registry.models import OCI_MANIFEST, Manifest
 
 HOST = "reg.example"
@@ -116,3 +119,12 @@ def test_consumers_classify_and_migrate_a_reference_in_the_repository_it_names(c
                                      f"b: {HOST}/team/core:root-amd64-latest\n"
                                      f"c: {HOST}/team/apps:app-2.0-amd64-latest\n"
                                      f"d: {HOST}/team/other:root-amd64\n")
+
+
+def test_a_rollback_branch_for_an_image_outside_the_default_repository_is_a_valid_ref_name():
+    ops = SimpleNamespace(production="production")
+    branch = _branch(ops, "pull-request", "team/apps:app-2.0-amd64", lambda: NOW)  # type: ignore[arg-type]
+    assert branch == "rollback/team/apps/app-2.0-amd64-20261127000000"
+    assert subprocess.run(["git", "check-ref-format", f"refs/heads/{branch}"]).returncode == 0
+    assert subprocess.run(["git", "check-ref-format", "refs/heads/rollback/team/apps:app"]).returncode != 0
+    assert _branch(ops, "push", "team/apps:app-2.0-amd64", lambda: NOW) == "production"  # type: ignore[arg-type]

@@ -245,8 +245,9 @@ class Publisher:
             return None
         if osupgrade.wanted(image, self.ws.policy) and osupgrade.needs_rebuild(config.labels, self.ws.policy, self.now()):
             return None
-        return f"{self.ws.catalog.reference_of(image, pushed_tag)} already has this definition and current bases", \
-            digest
+        # the catalogue name of the tag: as before in the default repository, <repository>:<tag> elsewhere
+        where = self.ws.catalog.qualified(self.repo_of(image), pushed_tag)
+        return f"{where} already has this definition and current bases", digest
 
     # -- build, test, push -----------------------------------------------------------------------
 
