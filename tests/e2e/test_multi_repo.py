@@ -240,3 +240,9 @@ def test_every_flow_works_per_repository(gitops_origin, registry, client, engine
     assert (consumer / "pipeline.yml").read_text() == pipeline \
         .replace(f"{apps}:{app_pin}", f"{apps}:{APP}-latest").replace(f"{core}:{ROOT}\n", f"{core}:{ROOT}-latest\n") \
         .replace(f"{apps}:{OTHER}\n", f"{apps}:{OTHER}-latest\n")
+    # status counts each consumer reference for the image of the repository it names (root-amd64 is in two)
+    usage = tmp_path / "usage.json"
+    _lifecycle(origin.dev, "consumers", "scan", "--usage-out", str(usage))
+    assert json.loads(usage.read_text())["repositories"] == [core, tools, apps]
+    status = _lifecycle(origin.agent, "status", "--usage", str(usage), "--no-cleanup")
+    assert {i["tagbase"]: i["consumers"] for i in status["images"]} == {name: {"latest": 1} for name in where}

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from lifecycle.catalogue.repositories import by_repository
 from lifecycle.cleanup.rules import DELETE, Usage, classify_tags, decide, iso
 from lifecycle.cleanup.registry import TAGS_PAGE, read_inventory
 from lifecycle.errors import InputError
@@ -81,14 +82,24 @@ def _state(hold: str | None, eol_passed: bool, latest: ChannelState, staging: Ch
 def _consumers(usage: Usage, ws: Workspace, tags_of_digest: dict[str, set[str]],
                template: str | None) -> dict[str, list[Consumer]]:
     """tagbase -> the usage file's references to it (by tag, else by the digest they resolved to)."""
-    referenced = [r for r in usage.references if r.get("tag")]
-    kinds = classify_tags({r["tag"] for r in referenced}, ws.catalog)
+    catalog = ws.catalog
+
+    def repository(ref: dict) -> str:
+        """The registry repository a reference names (its text), else the default one."""
+        found = ws.in_repo(str(ref.get("reference") or ""))
+        return found[0] if found else catalog.repository
+
+    referenced = [(repository(r), r["tag"]) for r in usage.references if r.get("tag")]
+    kinds = {(name, tag): kind for name, tags in by_repository(referenced).items()
+             for tag, kind in classify_tags(set(tags), catalog, name).items()}
     out: dict[str, list[Consumer]] = {}
     for ref in usage.references:
         tagbases: set[str] = set()
-        kind = kinds.get(ref.get("tag") or "")
-        if kind is not None and kind.tagbase and ws.catalog.get(kind.tagbase):
-            tagbases.add(kind.tagbase)
+        where = repository(ref)
+        kind = kinds.get((where, ref.get("tag") or ""))
+        name = catalog.qualified(where, kind.tagbase) if kind is not None and kind.tagbase else None
+        if name and catalog.get(name):
+            tagbases.add(name)
         else:
             for key in ("digest", "resolved"):
                 tagbases |= tags_of_digest.get(ref.get(key) or "", set())
