@@ -10,6 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from lifecycle.catalogue.repositories import locate, tag_in
+from lifecycle.catalogue.source import WorkTree
+from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.catalogs import run_cli
 from tests.fixtures.gitrepo import commit_all, git, make_repo
 
@@ -113,14 +116,22 @@ def test_a_tag_twice_in_one_repository_is_still_a_clash(tmp_path):
     assert code == 2 and "duplicate tag base 'dotnet/sdk:8.0.404-bookworm-slim-amd64'" in out + err
 
 
-def test_registry_flows_refuse_a_catalogue_of_several_repositories_naming_them(tmp_path):
-    """Until publish and the production flows move tags per repository, they stop (exit 2, nothing pushed)
-    instead of pushing every image into the default repository."""
+def test_every_imported_image_is_located_in_its_own_repository(tmp_path):
+    """The flows that read and move tags find each image's repository through locate(): the imported
+    product's images, cross-repository parents included, each in the repository its `repos[]` entry names."""
     dest, _ = imported(tmp_path)
-    for verb in (["publish", "--all", "--dry-run"], ["stale", "--channel", "staging", "--no-package-check"]):
-        code, out, err = run_cli([verb[0], "--repo", str(dest), *verb[1:]])
-        assert code == 2, (verb, out, err)
-        assert "spans 5 registry repositories (dotnet/runtime-deps, dotnet/runtime, dotnet/aspnet" in err, err
+    ws = Workspace.load(WorkTree(dest))
+    catalog = ws.catalog
+    seen = set()
+    for image in catalog.images:
+        repository, tag = locate(catalog, image.tagbase)
+        assert (repository, tag) == (image.repository, image.tag)
+        assert tag_in(catalog, image.tagbase, "staging") == (repository, f"{tag}-staging")
+        assert catalog.reference_of(image, tag) == f"{TARGET}/{repository}:{tag}"
+        seen.add(repository)
+        for parent in ws.parents_of(image.tagbase):   # a parent's digest is read where the parent lives
+            assert locate(catalog, parent)[0] == catalog.image(parent).repository
+    assert seen == set(REPOS) and list(catalog.repositories) == REPOS
 
 
 def test_reimport_keeps_local_keys_of_an_image_outside_the_default_repository(tmp_path):

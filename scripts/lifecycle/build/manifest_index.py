@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lifecycle.catalogue.catalog import Catalog, ImageSpec, SharedTag
+from lifecycle.catalogue.repositories import tag_in
 from lifecycle.errors import OperationError
 from lifecycle.registry import RegistryClient
 from lifecycle.registry.models import OCI_INDEX, sha256_digest
@@ -62,7 +63,7 @@ def plan_index(client: RegistryClient, catalog: Catalog, shared: SharedTag,
     missing = tuple(image.tagbase for image, digest in members if not digest)
     if missing:
         return IndexPlan(shared, None, None, missing)
-    raw, digest = build_index(client, catalog.sole_repository(), [(i, d) for i, d in members if d])
+    raw, digest = build_index(client, shared.repository or catalog.repository, [(i, d) for i, d in members if d])
     return IndexPlan(shared, digest, raw)
 
 
@@ -93,20 +94,21 @@ def publish_indexes(catalog: Catalog, client: RegistryClient, channel: str, move
         if not moved & set(shared.tagbases):
             continue
         tag = shared.channel_tag(channel)
+        repository = shared.repository or catalog.repository   # the members' repository, and the index's
         try:
             plan = plan_index(client, catalog, shared,
-                              lambda t: client.try_resolve(catalog.sole_repository(), f"{t}-{channel}"))
+                              lambda t: client.try_resolve(*tag_in(catalog, t, channel)))
             if not plan.ready:
                 outcomes.append(IndexOutcome(tag, "skipped", None, "no " + ", ".join(
                     f"{m}-{channel}" for m in plan.missing) + " yet"))
                 continue
             if dry_run:  # the index may not exist yet: compare digests instead of planning a retag
-                current = client.try_resolve(catalog.sole_repository(), tag)
+                current = client.try_resolve(repository, tag)
                 outcomes.append(IndexOutcome(tag, "unchanged" if current == plan.digest else "would-move",
                                              plan.digest))
                 continue
-            push_index(client, catalog.sole_repository(), plan)
-            result = client.retag_many(catalog.sole_repository(), [(plan.digest or "", tag)])[0]
+            push_index(client, repository, plan)
+            result = client.retag_many(repository, [(plan.digest or "", tag)])[0]
             outcomes.append(IndexOutcome(tag, result.status, plan.digest, result.error or ""))
         except OperationError as exc:
             outcomes.append(IndexOutcome(tag, "failed", None, str(exc)))

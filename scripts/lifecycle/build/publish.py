@@ -28,7 +28,8 @@ from lifecycle.build import lineage
 from lifecycle.build import osupgrade
 
 from lifecycle.build import pinning
-from lifecycle.catalogue.catalog import ImageSpec
+from lifecycle.catalogue.catalog import Catalog, ImageSpec
+from lifecycle.catalogue.repositories import by_repository, tag_in
 from lifecycle.catalogue.dockerfile import Dockerfile
 from lifecycle.build.engine import Engine, LocalImage
 from lifecycle.errors import LifecycleError, OperationError
@@ -109,9 +110,9 @@ class Publisher:
         return self._engine_os
 
     def _channel_digest(self, tagbase: str) -> str | None:
-        key = f"{tagbase}-{self.channel}"
+        key = f"{tagbase}-{self.channel}"   # a cache key: the catalogue name, unique across repositories
         if key not in self._digests:
-            self._digests[key] = self.client.try_resolve(self.repo, key)
+            self._digests[key] = self.client.try_resolve(*tag_in(self.ws.catalog, tagbase, self.channel))
         return self._digests[key]
 
     def _external_digest(self, ref: str) -> str:
@@ -119,12 +120,11 @@ class Publisher:
             self._digests[ref] = self.pool.resolve(ref)
         return self._digests[ref] or ""
 
-    @property
-    def repo(self) -> str:
-        return self.ws.catalog.sole_repository()
+    def repo_of(self, image: ImageSpec) -> str:
+        """The registry repository every tag of `image` is pushed to and read from."""
+        return self.ws.catalog.repository_of(image)
 
     def run(self, tagbases: list[str] | None) -> PublishReport:
-        self.ws.catalog.sole_repository()  # before any build: every push below goes to that one repository
         report = PublishReport(self.channel, self.revision)
         order = self.ws.order(tagbases)
         if not self.refresh:
@@ -141,17 +141,17 @@ class Publisher:
         """Read every channel tag's config up front, concurrently on the client's pool: the same two requests
         per image the skip checks would send one after another (a no-op run of 250 images in seconds). What
         cannot be read here is read again, and reported, by the image's own skip check."""
-        tags = [f"{t}-{self.channel}" for t in order]
+        tags = [f"{t}-{self.channel}" for t in order]   # cache keys, as in _channel_digest
 
-        def read(tag: str) -> ImageConfig | None | LifecycleError:
+        def read(name: str) -> ImageConfig | None | LifecycleError:
             try:
-                return self.client.config(self.repo, tag)
+                return self.client.config(*tag_in(self.ws.catalog, name, self.channel))
             except NotFoundError:
                 return None
             except LifecycleError as exc:
                 return exc
 
-        for tag, found in zip(tags, self.client.map(read, tags)):
+        for tag, found in zip(tags, self.client.map(read, order)):
             if not isinstance(found, LifecycleError):
                 self._configs[tag] = found
 
@@ -173,7 +173,7 @@ class Publisher:
             skip = None if self.refresh else self._skip_reason(image, definition, bases)
             if skip:
                 info.status, info.reason = "skipped", skip[0]
-                info.digest, info.channel_tag = skip[1], f"{image.tagbase}-{self.channel}"
+                info.digest, info.channel_tag = skip[1], f"{image.tag}-{self.channel}"
                 return info
             if self.dry_run:
                 info.reason = "would build, test and push" if self.push else "would build and test"
@@ -216,7 +216,8 @@ class Publisher:
                       final.is_image)
 
     def _skip_reason(self, image: ImageSpec, definition: str, bases: _Bases) -> tuple[str, str] | None:
-        tag = f"{image.tagbase}-{self.channel}"
+        tag = f"{image.tagbase}-{self.channel}"   # the cache key
+        pushed_tag = f"{image.tag}-{self.channel}"
         if tag in self._configs and tag not in self._digests:  # read by _prefetch
             config = self._configs[tag]
             self._digests[tag] = config.digest if config is not None else None
@@ -227,10 +228,10 @@ class Publisher:
             digest = self._digests[tag]
             if digest is None:
                 return None
-            config = self.client.config(self.repo, digest)
+            config = self.client.config(self.repo_of(image), digest)
         else:  # read the config by tag: its manifest GET tells the digest too, so no HEAD (2 requests)
             try:
-                config = self.client.config(self.repo, tag)
+                config = self.client.config(self.repo_of(image), pushed_tag)
             except NotFoundError:
                 self._digests[tag] = None
                 return None
@@ -244,7 +245,9 @@ class Publisher:
             return None
         if osupgrade.wanted(image, self.ws.policy) and osupgrade.needs_rebuild(config.labels, self.ws.policy, self.now()):
             return None
-        return f"{tag} already has this definition and current bases", digest
+        # the catalogue name of the tag: as before in the default repository, <repository>:<tag> elsewhere
+        where = self.ws.catalog.qualified(self.repo_of(image), pushed_tag)
+        return f"{where} already has this definition and current bases", digest
 
     # -- build, test, push -----------------------------------------------------------------------
 
@@ -266,7 +269,7 @@ class Publisher:
         assert self.engine is not None
         created = self.now()
         immutable = image.immutable_tag(created, self.revision or "0000000")
-        target = self.ws.catalog.reference(immutable)
+        target = self.ws.catalog.reference_of(image, immutable)
         labels = labels_mod.make_labels(
             policy=self.ws.policy, revision=self.revision, created=created, source=self.ws.catalog.source_url,
             definition=definition, base_name=bases.final_name, base_digest=bases.final_digest, bases=bases.digests)
@@ -309,15 +312,15 @@ class Publisher:
             return
         self.engine.push(target)
         # the registry's digest is the truth (an engine may report another encoding's digest)
-        info.digest = self.client.resolve(self.repo, immutable)
+        info.digest = self.client.resolve(self.repo_of(image), immutable)
         info.immutable_tag = immutable
         self._verify_pushed(image, info.digest, immutable)
         self.local_ids[image.tagbase] = image_id
         if not self.move:
             info.status, info.reason = "pushed", f"{image.tagbase}-{self.channel} left for the final job"
             return
-        channel_tag = f"{image.tagbase}-{self.channel}"
-        moved = self.client.retag(self.repo, info.digest, channel_tag)
+        channel_tag = f"{image.tag}-{self.channel}"
+        moved = self.client.retag(self.repo_of(image), info.digest, channel_tag)
         if moved.status == "failed":  # retag reports a refused PUT instead of raising
             info.immutable_tag = immutable
             raise OperationError(f"{immutable} pushed, but moving {channel_tag} failed: {moved.error}")
@@ -373,7 +376,7 @@ class Publisher:
             return  # FROM scratch: no base to descend from
         ref, digest = bases.final_name, bases.final_digest
         if ref in bases.local:
-            parent = self.ws.in_repo_tag(ref)
+            parent = self.ws.parent_of(image.tagbase, ref)   # a catalogue name, in whichever repository
             done = self.built.get(parent or "")
             if done is not None and done.digest:
                 base_layers = self._remote_image(ref, done.digest, bases.platforms.get(ref)).diff_ids
@@ -388,14 +391,14 @@ class Publisher:
     def _verify_pushed(self, image: ImageSpec, digest: str, immutable: str) -> None:
         """The registry's config of what was pushed must be for the catalogue's platform (variant included,
         which podman's inspect does not report); if not, the pushed manifest is removed again."""
-        pushed = self._remote_image(self.ws.catalog.reference(immutable), digest, image.platform)
+        pushed = self._remote_image(self.ws.catalog.reference_of(image, immutable), digest, image.platform)
         found = pushed.platform or Platform("", "")
         try:
             lineage.check_platform(image.tagbase, image.platform, found.os, found.architecture,
                                    found.variant or "", "registry")
         except OperationError:
             try:
-                self.client.delete(self.repo, digest)
+                self.client.delete(self.repo_of(image), digest)
             except LifecycleError as exc:
                 self.out.error(f"{image.tagbase}: could not remove {immutable} again: {exc}")
             raise
@@ -455,22 +458,26 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
                 if c is not client:
                     c.close()
     if info_path is not None and not dry_run:
-        imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.sole_repository(), report.results)
+        imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.repository, report.results)
     return report
 
 
-def move_from_info(records: list[ImageInfo], *, channel: str, client: RegistryClient, repository: str,
+def move_from_info(records: list[ImageInfo], *, channel: str, client: RegistryClient, catalog: Catalog,
                    dry_run: bool = False) -> list[ImageInfo]:
     """The final job of a matrix publish: move `<tagbase>-<channel>` to what the legs pushed and tested.
 
-    Only images a leg reports as pushed (tests passed) move; the retags are one batch, planned first.
+    Only images a leg reports as pushed (tests passed) move; the retags are one batch per registry
+    repository (each image's own), planned first.
     """
     pushed = [r for r in records if r.status in ("pushed", "published") and r.digest]
-    pairs = [(r.digest, f"{r.tagbase}-{channel}") for r in pushed]
-    results = {res.tag: res for res in client.retag_many(repository, pairs, dry_run=dry_run)}
+    where = {r.tagbase: tag_in(catalog, r.tagbase, channel) for r in pushed}
+    results = {}
+    for repository, pairs in by_repository((where[r.tagbase][0], (r.digest or "", where[r.tagbase][1]))
+                                           for r in pushed).items():
+        results.update({(repository, res.tag): res for res in client.retag_many(repository, pairs, dry_run=dry_run)})
     for record in pushed:
-        tag = f"{record.tagbase}-{channel}"
-        outcome = results.get(tag)
+        tag = where[record.tagbase][1]
+        outcome = results.get(where[record.tagbase])
         if outcome is not None and outcome.status != "failed":
             record.status, record.channel_tag, record.reason = "published", tag, f"{tag} {outcome.status}"
         else:

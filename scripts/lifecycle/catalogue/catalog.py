@@ -174,17 +174,6 @@ class Catalog:
             names.setdefault(alias, path if path in self.repositories else self.repository)
         return names
 
-    def sole_repository(self) -> str:
-        """The one repository of the flows that read and move tags (publish, lkg, rollout, reconcile, rollback,
-        stale, cleanup, status, consumers): they do not take a catalogue spanning several repositories yet,
-        and say so rather than push or retag in the wrong one."""
-        if len(self.repositories) > 1:
-            raise InputError(f"the catalogue spans {len(self.repositories)} registry repositories "
-                             f"({', '.join(self.repositories)}): publish, rollout, reconcile, rollback, stale, "
-                             f"cleanup, status and consumers work on one repository so far (validate, plan and "
-                             f"matrix take them all)", Location(self.path))
-        return self.repository
-
     def repository_of(self, image: ImageSpec) -> str:
         return image.repository or self.repository
 

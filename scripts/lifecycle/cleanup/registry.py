@@ -70,7 +70,7 @@ def read_inventory(client: RegistryClient, repo: str, catalog: Catalog, page_siz
                                     if c.digest not in manifests))
         wanted = [d for d in wanted if d not in manifests]
     created: dict[str, dt.datetime] = {}
-    need = list(dict.fromkeys(tag_digests[t] for t in tags_needing_created(tag_digests, catalog)))
+    need = list(dict.fromkeys(tag_digests[t] for t in tags_needing_created(tag_digests, catalog, repo)))
     for digest, when in zip(need, client.map(lambda d: _created(client, repo, manifests, d), need)):
         if when is not None:
             created[digest] = when
@@ -270,9 +270,9 @@ def _moved(client: RegistryClient, repo: str, digest: str, tags: list[str], guar
 
 
 def check_plan_target(plan: CleanupPlan, catalog: Catalog, source: str) -> None:
-    if (plan.registry, plan.repository) != (catalog.registry, catalog.repository):
+    if plan.registry != catalog.registry or plan.repository not in catalog.repositories:
         raise InputError(f"the plan is for {plan.registry}/{plan.repository}, the catalogue names "
-                         f"{catalog.registry}/{catalog.repository}", Location(source))
+                         f"{', '.join(f'{catalog.registry}/{r}' for r in catalog.repositories)}", Location(source))
     bad = [x.digest for x in plan.deletions if not x.digest.startswith("sha256:")]
     if bad:
         raise InputError(f"plan deletion {bad[0]!r} is not a digest", Location(source))

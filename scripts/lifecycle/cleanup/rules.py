@@ -159,9 +159,13 @@ class Usage:
     path: str | None = None
 
 
-def classify_tags(tags: Iterable[str], catalog: Catalog) -> dict[str, TagKind]:
-    known = set(catalog.tagbases)
-    shared = {t for image in catalog.images for t in (*image.shared_tags, *image.index_tags)}
+def classify_tags(tags: Iterable[str], catalog: Catalog, repository: str | None = None) -> dict[str, TagKind]:
+    """The kind of each tag of one registry repository (default: the catalogue's): only the images
+    published there are known in it, by their tag base as pushed."""
+    repository = repository or catalog.repository
+    mine = [i for i in catalog.images if catalog.repository_of(i) == repository]
+    known = {i.tag for i in mine}
+    shared = {t for image in mine for t in (*image.shared_tags, *image.index_tags)}
     parsed = {t: split_immutable_tag(t) for t in tags}
     retired = {p[0] for p in parsed.values() if p and p[0] not in known}
     retired |= {t[: -len(s)] for t in parsed for s in FLOATING_SUFFIXES
@@ -185,9 +189,9 @@ def classify_tags(tags: Iterable[str], catalog: Catalog) -> dict[str, TagKind]:
     return out
 
 
-def tags_needing_created(tags: Iterable[str], catalog: Catalog) -> list[str]:
+def tags_needing_created(tags: Iterable[str], catalog: Catalog, repository: str | None = None) -> list[str]:
     """Tags whose age only the config can tell: those of retired tag bases that have no immutable tag left."""
-    kinds = classify_tags(tags, catalog)
+    kinds = classify_tags(tags, catalog, repository)
     timed = {k.tagbase for k in kinds.values() if k.kind == "retired" and k.built_at}
     return [t for t, k in kinds.items() if k.kind == "retired" and k.tagbase not in timed]
 
@@ -211,9 +215,13 @@ def _age_days(now: dt.datetime, then: dt.datetime) -> int:
     return (now - then).days
 
 
-def decide(inventory: Inventory, catalog: Catalog, policy: Policy, usage: Usage, now: dt.datetime) -> CleanupPlan:
+def decide(inventory: Inventory, catalog: Catalog, policy: Policy, usage: Usage, now: dt.datetime,
+           repository: str | None = None) -> CleanupPlan:
+    """The plan for one registry repository of the catalogue (default: its default repository), whose
+    tags `inventory` holds. Usage tags are plain tags: one in use protects that tag in every repository."""
     now = utc(now)
-    kinds = classify_tags(inventory.tags, catalog)
+    repository = repository or catalog.repository
+    kinds = classify_tags(inventory.tags, catalog, repository)
     retention = dt.timedelta(days=policy.retention_days)
     grace = dt.timedelta(days=policy.retired_grace_days)
 
@@ -322,7 +330,7 @@ def decide(inventory: Inventory, catalog: Catalog, policy: Policy, usage: Usage,
 
     policy_summary = {"file": policy.path, "retentionDays": policy.retention_days, "keepLast": policy.keep_last,
                       "retiredGraceDays": policy.retired_grace_days, "exceptions": list(policy.cleanup_exceptions)}
-    return CleanupPlan(catalog.registry, catalog.sole_repository(), iso(now) or "", policy_summary,
+    return CleanupPlan(catalog.registry, repository, iso(now) or "", policy_summary,
                        list(decisions.values()), deletions, bytes_to_free)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
+from lifecycle.catalogue.repositories import by_repository
 from lifecycle.catalogue.catalog import ImageSpec, Policy
 from lifecycle.errors import InputError
 from lifecycle.build.labels import CREATED, ImageLabels, parse_time
@@ -47,6 +48,7 @@ class StaleEntry:
     reasons: list[str] = field(default_factory=list)
     bases: dict[str, str] = field(default_factory=dict)   # recorded base ref -> digest
     packages: dict[str, object] | None = None              # the package check's result (None: not checked)
+    repository: str = ""          # the registry repository `tag` is in ("": the catalogue's default)
 
     def as_row(self) -> dict[str, object]:
         return asdict(self)
@@ -93,11 +95,12 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
         raise InputError(f"channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
     now = now or dt.datetime.now(dt.timezone.utc)
     catalog, policy = ws.catalog, ws.policy
-    repo = catalog.sole_repository()
     ours = pool.get(catalog.registry)
     images = list(catalog.images)
+    # each image's channel tag in its own repository
     configs = dict(zip((i.tagbase for i in images),
-                       ours.map(lambda i: _read_config(ours, repo, f"{i.tagbase}-{channel}", i), images)))
+                       ours.map(lambda i: _read_config(ours, catalog.repository_of(i), f"{i.tag}-{channel}", i),
+                                images)))
 
     bases = {t: recorded_bases(c.labels, policy) for t, c in configs.items() if c is not None}
     external = sorted({ref for recorded in bases.values() for ref in recorded if _parent(ws, ref, channel) is None})
@@ -109,18 +112,22 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
     current = dict(zip(external, ours.map(lambda ref: _resolve_external(pool, ref), external)))
 
     if packages is not None:
-        packages.check_many(catalog.name, [c.manifest_digest for c in configs.values() if c is not None])
+        for repository, digests in by_repository(
+                (catalog.repository_of(i), configs[i.tagbase].manifest_digest)  # type: ignore[union-attr]
+                for i in images if configs[i.tagbase] is not None).items():
+            packages.check_many(f"{catalog.registry}/{repository}", digests)
     entries: dict[str, StaleEntry] = {}
     for image in images:
-        tag = f"{image.tagbase}-{channel}"
+        tag, repository = f"{image.tag}-{channel}", catalog.repository_of(image)
         config = configs[image.tagbase]
         if config is None:
-            entries[image.tagbase] = StaleEntry(image.tagbase, tag, UNPUBLISHED, reasons=[f"{tag} is not published"])
+            entries[image.tagbase] = StaleEntry(image.tagbase, tag, UNPUBLISHED, repository=repository,
+                                                reasons=[f"{catalog.qualified(repository, tag)} is not published"])
             continue
         created = _created(config)
         entry = StaleEntry(image.tagbase, tag, CURRENT, config.digest,
                            created.isoformat().replace("+00:00", "Z") if created else None,
-                           bases=bases[image.tagbase])
+                           bases=bases[image.tagbase], repository=repository)
         reasons = entry.reasons
         if not entry.bases:
             reasons.append("no base digest recorded in its labels")
@@ -147,7 +154,7 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
         if image.past_eol(now.date()):
             reasons.append(f"end of life {image.eol} has passed")
         if packages is not None:
-            found = packages.check(catalog.name, config.manifest_digest)
+            found = packages.check(f"{catalog.registry}/{catalog.repository_of(image)}", config.manifest_digest)
             entry.packages = {**found.to_dict(), "note": window_note(found, config.labels, policy, now)}
             reason = pending_reason(found, config.labels, image, policy, now)
             if reason:
@@ -175,11 +182,12 @@ def find_stale(ws: Workspace, channel: str, pool: RegistryPool, now: dt.datetime
 def _parent(ws: Workspace, ref: str, channel: str, child: ImageSpec | None = None) -> str | None:
     """The in-repo parent a recorded base reference names (tag base or shared tag, or its channel tag; under
     any of the repository's names), else None."""
-    tag = ws.in_repo_tag(ref.split("@", 1)[0])
-    if tag is None:
+    where = ws.in_repo(ref.split("@", 1)[0])
+    if where is None:
         return None
+    repository, tag = where
     for candidate in (tag, tag.removesuffix(f"-{channel}")):
-        found = ws.catalog.resolve_tag(candidate, child)
+        found = ws.catalog.resolve_tag(candidate, child, repository)
         if found is not None:
             return found
     return None

@@ -42,29 +42,51 @@ def cleanup(repo: Path, output: str, insecure: tuple[str, ...], do_apply: bool, 
     if from_plan:  # every field checked (exit 2) before the registry is asked anything
         plan = CleanupPlan.load(from_plan)
         check_plan_target(plan, catalog, str(from_plan))
+    runs: list[tuple[CleanupPlan, list]] = []
     with RegistryClient(catalog.registry, insecure=insecure) as client:
-        if not from_plan:
-            plan = decide(read_inventory(client, catalog.sole_repository(), catalog), catalog, policy, usage, now)
-            if plan_file:
-                plan.write(plan_file)
-                out.info(f"plan written to {plan_file}")
-        if do_apply or from_plan:
-            outcomes = apply_plan(client, plan, policy, usage, max_deletions=max_deletions, dry_run=not do_apply)
-        else:
-            outcomes = preview(plan, max_deletions)
+        # one plan per registry repository of the catalogue (each image's tags live in its own), or the
+        # one reviewed plan; --max-deletions bounds the whole run
+        plans = [plan] if from_plan else [
+            decide(read_inventory(client, repository, catalog), catalog, policy, usage, now, repository)
+            for repository in catalog.repositories]
+        budget = max_deletions
+        for one in plans:
+            if plan_file and not from_plan:
+                target = _plan_path(plan_file, one.repository, catalog.repository)
+                one.write(target)
+                out.info(f"plan for {one.registry}/{one.repository} written to {target}")
+            if do_apply or from_plan:
+                outcomes = apply_plan(client, one, policy, usage, max_deletions=budget, dry_run=not do_apply)
+            else:
+                outcomes = preview(one, budget)
+            if budget is not None:
+                budget = max(0, budget - sum(o.status in ("deleted", "would-delete") for o in outcomes))
+            runs.append((one, outcomes))
 
     mode = "apply" if do_apply else "dry run"
     if output == "json":
-        out.write(json.dumps({"mode": mode, "plan": plan.to_dict(), "outcomes": [o.as_row() for o in outcomes]},
-                             indent=2) + "\n")
+        # `plan`/`outcomes`: the first repository's (the default), as before; `plans`: every repository's
+        out.write(json.dumps({"mode": mode, "plan": runs[0][0].to_dict(), "outcomes": [o.as_row() for o in runs[0][1]],
+                              "plans": [{"plan": p.to_dict(), "outcomes": [o.as_row() for o in o_]}
+                                        for p, o_ in runs]}, indent=2) + "\n")
     else:
-        _print_summary(out, plan, outcomes, do_apply, mode)
-    failed = [o for o in outcomes if o.status == "failed"]
+        for one, outcomes in runs:
+            _print_summary(out, one, outcomes, do_apply, mode)
+    every = [o for _, outcomes in runs for o in outcomes]
+    failed = [o for o in every if o.status == "failed"]
     out.problems(("warning", f"skipped {o.digest} ({', '.join(o.tags)}): {o.detail}")
-                 for o in outcomes if o.status == "skipped")
+                 for o in every if o.status == "skipped")
     if failed:
         raise OperationError(f"{len(failed)} deletion(s) failed; re-run to finish: "
                              + "; ".join(f"{o.digest}: {o.detail}" for o in failed))
+
+
+def _plan_path(path: Path, repository: str, default: str) -> Path:
+    """Where `--plan-file` puts one repository's plan: PATH for the default repository, and for any other
+    `<stem>.<repository with / as ->.<suffix>` beside it (a plan file is one repository's, for --from-plan)."""
+    if repository == default:
+        return path
+    return path.with_name(f"{path.stem}.{repository.replace('/', '-')}{path.suffix}")
 
 
 MAX_ROWS = 500  # a pipeline summary must stay readable; the plan file has every row

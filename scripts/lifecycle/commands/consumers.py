@@ -184,8 +184,8 @@ def migrate(repo: Path, config: str | None, names: tuple[str, ...], no_registry:
     try:
         result = run_scan(sources, known, consumers_cfg.registry_aliases, registry)
         targets = _targets(repo, known, unpin)
-        migrations = [(s, plan_source(s, registry, lambda c, b=s.branch: targets.target(c, b)))
-                      for s in result.sources]
+        migrations = [(s, plan_source(s, registry, lambda c, b=s.branch: targets.target(c, b),
+                                      known.repository)) for s in result.sources]
     finally:
         if client is not None:
             client.close()

@@ -104,8 +104,7 @@ def _move_from(repo: Path, out, channel: str, insecure: tuple[str, ...], paths: 
     revision = next((r.revision for r in records if r.revision), "")
     with RegistryPool(insecure) as pool:
         client = pool.get(ws.catalog.registry)
-        moved = move_from_info(records, channel=channel, client=client,
-                               repository=ws.catalog.repository, dry_run=dry_run)
+        moved = move_from_info(records, channel=channel, client=client, catalog=ws.catalog, dry_run=dry_run)
         indexes = publish_indexes(ws.catalog, client, channel,
                                   {r.tagbase for r in moved if r.status == "published"}, dry_run=dry_run)
     if info_path is not None and not dry_run:

@@ -36,21 +36,42 @@ PINNED_RE = re.compile(r"^(?P<base>.+)-(?P<time>\d{14})-(?P<sha>[0-9a-f]{7,40})$
 
 @dataclass(frozen=True)
 class KnownImages:
-    """What classification needs from the catalogue."""
+    """What classification needs from the catalogue. Names are catalogue names: a tag of the default
+    repository as it is, `<repository>:<tag>` in any other of `repositories` (tags are unique per repository)."""
 
     registry: str
-    repository: str
+    repository: str                    # the default repository
     tagbases: frozenset[str]
     eol: dict[str, dt.date] = field(default_factory=dict)
     shared_tags: dict[str, str] = field(default_factory=dict)   # extra floating tag -> its tag base
     floating: dict[str, str] = field(default_factory=dict)      # .NET-scoped floating tag -> its target
+    repositories: tuple[str, ...] = ()  # every repository references may name (default: `repository` only)
 
     @classmethod
     def from_catalog(cls, catalog: "Catalog", floating: dict[str, str] | None = None) -> "KnownImages":
-        return cls(catalog.registry, catalog.sole_repository(), frozenset(i.tagbase for i in catalog.images),
+        def repo_of(name: str) -> str:
+            image = catalog.get(name)
+            return catalog.repository_of(image) if image is not None else catalog.repository
+
+        return cls(catalog.registry, catalog.repository, frozenset(i.tagbase for i in catalog.images),
                    {i.tagbase: i.eol for i in catalog.images if i.eol is not None},
-                   {t: i.tagbase for i in catalog.images for t in (*i.shared_tags, *i.index_tags)},
-                   dict(floating or {}))
+                   {catalog.qualified(catalog.repository_of(i), t): i.tagbase
+                    for i in catalog.images for t in (*i.shared_tags, *i.index_tags)},
+                   # a floating tag lives in its target's repository
+                   {catalog.qualified(repo_of(target), tag): target for tag, target in (floating or {}).items()},
+                   catalog.repositories)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.repositories or (self.repository,)
+
+    def qualify(self, repository: str, tag: str) -> str:
+        return tag if repository == self.repository else f"{repository}:{tag}"
+
+    def locate(self, name: str) -> tuple[str, str]:
+        """(repository, tag) of a catalogue name."""
+        repository, _, tag = name.rpartition(":")
+        return repository or self.repository, tag
 
     def past_eol(self, tagbase: str, today: dt.date) -> bool:
         eol = self.eol.get(tagbase)
@@ -66,7 +87,8 @@ class TagSource(Protocol):
 
 
 class RegistryView:
-    """Registry facts for one repository, each read once."""
+    """Registry facts for one repository, each read once; `of(repository)` is the view of another one of
+    ours (same client), and a qualified name `<repository>:<tag>` is looked up there."""
 
     def __init__(self, client: TagSource, repository: str):
         self._client = client
@@ -74,6 +96,14 @@ class RegistryView:
         self._tags: set[str] | None = None
         self._digests: dict[str, str | None] = {}
         self._created: dict[str, dt.datetime | None] = {}
+        self._others: dict[str, RegistryView] = {}
+
+    def of(self, repository: str) -> "RegistryView":
+        if repository == self._repository:
+            return self
+        if repository not in self._others:
+            self._others[repository] = RegistryView(self._client, repository)
+        return self._others[repository]
 
     def created(self, digest: str) -> dt.datetime | None:
         """When the image behind a digest was built (its config), None when unknown or gone."""
@@ -99,7 +129,10 @@ class RegistryView:
             self._digests.update(many(self._repository, wanted))
 
     def digest_of(self, ref: str) -> str | None:
-        """The digest a tag or digest resolves to now; None when absent."""
+        """The digest a tag, `<repository>:<tag>` or digest resolves to now; None when absent."""
+        if not ref.startswith("sha256:") and ":" in ref:
+            repository, _, tag = ref.rpartition(":")
+            return self.of(repository).digest_of(tag)
         if ref not in self._digests:
             if not ref.startswith("sha256:") and not self.has_tag(ref):
                 self._digests[ref] = None
@@ -127,18 +160,19 @@ class Classified:
         return f"{self.tagbase}-latest" if self.migratable else None
 
 
-def tag_form(tag: str, tagbases: frozenset[str]) -> tuple[str, str | None]:
-    """(form, tagbase) of a tag by its shape; the tag base must be catalogued for a known form."""
+def tag_form(tag: str, tagbases: frozenset[str], prefix: str = "") -> tuple[str, str | None]:
+    """(form, tagbase) of a tag by its shape; the tag base must be catalogued for a known form. `prefix`:
+    `<repository>:` for a tag outside the default repository (the catalogue name of its tag base)."""
     for suffix, form in (("-latest", LATEST), ("-staging", STAGING)):
         if tag.endswith(suffix):
-            base = tag[: -len(suffix)]
+            base = prefix + tag[: -len(suffix)]
             return (form, base) if base in tagbases else (UNKNOWN, base)
     pinned = PINNED_RE.match(tag)
     if pinned:
-        base = pinned["base"]
+        base = prefix + pinned["base"]
         return (PINNED, base) if base in tagbases else (UNKNOWN, base)
-    if tag in tagbases:
-        return BARE, tag
+    if prefix + tag in tagbases:
+        return BARE, prefix + tag
     return UNKNOWN, None
 
 
@@ -148,22 +182,25 @@ def classify(ref: Reference, known: KnownImages, registry: RegistryView | None =
     today = today or dt.date.today()
     if ref.expression:
         return Classified(ref, EXPRESSION, EXPRESSION, None, note="tag is built by a pipeline expression")
+    repository = ref.repository or known.repository
+    prefix = "" if repository == known.repository else f"{repository}:"
     if ref.digest:
-        form, tagbase = DIGEST, (tag_form(ref.tag, known.tagbases)[1] if ref.tag else None)
-    elif ref.tag in known.shared_tags:  # shared tags follow -latest
-        form, tagbase = LATEST, known.shared_tags[ref.tag]
-    elif ref.tag in known.floating:
-        form, tagbase = FLOATING, known.floating[ref.tag]
+        form, tagbase = DIGEST, (tag_form(ref.tag, known.tagbases, prefix)[1] if ref.tag else None)
+    elif prefix + (ref.tag or "") in known.shared_tags:  # shared tags follow -latest
+        form, tagbase = LATEST, known.shared_tags[prefix + (ref.tag or "")]
+    elif prefix + (ref.tag or "") in known.floating:
+        form, tagbase = FLOATING, known.floating[prefix + (ref.tag or "")]
     else:
-        form, tagbase = tag_form(ref.tag or "", known.tagbases)
+        form, tagbase = tag_form(ref.tag or "", known.tagbases, prefix)
     klass, digest, note, age = form, None, "", None
     if registry is not None:
-        digest = registry.digest_of(ref.digest or ref.tag or "")
+        view = registry.of(repository)   # the repository the reference names
+        digest = view.digest_of(ref.digest or ref.tag or "")
         if digest is None:
             klass = MISSING
-            note = f"{'digest' if ref.digest else 'tag'} not in {known.registry}/{known.repository}"
+            note = f"{'digest' if ref.digest else 'tag'} not in {known.registry}/{repository}"
         elif form == DIGEST:
-            created = registry.created(digest)
+            created = view.created(digest)
             if created is not None:
                 age = max(0, (today - created.date()).days)
                 note = f"pinned to an image built {created.date()} ({age} days ago)"

@@ -92,9 +92,10 @@ def _to_latest(c: Classified) -> str | None:
 
 
 def plan_file(scanned: ScannedFile, registry: RegistryView | None = None,
-              target_of: TargetFn = _to_latest) -> tuple[FileChange | None, list[Skipped]]:
+              target_of: TargetFn = _to_latest, default: str | None = None) -> tuple[FileChange | None, list[Skipped]]:
     """The new content of one file, and the references left alone for a reason worth reporting.
-    `target_of`: the tag a reference should use, None to leave it (default: pinned and bare to -latest)."""
+    `target_of`: the tag a reference should use, None to leave it (default: pinned and bare to -latest);
+    a catalogue name: `<repository>:<tag>` outside the `default` repository (None: the reference's own)."""
     text = scanned.text
     edits: list[Edit] = []
     skipped: list[Skipped] = []
@@ -103,12 +104,16 @@ def plan_file(scanned: ScannedFile, registry: RegistryView | None = None,
     for c in sorted(scanned.references, key=lambda c: c.reference.start):
         r = c.reference
         target = target_of(c)
-        if target is None or (r.tag == target and not r.digest):
+        if target is None:
             continue
-        if registry is not None and registry.digest_of(target) is None:
+        repository, _, tag = target.rpartition(":")
+        repository = repository or default or r.repository
+        if (repository, tag) == (r.repository, r.tag) and not r.digest:
+            continue
+        if registry is not None and registry.of(repository).digest_of(tag) is None:
             skipped.append(Skipped(r.path, r.line, r.text, f"{target} is not in the registry"))
             continue
-        new = f"{r.registry}/{r.repository}:{target}"
+        new = f"{r.registry}/{repository}:{tag}"
         if text[r.start:r.end] != r.text:  # the scan and the text disagree: never guess
             raise OperationError(f"{r.path}:{r.line}: reference moved since the scan; scan again")
         pieces.append(text[cursor:r.start])
@@ -122,10 +127,10 @@ def plan_file(scanned: ScannedFile, registry: RegistryView | None = None,
 
 
 def plan_source(scan: SourceScan, registry: RegistryView | None = None,
-                target_of: TargetFn = _to_latest) -> SourceMigration:
+                target_of: TargetFn = _to_latest, default: str | None = None) -> SourceMigration:
     migration = SourceMigration(scan.name, branch=scan.branch)
     for scanned in scan.files:
-        change, skipped = plan_file(scanned, registry, target_of)
+        change, skipped = plan_file(scanned, registry, target_of, default)
         migration.skipped.extend(skipped)
         if change is not None:
             migration.changes.append(change)

@@ -70,15 +70,22 @@ class Reference:
 
 @dataclass(frozen=True)
 class Pattern:
-    """The registry names and repository we look for."""
+    """The registry names and repositories we look for."""
 
     registries: tuple[str, ...]
     repository: str
+    others: tuple[str, ...] = ()   # the catalogue's other registry repositories
+
+    @property
+    def repositories(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([self.repository, *self.others]))
 
     def regex(self) -> re.Pattern[str]:
         hosts = "|".join(re.escape(r) for r in sorted(self.registries, key=len, reverse=True))
+        # longest first: a repository whose name extends another's is not cut short
+        names = "|".join(re.escape(r) for r in sorted(self.repositories, key=len, reverse=True))
         return re.compile(
-            rf"(?<![A-Za-z0-9_.\-/])(?P<registry>{hosts})/(?P<repository>{re.escape(self.repository)})"
+            rf"(?<![A-Za-z0-9_.\-/])(?P<registry>{hosts})/(?P<repository>{names})"
             rf"(?:(?::(?P<tag>{TAG_CHARS}))(?:@(?P<digest1>sha256:[0-9a-f]{{64}}))?|@(?P<digest2>sha256:[0-9a-f]{{64}}))"
             r"(?![A-Za-z0-9_\-/@:])"
         )

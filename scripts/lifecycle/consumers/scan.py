@@ -106,6 +106,7 @@ class ScanResult:
             "generated": self.generated.isoformat().replace("+00:00", "Z"),
             "registry": self.known.registry,
             "repository": self.known.repository,
+            "repositories": list(self.known.names),
             "registryChecked": self.registry_checked,
             "tags": sorted(tags),
             "digests": sorted(digests),
@@ -133,14 +134,14 @@ def encode(text: str) -> bytes:
 def scan_source(source: AnySource, pattern: Pattern, known: KnownImages,
                 registry: RegistryView | None, today: dt.date) -> SourceScan:
     result = SourceScan(source)
-    needle = pattern.repository.encode()
+    needles = [name.encode() for name in pattern.repositories]
     paths = source.files()
     with ThreadPoolExecutor(max_workers=max(1, source.concurrency)) as pool:
         contents = list(pool.map(source.read, paths))
     found: list[tuple[str, str, list[Reference]]] = []
     for path, data in zip(paths, contents):
         result.files_read += 1
-        if needle not in data:
+        if not any(needle in data for needle in needles):
             continue
         text = decode(data)
         if text is None:
@@ -150,7 +151,9 @@ def scan_source(source: AnySource, pattern: Pattern, known: KnownImages,
             found.append((path, text, refs))
     if registry is not None:
         # one concurrent round of HEADs for every distinct tag and digest, instead of one at a time
-        registry.prefetch(r.digest or r.tag for _, _, refs in found for r in refs if not r.expression)
+        wanted = [(r.repository, r.digest or r.tag) for _, _, refs in found for r in refs if not r.expression]
+        for repository in dict.fromkeys(name for name, _ in wanted):
+            registry.of(repository).prefetch(ref for name, ref in wanted if name == repository)
     for path, text, refs in found:
         result.files.append(ScannedFile(path, text, classify_all(refs, known, registry, today)))
     return result
@@ -161,7 +164,7 @@ def scan(sources: Iterable[AnySource], known: KnownImages, aliases: Iterable[str
          now: dt.datetime | None = None) -> ScanResult:
     """Scan every source; any failure (a repository unreachable, the registry down) raises, so that an
     incomplete scan never produces a usage file that would let cleanup delete an image in use."""
-    pattern = Pattern(tuple(dict.fromkeys([known.registry, *aliases])), known.repository)
+    pattern = Pattern(tuple(dict.fromkeys([known.registry, *aliases])), known.repository, known.names)
     today = today or dt.date.today()
     scans = [scan_source(s, pattern, known, registry, today) for s in sources]
     return ScanResult(known, scans, registry is not None, now or dt.datetime.now(dt.timezone.utc))

@@ -46,11 +46,14 @@ class Targets:
         return max(self.dotnet_versions, key=version_key) if self.dotnet_versions else None
 
     def floating_for(self, tagbase: str, branch: str | None) -> str | None:
+        """The floating tag of `tagbase`'s line for the branch's .NET version, as a catalogue name: it lives
+        in its target's repository, which must be `tagbase`'s."""
         version = self.branch_version(branch)
-        line = image_line(tagbase)
+        repository, tag = self.known.locate(tagbase)
+        line = image_line(tag)
         for f in self.floating:
-            if f.dotnet == version and image_line(f.tag) == line:
-                return f.tag
+            if f.dotnet == version and image_line(f.tag) == line and self.known.locate(f.target)[0] == repository:
+                return self.known.qualify(repository, f.tag)
         return None
 
     def successor(self, tagbase: str) -> str | None:

@@ -6,7 +6,8 @@ as an artifact. One JSON object per file:
     {"kind": "rollout", "time": "...Z", "commit": "<production commit>", "main_commit": "<C>",
      "registry": "<host>", "repository": "<registry repository>", "source": "<GitOps repository URL>",
      "tags": [{"tag": "...-latest", "image": "...", "previous": "sha256:..", "new": "sha256:..",
-               "status": "moved"}], "holds": [{"image": "...", "reason": "..."}]}
+               "status": "moved", "repository": "<the tag's registry repository>"}],
+     "holds": [{"image": "...", "reason": "..."}]}
 
 A journal is bound to the repository whose run wrote it (version 2): the catalogue's `registry`,
 `repository` and `source` (the GitOps repository's URL, declared in manifests/images.yml). Those three are
@@ -39,6 +40,7 @@ class TagEntry:
     previous: str | None
     new: str | None
     status: str            # moved | unchanged | failed | would-move
+    repository: str | None = None   # the tag's registry repository (None: the journal's `repository`)
 
 
 @dataclass
@@ -115,7 +117,7 @@ class Journal:
         for index, item in enumerate(data["tags"]):
             try:
                 tags.append(TagEntry(item["tag"], item["image"], item.get("previous"), item.get("new"),
-                                     item.get("status", "moved")))
+                                     item.get("status", "moved"), item.get("repository")))
             except (KeyError, TypeError) as exc:
                 raise InputError(f"not a journal: tags[{index}] lacks {exc}", where) from None
         binding = {}

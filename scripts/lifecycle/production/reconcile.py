@@ -15,6 +15,7 @@ from typing import Callable
 
 from lifecycle.catalogue import floating
 from lifecycle.catalogue.catalog import ImageSpec, Policy
+from lifecycle.catalogue.repositories import by_repository, locate
 from lifecycle.errors import OperationError
 from lifecycle.production.gitops import GitOps
 from lifecycle.production.journal import Journal, TagEntry
@@ -23,6 +24,7 @@ from lifecycle.build.manifest_index import plan_index
 from lifecycle.output import Reporter
 from lifecycle.registry.models import OCI_INDEX
 from lifecycle.registry import RegistryClient
+from lifecycle.registry.models import RetagResult
 from lifecycle.catalogue.workspace import Workspace
 
 
@@ -35,6 +37,7 @@ class TagChange:
     source_tag: str | None     # the immutable tag of the LKG
     floating: bool = False      # a floating tag scoped to a .NET version (manifests/floating.yml)
     index: bytes | None = None  # a multi-platform shared tag: the index bytes `new` is the digest of
+    repository: str = ""        # the registry repository the tag is in ("": the catalogue's default)
 
     @property
     def moves(self) -> bool:
@@ -45,69 +48,84 @@ def production_tags(image: ImageSpec, policy: Policy) -> list[str]:
     """The floating tags that follow `latest`: `-latest`, the bare tag base (policy), shared tags."""
     tags = [image.latest_tag()]
     if policy.bare_tag_follows_latest:
-        tags.append(image.tagbase)
+        tags.append(image.tag)
     tags.extend(t for t in image.shared_tags if t not in tags)
     return tags
 
 
 def plan_tags(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient,
-              listed: dict[str, str] | None = None) -> list[TagChange]:
-    """For every image with an LKG, each of its production tags: where it points now, where it should.
-    `listed`: every tag's digest from a listing that carries them (ACR), read this run; else one HEAD per
-    tag, concurrently."""
-    wanted: list[tuple[str, str, Lkg]] = []
-    for image in ws.catalog.images:
+              listed: Callable[[str], "dict[str, str] | None"] | None = None) -> list[TagChange]:
+    """For every image with an LKG, each of its production tags (in the image's own repository): where it
+    points now, where it should. `listed(repository)`: every tag's digest from a listing that carries them
+    (ACR), read this run, or None; else one HEAD per tag, concurrently, per repository."""
+    catalog = ws.catalog
+    wanted: list[tuple[str, str, str, Lkg]] = []   # (repository, tag, image, its LKG)
+    for image in catalog.images:
         lkg = lkgs.get(image.tagbase)
         if lkg is None or not lkg.found:
             continue
-        wanted.extend((tag, image.tagbase, lkg) for tag in production_tags(image, ws.policy))
+        wanted.extend((catalog.repository_of(image), tag, image.tagbase, lkg)
+                      for tag in production_tags(image, ws.policy))
     floating_tags = floating.load(ws.source)
     for f in floating_tags:
         lkg = lkgs.get(f.target)
         if lkg is not None and lkg.found:
-            wanted.append((f.tag, f.target, lkg))
+            wanted.append((locate(catalog, f.target)[0], f.tag, f.target, lkg))
     floating_names = {f.tag for f in floating_tags}
     indexes = []
-    for shared in ws.catalog.index_tags:
+    for shared in catalog.index_tags:
         # a multi-platform shared tag follows its members' LKGs as one index; until every member has
         # an LKG it stays where it is
-        plan = plan_index(client, ws.catalog, shared,
+        plan = plan_index(client, catalog, shared,
                           lambda t: lkgs[t].digest if t in lkgs and lkgs[t].found else None)
         if plan.ready:
-            indexes.extend((tag, plan) for tag in (shared.tag, shared.channel_tag("latest")))
-    tags = [t for t, _, _ in wanted] + [t for t, _ in indexes]
-    current = ({t: listed.get(t) for t in tags} if listed is not None
-               else client.resolve_many(ws.catalog.sole_repository(), tags))
-    return [TagChange(tag, tagbase, current.get(tag), lkg.digest or "", lkg.tag, floating=tag in floating_names)
-            for tag, tagbase, lkg in wanted] + \
-        [TagChange(tag, plan.shared.tag, current.get(tag), plan.digest or "", None, index=plan.raw)
-         for tag, plan in indexes]
+            indexes.extend((shared.repository or catalog.repository, tag, plan)
+                           for tag in (shared.tag, shared.channel_tag("latest")))
+    current: dict[tuple[str, str], str | None] = {}
+    for repository, tags in by_repository([(r, t) for r, t, _, _ in wanted] + [(r, t) for r, t, _ in indexes]).items():
+        known = listed(repository) if listed is not None else None
+        found = {t: known.get(t) for t in tags} if known is not None else client.resolve_many(repository, tags)
+        current.update({(repository, t): d for t, d in found.items()})
+    return [TagChange(tag, tagbase, current.get((repo, tag)), lkg.digest or "", lkg.tag,
+                      floating=tag in floating_names, repository=repo)
+            for repo, tag, tagbase, lkg in wanted] + \
+        [TagChange(tag, catalog.qualified(repo, plan.shared.tag), current.get((repo, tag)), plan.digest or "", None,
+                   index=plan.raw, repository=repo)
+         for repo, tag, plan in indexes]
 
 
 def apply_tags(client: RegistryClient, repository: str, changes: list[TagChange]) -> list[TagEntry]:
-    """One batch retag of the tags the plan moves (planned again by the client before any PUT). A tag the
-    plan found already right is reported unchanged without another request: a no-op run costs nothing."""
+    """One batch retag per registry repository of the tags the plan moves (planned again by the client
+    before any PUT); a change's own repository, else `repository`. A tag the plan found already right is
+    reported unchanged without another request: a no-op run costs nothing."""
+    def repo(change: TagChange) -> str:
+        return change.repository or repository
+
     moving = [c for c in changes if c.moves]
-    pushed: set[str] = set()
+    pushed: set[tuple[str, str]] = set()
     for change in moving:
-        if change.index is not None and change.new not in pushed:
-            client.put_manifest(repository, change.new, change.index, OCI_INDEX)
-            pushed.add(change.new)
-    plain = [c for c in moving if c.index is None]
-    results = client.retag_many(repository, [(c.new, c.tag) for c in plain]) if plain else []
+        if change.index is not None and (repo(change), change.new) not in pushed:
+            client.put_manifest(repo(change), change.new, change.index, OCI_INDEX)
+            pushed.add((repo(change), change.new))
+    results: list[tuple[str, RetagResult]] = []
+    for name, plain in by_repository((repo(c), c) for c in moving if c.index is None).items():
+        results += [(name, r) for r in client.retag_many(name, [(c.new, c.tag) for c in plain])]
     # an index's tags one after the other: the distribution registry can answer DIGEST_INVALID to
     # concurrent PUTs of the same index under two tags
     for change in moving:
         if change.index is not None:
-            results += client.retag_many(repository, [(change.new, change.tag)])
-    by_tag = {c.tag: c for c in changes}
-    done = {r.tag: TagEntry(r.tag, by_tag[r.tag].image, r.previous,
-                            r.digest if r.status != "failed" else by_tag[r.tag].new, r.status) for r in results}
-    return [done.get(c.tag) or TagEntry(c.tag, c.image, c.previous, c.new, "unchanged") for c in changes]
+            results += [(repo(change), r) for r in client.retag_many(repo(change), [(change.new, change.tag)])]
+    by_tag = {(repo(c), c.tag): c for c in changes}
+    done = {(name, r.tag): TagEntry(r.tag, by_tag[name, r.tag].image, r.previous,
+                                    r.digest if r.status != "failed" else by_tag[name, r.tag].new, r.status, name)
+            for name, r in results}
+    return [done.get((repo(c), c.tag)) or TagEntry(c.tag, c.image, c.previous, c.new, "unchanged", repo(c))
+            for c in changes]
 
 
 def planned_entries(changes: list[TagChange]) -> list[TagEntry]:
-    return [TagEntry(c.tag, c.image, c.previous, c.new, "would-move" if c.moves else "unchanged") for c in changes]
+    return [TagEntry(c.tag, c.image, c.previous, c.new, "would-move" if c.moves else "unchanged",
+                     c.repository or None) for c in changes]
 
 
 def failed_tags(entries: list[TagEntry]) -> list[str]:
@@ -117,17 +135,21 @@ def failed_tags(entries: list[TagEntry]) -> list[str]:
 def _since(entry: TagEntry, previous: str | None) -> TagEntry:
     """`entry` with its previous digest taken from an earlier reading."""
     if entry.status == "failed":
-        return TagEntry(entry.tag, entry.image, previous, entry.new, entry.status)
-    return TagEntry(entry.tag, entry.image, previous, entry.new, "unchanged" if previous == entry.new else "moved")
+        return TagEntry(entry.tag, entry.image, previous, entry.new, entry.status, entry.repository)
+    return TagEntry(entry.tag, entry.image, previous, entry.new, "unchanged" if previous == entry.new else "moved",
+                    entry.repository)
 
 
 def departed_images(ws: Workspace, resolver: LkgResolver) -> list[str]:
     """Tag bases with a `-latest` tag in the registry that are no longer in the catalogue. A shared tag's
     channel tag (`<shared>-latest`, an index for a multi-platform one) is live while the catalogue names
     the shared tag, whatever its members are called."""
-    known = set(ws.catalog.tagbases) | {s.tag for s in ws.catalog.shared}
-    return sorted(t[: -len("-latest")] for t in resolver.all_tags()
-                  if t.endswith("-latest") and t[: -len("-latest")] not in known)
+    catalog = ws.catalog
+    known = set(catalog.tagbases) | {catalog.qualified(s.repository or catalog.repository, s.tag)
+                                     for s in catalog.shared}
+    return sorted(name for repository in catalog.repositories for t in resolver.all_tags(repository)
+                  if t.endswith("-latest")
+                  and (name := catalog.qualified(repository, t[: -len("-latest")])) not in known)
 
 
 @dataclass
@@ -190,13 +212,13 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
     lkgs = resolver.lkgs(ws.definitions)
     report = ReconcileReport(head, lkgs, departed=departed_images(ws, resolver), dry_run=dry_run)
     missing = [t for t in ws.order() if not lkgs[t].found]
-    changes = plan_tags(ws, lkgs, client, resolver.listed_digests())
+    changes = plan_tags(ws, lkgs, client, resolver.listed_digests)
     if dry_run:
         report.entries = planned_entries(changes)
         report.unresolved = [lkgs[t] for t in missing]
         return report
     # Retag what exists first: a rebuilt child takes its in-repo parent from the parent's `latest`.
-    report.entries = apply_tags(client, ws.catalog.sole_repository(), changes)
+    report.entries = apply_tags(client, ws.catalog.repository, changes)
     if missing:
         if publish_missing is None:
             report.unresolved = [lkgs[t] for t in missing]
@@ -204,8 +226,11 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             out.info(f"building {len(missing)} definition(s) with no published digest from production "
                      f"{head[:10]}: {', '.join(missing)}")
             # publish moves `<tagbase>-latest` itself: remember where the tags were, for the journal
-            tags = [t for image in missing for t in production_tags(ws.image(image), ws.policy)]
-            before = client.resolve_many(ws.catalog.sole_repository(), tags)
+            before: dict[tuple[str, str], str | None] = {}
+            for repository, tags in by_repository(
+                    (ws.catalog.repository_of(ws.image(image)), t)
+                    for image in missing for t in production_tags(ws.image(image), ws.policy)).items():
+                before.update({(repository, t): d for t, d in client.resolve_many(repository, tags).items()})
             with ops.worktree(head) as root:
                 publish_missing(root, missing)
             resolver = resolver_for(ws, client, hint)   # the tag list changed: read it again
@@ -213,8 +238,9 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             report.lkgs.update(again)
             report.built = [t for t in missing if again[t].found]
             report.unresolved = [again[t] for t in missing if not again[t].found]
-            entries = apply_tags(client, ws.catalog.sole_repository(), plan_tags(ws, again, client))
-            report.entries += [_since(e, before.get(e.tag)) for e in entries]
+            entries = apply_tags(client, ws.catalog.repository, plan_tags(ws, again, client))
+            report.entries += [_since(e, before.get((e.repository or ws.catalog.repository, e.tag)))
+                               for e in entries]
     report.journal = Journal("reconcile", head, tags=report.entries).bound_to(ws.catalog)
     if journal_path is not None:
         report.journal.write(journal_path)

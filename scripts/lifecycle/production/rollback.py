@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from lifecycle.catalogue.catalog import ImageSpec
+from lifecycle.catalogue.repositories import tag_in
 from lifecycle.errors import InputError, OperationError
 from lifecycle.production.gitops import GitOps, PushRejected
 from lifecycle.production.journal import Journal, TagEntry
@@ -79,7 +80,8 @@ def _deliver(ops: GitOps, write: Callable[[str], _Revert], *, mode: str, dry_run
 
 
 def _branch(ops: GitOps, mode: str, name: str, now: Callable[[], dt.datetime]) -> str:
-    return ops.production if mode == "push" else f"rollback/{name}-{now():%Y%m%d%H%M%S}"
+    # a catalogue name outside the default repository is <repository>:<tag base>; a ref name has no ":"
+    return ops.production if mode == "push" else f"rollback/{name.replace(':', '/')}-{now():%Y%m%d%H%M%S}"
 
 
 def revert_commit(ops: GitOps, commit: str, *, mode: str, dry_run: bool = False,
@@ -155,12 +157,11 @@ def _member_indexes(ws: Workspace, client: RegistryClient, image: ImageSpec, dig
     """The multi-platform shared tags `image` is a member of, each as the index over the other members'
     current `-latest` digests and `digest` for this image: the index follows its child back."""
     out: dict[str, IndexPlan] = {}
-    repository = ws.catalog.sole_repository()
     for shared in ws.catalog.index_tags:
         if image.tagbase not in shared.tagbases:
             continue
         plan = plan_index(client, ws.catalog, shared, lambda t: digest if t == image.tagbase
-                          else client.try_resolve(repository, f"{t}-latest"))
+                          else client.try_resolve(*tag_in(ws.catalog, t, "latest")))
         if plan.ready:
             out.update({tag: plan for tag in (shared.tag, shared.channel_tag("latest"))})
     return out
@@ -187,7 +188,7 @@ def emergency(ws: Workspace, client: RegistryClient, tagbase: str, *, journal: J
     if journal is not None:
         journal.check_belongs(ws.catalog, journal_name, legacy=legacy_journal)
     image = ws.catalog.image(tagbase)
-    repository = ws.catalog.sole_repository()
+    repository = ws.catalog.repository_of(image)   # its tags, and its shared tags' indexes, are all there
     tags = production_tags(image, ws.policy)
     targets: dict[str, str] = {}
     if journal is not None:
@@ -222,12 +223,12 @@ def emergency(ws: Workspace, client: RegistryClient, tagbase: str, *, journal: J
     current_tags = client.resolve_many(repository, tags)
     if dry_run:
         entries = [TagEntry(t, tagbase, current_tags.get(t), d, "unchanged" if current_tags.get(t) == d else
-                            "would-move") for t, d in targets.items()]
+                            "would-move", repository) for t, d in targets.items()]
     else:
         for plan in {p.digest: p for p in indexes.values()}.values():
             push_index(client, repository, plan)
         results = client.retag_many(repository, [(d, t) for t, d in targets.items() if t not in indexes])
         for tag in indexes:  # one at a time: concurrent PUTs of one index can fail (reconcile.apply_tags)
             results += client.retag_many(repository, [(targets[tag], tag)])
-        entries = [TagEntry(r.tag, tagbase, r.previous, r.digest, r.status) for r in results]
+        entries = [TagEntry(r.tag, tagbase, r.previous, r.digest, r.status, repository) for r in results]
     return EmergencyResult(tagbase, entries, source, journal.commit if journal else None, dry_run)

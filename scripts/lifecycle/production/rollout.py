@@ -195,8 +195,8 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
                                  f"LKG: {_describe_missing(missing)}; run `lifecycle reconcile --channel latest`")
         if not floating.changes_production:
             return RolloutPlan(production, main, promoted, sha, True, None, holds, lkgs,
-                               plan_tags(prod_ws, lkgs, client, resolver.listed_digests()),
-                               prod_ws.catalog.sole_repository(), skipped, main_branch=ops.main,
+                               plan_tags(prod_ws, lkgs, client, resolver.listed_digests),
+                               prod_ws.catalog.repository, skipped, main_branch=ops.main,
                                production_branch=ops.production, floating_holds=floating.holds,
                                catalog=prod_ws.catalog)
         # main@C is in production, but a floating tag's hold has ended: merge C again, on production's tree
@@ -215,8 +215,8 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         differ = sorted(t for t in set(ws.definitions) | set(expected) if ws.definitions.get(t) != expected.get(t))
         raise OperationError(f"internal check failed: the rollout tree's definitions differ from the plan for "
                              f"{', '.join(differ)}; nothing was pushed")
-    changes = plan_tags(ws, lkgs, client, resolver.listed_digests())
-    plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, changes, ws.catalog.sole_repository(),
+    changes = plan_tags(ws, lkgs, client, resolver.listed_digests)
+    plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, changes, ws.catalog.repository,
                        skipped, main_branch=ops.main, production_branch=ops.production,
                        floating_holds=floating.holds, catalog=ws.catalog)
     plan.message = merge_message(plan)

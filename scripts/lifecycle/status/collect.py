@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from lifecycle.catalogue.repositories import by_repository
 from lifecycle.cleanup.rules import DELETE, Usage, classify_tags, decide, iso
 from lifecycle.cleanup.registry import TAGS_PAGE, read_inventory
 from lifecycle.errors import InputError
@@ -81,14 +82,24 @@ def _state(hold: str | None, eol_passed: bool, latest: ChannelState, staging: Ch
 def _consumers(usage: Usage, ws: Workspace, tags_of_digest: dict[str, set[str]],
                template: str | None) -> dict[str, list[Consumer]]:
     """tagbase -> the usage file's references to it (by tag, else by the digest they resolved to)."""
-    referenced = [r for r in usage.references if r.get("tag")]
-    kinds = classify_tags({r["tag"] for r in referenced}, ws.catalog)
+    catalog = ws.catalog
+
+    def repository(ref: dict) -> str:
+        """The registry repository a reference names (its text), else the default one."""
+        found = ws.in_repo(str(ref.get("reference") or ""))
+        return found[0] if found else catalog.repository
+
+    referenced = [(repository(r), r["tag"]) for r in usage.references if r.get("tag")]
+    kinds = {(name, tag): kind for name, tags in by_repository(referenced).items()
+             for tag, kind in classify_tags(set(tags), catalog, name).items()}
     out: dict[str, list[Consumer]] = {}
     for ref in usage.references:
         tagbases: set[str] = set()
-        kind = kinds.get(ref.get("tag") or "")
-        if kind is not None and kind.tagbase and ws.catalog.get(kind.tagbase):
-            tagbases.add(kind.tagbase)
+        where = repository(ref)
+        kind = kinds.get((where, ref.get("tag") or ""))
+        name = catalog.qualified(where, kind.tagbase) if kind is not None and kind.tagbase else None
+        if name and catalog.get(name):
+            tagbases.add(name)
         else:
             for key in ("digest", "resolved"):
                 tagbases |= tags_of_digest.get(ref.get(key) or "", set())
@@ -113,6 +124,7 @@ class TagRow:
     built: str | None
     cleanup: str | None = None    # keep | delete (None: cleanup not checked)
     candidate: bool = False
+    repository: str = ""
 
     def as_row(self) -> dict[str, str | None]:
         return {"tag": self.tag, "digest": self.digest, "kind": self.kind, "built": self.built,
@@ -120,14 +132,24 @@ class TagRow:
 
 
 def _tag_rows(client: SnapshotClient, ws: Workspace, usage: Usage, now: dt.datetime, cleanup: bool) -> list[TagRow]:
-    """Every tag of the repository: with the cleanup plan (one HEAD per tag, as `lifecycle cleanup`), or
-    from the tag list alone (no digests: the channels' come from stale's reads)."""
+    """Every tag of each of the catalogue's repositories: with the cleanup plan (one HEAD per tag, as
+    `lifecycle cleanup`), or from the tag list alone (no digests: the channels' come from stale's reads).
+    A row's tag base is the catalogue name (qualified outside the default repository)."""
     catalog = ws.catalog
-    if cleanup:
-        plan = decide(read_inventory(client, catalog.sole_repository(), catalog), catalog, ws.policy, usage, now)
-        return [TagRow(d.tag, d.tagbase, d.kind, d.digest, d.built_at, d.action, d.candidate) for d in plan.decisions]
-    kinds = classify_tags(client.tags(catalog.sole_repository(), page_size=TAGS_PAGE), catalog)
-    return [TagRow(t, k.tagbase, k.kind, None, iso(k.built_at)) for t, k in sorted(kinds.items())]
+    rows: list[TagRow] = []
+    for repository in catalog.repositories:
+        def name(tagbase: str | None) -> str | None:
+            return catalog.qualified(repository, tagbase) if tagbase else None
+
+        if cleanup:
+            plan = decide(read_inventory(client, repository, catalog), catalog, ws.policy, usage, now, repository)
+            rows += [TagRow(d.tag, name(d.tagbase), d.kind, d.digest, d.built_at, d.action, d.candidate, repository)
+                     for d in plan.decisions]
+            continue
+        kinds = classify_tags(client.tags(repository, page_size=TAGS_PAGE), catalog, repository)
+        rows += [TagRow(t, name(k.tagbase), k.kind, None, iso(k.built_at), repository=repository)
+                 for t, k in sorted(kinds.items())]
+    return rows
 
 
 def _by_tagbase(rows: list[TagRow]) -> dict[str, list[TagRow]]:
@@ -221,9 +243,9 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
                           if catalog.get(t) is not None})
     if rows is None:
         rows = _tag_rows(client, main_ws, usage, now, False)
-    channel_digests = {e.tag: e.digest for e in (*staging.values(), *latest.values()) if e.digest}
+    channel_digests = {(e.repository, e.tag): e.digest for e in (*staging.values(), *latest.values()) if e.digest}
     for row in rows:
-        row.digest = row.digest or channel_digests.get(row.tag)
+        row.digest = row.digest or channel_digests.get((row.repository, row.tag))
     tags = _by_tagbase(rows)
     tags_of_digest: dict[str, set[str]] = {}
     for row in rows:
@@ -237,12 +259,12 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
         st = _channel(staging[tagbase], now)
         in_production = tagbase in latest
         lt = _channel(latest[tagbase], now) if in_production else _channel(
-            StaleEntry(tagbase, spec.latest_tag(), "not published"), now)
+            StaleEntry(tagbase, spec.latest_tag(), "not published", repository=catalog.repository_of(spec)), now)
         main_def, prod_def = main_ws.definitions.get(tagbase), prod_ws.definitions.get(tagbase)
         hold = holds.get(tagbase)
         lkg = lkgs.get(tagbase)
         shown = lt.digest or st.digest
-        labels = resolver.labels_of(shown) if shown else {}
+        labels = resolver.labels_of(shown, catalog.repository_of(spec)) if shown else {}
         eol_passed = spec.past_eol(now.date())
         refs = consumers.get(tagbase, [])
         mine = [r for r in tags.get(tagbase, []) if r.candidate]
@@ -258,6 +280,6 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
             labels=dict(sorted(labels.items())), tags=[r.as_row() for r in tags.get(tagbase, [])],
             consumers=dict(sorted(Counter(c.klass for c in refs).items())), references=refs,
             cleanup_candidates=[r.tag for r in mine], cleanup_deletes=[r.tag for r in mine if r.cleanup == DELETE],
-            in_production=in_production))
-    return FleetStatus(iso(now) or "", catalog.registry, catalog.sole_repository(), git.main, git.production, git.promoted,
+            in_production=in_production, repository=catalog.repository_of(spec)))
+    return FleetStatus(iso(now) or "", catalog.registry, catalog.repository, git.main, git.production, git.promoted,
                        images, [], usage.path, dict(client.stats), cleanup_checked=cleanup)

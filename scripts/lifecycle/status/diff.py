@@ -33,7 +33,7 @@ def image_diff(ops: GitOps, ws: Workspace, client: RegistryClient, tagbase: str,
         known = ", ".join(t.tagbase for t in ws.catalog.images[:8])
         raise InputError(f"--diff {tagbase!r}: not an image of main's catalogue {ws.catalog.path} "
                          f"(images: {known}{', ...' if len(ws.catalog.images) > 8 else ''})")
-    repo = ws.catalog.repository
+    repo = ws.catalog.repository_of(spec)
     latest = client.try_resolve(repo, spec.latest_tag())
     staging = client.try_resolve(repo, spec.staging_tag())
     labels = {name: client.config(repo, digest).labels if digest else {}

@@ -111,6 +111,7 @@ class ImageStatus:
     revert: RevertCommit | None = None  # for a held image: the commit on production that holds it
     next_step: str = ""                 # what happens next, in words (status/next_step.py)
     changes: ImageDiff | None = None    # -latest against -staging when they differ (status/diff.py)
+    repository: str = ""                # the registry repository its tags are in
 
     @property
     def stale_reasons(self) -> list[str]:

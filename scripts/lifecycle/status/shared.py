@@ -31,7 +31,7 @@ def shared_status(catalog: Catalog, client: RegistryClient, images: list[ImageSt
     latest_of = {i.latest.digest: i.tagbase for i in images if i.latest.digest}
     out = []
     for shared in sorted(catalog.shared, key=lambda s: s.tag):
-        out.append(_one(catalog.repository, client, shared, by_tagbase, staging_of, latest_of))
+        out.append(_one(shared.repository or catalog.repository, client, shared, by_tagbase, staging_of, latest_of))
     return out
 
 
