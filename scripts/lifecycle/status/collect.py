@@ -25,14 +25,16 @@ from lifecycle.errors import InputError
 from lifecycle.production.floating_rollout import plan_floating
 from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_definitions
 from lifecycle.production.lkg import resolver_for
+from lifecycle.packages import PackageChecker
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
 from lifecycle.status.diff import image_diff
 from lifecycle.status.history import hold_reverts, recent_rollouts
 from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE as STALE_STATE, UNPUBLISHED, ChannelState,
-                                   FloatingTagHold,
+                                   FloatingTagHold, ImageDiff,
                                     Consumer, FleetStatus, ImageStatus)
 from lifecycle.status.next_step import next_step
+from lifecycle.status.packages_diff import prefetch, read_packages
 from lifecycle.status.reads import SnapshotClient
 from lifecycle.status.shared import shared_status
 from lifecycle.catalogue.workspace import Workspace
@@ -178,9 +180,12 @@ def floating_holds(ops: GitOps, git: GitState, today: dt.date) -> list[FloatingT
 
 
 def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = None, now: dt.datetime | None = None,
-                   link_template: str | None = None, rollouts: int = 12, cleanup: bool = True) -> FleetStatus:
+                   link_template: str | None = None, rollouts: int = 12, cleanup: bool = True,
+                   packages: PackageChecker | None = None) -> FleetStatus:
     """The fleet's status. cleanup=False skips the cleanup plan and with it the one HEAD per tag: the
-    requests are then about those of `stale` on both channels plus the LKG lookups."""
+    requests are then about those of `stale` on both channels plus the LKG lookups. With `packages`, the
+    OS package lists of both channels are read (one container per distinct digest) for the images whose
+    -staging differs from -latest, and only for them."""
     check_link_template(link_template)
     git = GitState.read(ops)
     registry = git.main_ws.catalog.registry
@@ -199,6 +204,9 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
             image.next_step = next_step(image)
             if image.staging.digest and image.staging.digest != image.latest.digest:
                 image.changes = image_diff(ops, git.main_ws, client, image.tagbase)
+        if packages is not None:
+            _read_packages(packages, git.main_ws, [i.changes for i in fleet.images if i.changes])
+            fleet.packages_checked = True
         fleet.requests = dict(client.stats)  # every read of the run, the shared tags' and diffs' included
         return fleet
     finally:
@@ -206,6 +214,14 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
         for host, other in view.clients.items():  # clients of base registries stale opened: the pool closes them
             if other is not client and host not in pool.clients:
                 pool.add(other)
+
+
+def _read_packages(checker: PackageChecker, ws: Workspace, diffs: list[ImageDiff]) -> None:
+    name = f"{ws.catalog.registry}/{ws.catalog.repository}"  # as image_diff resolves the channel tags
+    prefetch(checker, name, diffs)
+    for diff in diffs:
+        if diff.staging is not None and not diff.same:
+            read_packages(diff, checker, name)
 
 
 def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: Usage, now: dt.datetime,

@@ -67,6 +67,16 @@ class BaseChange:
 
 
 @dataclass
+class PackageChange:
+    """One OS package whose installed version differs between -latest and -staging (status/packages_diff.py)."""
+
+    name: str
+    latest: str | None            # installed version (None: not installed there)
+    staging: str | None
+    security: bool | None         # -latest has a security update pending for it; None: -latest's check failed
+
+
+@dataclass
 class ImageDiff:
     tagbase: str
     latest: str | None            # digests
@@ -76,8 +86,9 @@ class ImageDiff:
     same: bool                    # -staging serves what -latest serves: the next rollout changes nothing
     commits: list[DiffCommit] = field(default_factory=list)
     bases: list[BaseChange] = field(default_factory=list)
-    packages: list[dict[str, Any]] | None = None   # not read (status/diff.py)
+    packages: list[PackageChange] | None = None   # None: not read (packages_note says why)
     note: str = ""
+    packages_note: str = ""       # why the package lists were not read, or what is unknown about them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,6 +197,7 @@ class FleetStatus:
     cleanup_checked: bool = True  # False: --no-cleanup (no cleanup plan, no digest per tag)
     floating_holds: list[FloatingTagHold] = field(default_factory=list)
     shared: list[SharedTagStatus] = field(default_factory=list)
+    packages_checked: bool = False  # --packages: OS package lists read for the images whose channels differ
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for i in self.images if i.state == s) for s in STATES}

@@ -7,6 +7,7 @@ CSS = """
 background:var(--bg);margin:0;padding:1rem 1.5rem}h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;
 margin:1.4rem 0 .5rem}h3{margin:.2rem 0 .6rem}h4{margin:.8rem 0 .3rem}.meta,.muted,.totals{color:var(--muted)}
 code{font:12px ui-monospace,"DejaVu Sans Mono",monospace}
+table.packages{width:auto;margin:.3rem 0}table.packages tr.security th{color:var(--eol)}
 .id{display:inline-block;max-width:11rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
 .id:focus{max-width:none;overflow:visible;background:var(--head);outline:2px solid var(--pending)}
 .detail .id{max-width:40rem}.copy{font:11px inherit;margin-left:.3rem;padding:0 .3rem;cursor:pointer}

@@ -240,7 +240,9 @@ def summary_strip(status: FleetStatus) -> str:
                f'enough to go by the rules; the others a rule keeps)' if status.cleanup_checked else "cleanup not checked")
     return (f'<ul class="summary" aria-label="Images by state">{items}</ul>'
             f'<p class="totals">{totals["images"]} images, {totals["tags"]} tags, {totals["consumers"]} consumer '
-            f'references, {cleanup}; {totals["requests"]} registry requests.</p>')
+            f'references, {cleanup}; {totals["requests"]} registry requests; '
+            + ('OS package lists read inside the images whose -staging differs from -latest.'
+               if status.packages_checked else 'OS package lists not read (--packages reads them).') + '</p>')
 
 
 def render_page(status: FleetStatus) -> str:
