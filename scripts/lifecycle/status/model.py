@@ -7,13 +7,15 @@ from typing import Any
 
 # One state per image, the most urgent first: what a person should look at first.
 HELD, EOL, UNPUBLISHED, STALE, PENDING, CURRENT = "held", "eol", "unpublished", "stale", "pending", "current"
-STATES = (HELD, EOL, UNPUBLISHED, STALE, PENDING, CURRENT)
+RETIRING = "retiring"             # only in production's catalogue: removed on main
+STATES = (HELD, EOL, UNPUBLISHED, STALE, PENDING, RETIRING, CURRENT)
 STATE_TEXT = {
     HELD: "held: production keeps a reverted definition",
     EOL: "past end of life",
     UNPUBLISHED: "no -latest yet",
     STALE: "-latest is out of date",
     PENDING: "main differs from production: the next rollout promotes it",
+    RETIRING: "removed on main: the next rollout drops it from production",
     CURRENT: "up to date",
 }
 
@@ -156,6 +158,7 @@ class FloatingTagHold:
     serving: str | None           # production's target, which it keeps following
     reason: str
     until: str | None             # ISO date from which the move is possible; None: when main changes it
+    next_step: str = ""           # what happens next, in words (status/next_step.py floating_step)
 
 
 @dataclass

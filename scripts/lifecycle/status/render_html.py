@@ -221,9 +221,9 @@ def rollouts_table(status: FleetStatus) -> str:
 def floating_holds_section(status: FleetStatus) -> str:
     if not status.floating_holds:
         return ""
-    rows = [[ident(h.tag), ident(h.serving or ""), ident(h.wanted or ""), e(h.reason), e(h.until or "")]
-            for h in status.floating_holds]
-    table = _table(rows, ("floating tag", "serving", "wanted", "reason", "possible from"),
+    rows = [[ident(h.tag), ident(h.serving or ""), ident(h.wanted or ""), e(h.reason), e(h.until or ""),
+             e(h.next_step)] for h in status.floating_holds]
+    table = _table(rows, ("floating tag", "serving", "wanted", "reason", "possible from", "next"),
                    "Floating tags the next rollout keeps on production's target", "floating-holds")
     return ('<section aria-labelledby="floating-heading"><h2 id="floating-heading">Floating tags held</h2>'
             f"{table}</section>")
