@@ -49,6 +49,7 @@ def read_packages(diff: ImageDiff, checker: PackageChecker | None, name: str) ->
     if diff.latest is None or diff.staging is None:
         diff.packages_note = "not read: " + ("-latest" if diff.latest is None else "-staging") + " is not published"
         return
+    checker.check_many(name, [diff.latest, diff.staging])  # both at once (cached ones are not run again)
     latest, staging = checker.check(name, diff.latest), checker.check(name, diff.staging)
     for channel, report in (("-latest", latest), ("-staging", staging)):
         why = _unreadable(channel, report)
