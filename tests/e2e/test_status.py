@@ -67,7 +67,8 @@ def test_status_from_a_real_cycle(origin, client, state):
     assert fleet.rollouts[0].main_commit == sha["c3"]
     assert fleet.rollouts[2].sha == sha["merge2"] and fleet.rollouts[2].promoted == [SOLO]
     assert fleet.rollouts[2].reverts is None and fleet.rollouts[1].reverts == sha["merge2"]
-    assert fleet.counts() == {"held": 1, "eol": 0, "unpublished": 0, "stale": len(TAGBASES) - 1, "pending": 0, "current": 0}
+    assert fleet.counts() == {"held": 1, "eol": 0, "unpublished": 0, "stale": len(TAGBASES) - 1, "pending": 0,
+                            "retiring": 0, "current": 0}
 
     # request budget: the tag list once, each tag one HEAD, each distinct digest at most one manifest and
     # one config blob, whatever stale, LKG and cleanup each asked for
@@ -155,6 +156,8 @@ def test_diff_lists_what_the_next_rollout_changes(origin, client, state, tmp_pat
     assert [c["sha"] for c in data["commits"]] == [sha["c4"]]  # parent v3: CHILD builds on PARENT
     assert data["commits"][0]["subject"] == "parent v3"
     assert data["bases"] == [] and data["packages"] is None  # synthetic images record no base
+    # --diff reads the package lists inside both images: the synthetic ones have no shell to ask
+    assert data["packages_note"] == "not read: -latest has no known package manager (no shell to read /etc/os-release)"
 
     table = subprocess.run([*run, "--diff", PARENT], capture_output=True, text=True, timeout=300)
     assert table.returncode == 0, table.stderr

@@ -73,3 +73,39 @@ def test_json_labels_read_as_lines_not_raw_json():
     assert "{" not in html and f'title="{digest}">sha256:bbbbbbbbbbbb</code>' in html
     assert 'title="reg.example/debian:12">reg.example/debian:12</code>: ' in html
     assert label_value("plain") == '<code class="id" tabindex="0" title="plain">plain</code>'
+
+
+def test_floating_tags_and_their_target_wait_for_the_evaluation_period():
+    from lifecycle.status.model import FloatingTagHold
+    from lifecycle.status.next_step import floating_step
+
+    evaluation = FloatingTagHold("x-net9.0-amd64", "new-amd64", "old-amd64",
+                                 "evaluation period: new-amd64 first rolled out on 2026-02-01; 30 days must pass",
+                                 "2026-03-03")
+    assert floating_step(evaluation) == "waiting: evaluation period until 2026-03-03; then the rollout moves it to new-amd64"
+    servicing = FloatingTagHold("x-net8.0-amd64", "new-amd64", "old-amd64",
+                                "servicing .NET 8.0: x-net9.0-amd64 moved to new on 2026-02-10; 30 days must pass",
+                                "2026-03-12")
+    assert floating_step(servicing).startswith("waiting: servicing period until 2026-03-12")
+    frozen = FloatingTagHold("x-net9.0-amd64", "new-amd64", "old-amd64", "stability period: .NET 9.0 reaches end of "
+                             "life on 2026-05-12; its floating tags do not move after 2025-11-13", None)
+    assert floating_step(frozen) == "frozen: stays on old-amd64 until its .NET version's end of life"
+    reverted = FloatingTagHold("x-net9.0-amd64", "new-amd64", "old-amd64", "target new-amd64 was reverted on "
+                               "production since it was last rolled out; main has not changed it since", None)
+    assert floating_step(reverted) == f"held: reverted on production; {LIFT}"
+
+    holds = [evaluation, servicing, frozen]
+    assert next_step(image("new-amd64", "current"), holds) == (
+        "waiting: evaluation period until 2026-03-03 (x-net9.0-amd64 then moves to it)")
+    assert next_step(image("new-amd64", "pending"), holds) == (
+        "pending: the next rollout promotes it; waiting: evaluation period until 2026-03-03 (x-net9.0-amd64 then "
+        "moves to it)")
+    assert next_step(image("old-amd64", "current"), holds) == "current: nothing to do"  # served, not waited for
+    assert next_step(image("new-amd64", "current"), [frozen]) == "current: nothing to do"  # no date to wait for
+
+
+def test_an_image_only_production_has_is_retiring():
+    retiring = image("gone-amd64", "retiring", main_definition=None, in_sync=False)
+    assert next_step(retiring) == "retiring: removed on main; the next rollout drops it"
+    page = render_page(fleet())
+    assert 'data-state-filter="retiring"' in page  # a summary box of its own

@@ -24,6 +24,15 @@ from lifecycle.packages.report import (APK, APT, BY_ID, DNF, TDNF, OsRelease, Pa
 
 BEGIN, SPLIT, RELEASE, FAMILY = ("@@lifecycle-begin@@", "@@lifecycle-security@@", "@@lifecycle-os-release@@",
                                  "@@lifecycle-family@@")
+INSTALLED, INSTALLED_END = "@@lifecycle-installed@@", "@@lifecycle-installed-end@@"
+# What is installed, one `name version` a line; read before the pending check, which needs the package
+# servers, so a diff of two images' versions works even when those cannot be reached.
+_INSTALLED = {
+    APT: r"dpkg-query -W -f='${Package} ${Version}\n' 2>/dev/null",
+    TDNF: r"rpm -qa --qf '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' 2>/dev/null",
+    DNF: r"rpm -qa --qf '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' 2>/dev/null",
+    APK: "apk info -v 2>/dev/null",
+}
 DEFAULT_TIMEOUT = 300.0
 NO_SHELL = "no shell to read /etc/os-release"
 DEBIAN_MIRROR = "http://deb.debian.org"
@@ -63,6 +72,7 @@ def dispatch_script(debian_mirror: str = DEBIAN_MIRROR) -> str:
                       for fam in sorted(set(BY_ID.values())))
     branches = "\n".join(f"  {fam})\n{_indent(_family_script(fam, debian_mirror))}\n  ;;"
                          for fam in sorted(set(BY_ID.values())))
+    installed = "\n".join(f"  {fam}) {command} ;;" for fam, command in sorted(_INSTALLED.items()))
     return f"""echo {RELEASE}
 if [ -r /etc/os-release ]; then f=/etc/os-release; else f=/usr/lib/os-release; fi
 cat "$f" 2>/dev/null || exit 0
@@ -74,6 +84,11 @@ for id in $ID ${{ID_LIKE:-}}; do
   esac
 done
 echo "{FAMILY}$fam"
+echo {INSTALLED}
+case "$fam" in
+{installed}
+esac
+echo {INSTALLED_END}
 case "$fam" in
 {branches}
 esac
@@ -137,6 +152,9 @@ def check_image(engine: Engine, ref: str, *, timeout: float = DEFAULT_TIMEOUT,
         release = OsRelease.parse(text.split(FAMILY, 1)[0])
         report.os = release.pretty if release.fields else ""
         report.family = family_of(release)
+        if report.family is not None and INSTALLED_END in text:
+            listing = text.split(INSTALLED, 1)[1].split(INSTALLED_END, 1)[0]
+            report.installed = parsers.parse_installed(report.family, listing)
         if report.family is not None:
             if result.exit_code not in (0, 100) or BEGIN not in text:  # dnf check-update: 100 = updates found
                 report.error = f"{report.family} check exited {result.exit_code}: {text.strip()[-400:]}"

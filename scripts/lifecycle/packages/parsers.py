@@ -100,6 +100,21 @@ def parse_apk(text: str, *, stable_branch: bool = True) -> list[PendingUpdate]:
     return _unique(found)
 
 
+def parse_installed(family: str, text: str) -> dict[str, str]:
+    """The installed list the check prints (`name version` lines; apk: `name-version-rN`) -> name: version.
+    A name listed twice (multi-arch) keeps its first version."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if family == "apk":
+            parts = words[0].rsplit("-", 2) if len(words) == 1 else []
+            if len(parts) == 3 and parts[2].startswith("r"):
+                found.setdefault(parts[0], f"{parts[1]}-{parts[2]}")
+        elif len(words) == 2:
+            found.setdefault(words[0], words[1])
+    return found
+
+
 def _unique(updates: list[PendingUpdate]) -> list[PendingUpdate]:
     """One entry per package name (multi-arch lines repeat a name), first wins."""
     seen: dict[str, PendingUpdate] = {}

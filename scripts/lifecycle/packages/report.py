@@ -84,6 +84,8 @@ class PackageReport:
     family: str | None = None   # None: no known package manager (busybox, distroless)
     pending: list[PendingUpdate] = field(default_factory=list)
     error: str = ""
+    # name -> installed version; empty when the list could not be read (read even when `error` is set)
+    installed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property

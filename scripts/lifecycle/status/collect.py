@@ -25,15 +25,18 @@ from lifecycle.cleanup.registry import TAGS_PAGE, read_inventory
 from lifecycle.errors import InputError
 from lifecycle.production.floating_rollout import plan_floating
 from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_definitions
-from lifecycle.production.lkg import resolver_for
+from lifecycle.production.lkg import LkgResolver, resolver_for
+from lifecycle.packages import PackageChecker
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
-from lifecycle.status.diff import image_diff
+from lifecycle.status.diff import image_diff, image_name
 from lifecycle.status.history import hold_reverts, recent_rollouts
-from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE as STALE_STATE, UNPUBLISHED, ChannelState,
-                                   FloatingTagHold,
+from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, RETIRING, STALE as STALE_STATE, UNPUBLISHED,
+                                    ChannelState,
+                                   FloatingTagHold, ImageDiff,
                                     Consumer, FleetStatus, ImageStatus)
-from lifecycle.status.next_step import next_step
+from lifecycle.status.next_step import floating_step, next_step
+from lifecycle.status.packages_diff import prefetch, read_packages
 from lifecycle.status.reads import SnapshotClient
 from lifecycle.status.shared import shared_status
 from lifecycle.catalogue.workspace import Workspace
@@ -196,13 +199,19 @@ def floating_holds(ops: GitOps, git: GitState, today: dt.date) -> list[FloatingT
     """The floating tags the next rollout would hold, by the rollout's own rules (floating_rollout.py)."""
     plan = plan_floating(ops.root, git.production, ops.rollouts(git.production, git.main), git.main,
                          git.main_ws.policy, today)
-    return [FloatingTagHold(**h.as_row()) for h in plan.holds.values()]  # type: ignore[arg-type]
+    holds = [FloatingTagHold(**h.as_row()) for h in plan.holds.values()]  # type: ignore[arg-type]
+    for hold in holds:
+        hold.next_step = floating_step(hold)
+    return holds
 
 
 def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = None, now: dt.datetime | None = None,
-                   link_template: str | None = None, rollouts: int = 12, cleanup: bool = True) -> FleetStatus:
+                   link_template: str | None = None, rollouts: int = 12, cleanup: bool = True,
+                   packages: PackageChecker | None = None) -> FleetStatus:
     """The fleet's status. cleanup=False skips the cleanup plan and with it the one HEAD per tag: the
-    requests are then about those of `stale` on both channels plus the LKG lookups."""
+    requests are then about those of `stale` on both channels plus the LKG lookups. With `packages`, the
+    OS package lists of both channels are read (one container per distinct digest) for the images whose
+    -staging differs from -latest, and only for them."""
     check_link_template(link_template)
     git = GitState.read(ops)
     registry = git.main_ws.catalog.registry
@@ -218,9 +227,12 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
         reverts = hold_reverts(ops, git.production, git.holds)
         for image in fleet.images:
             image.revert = reverts.get(image.tagbase) if image.hold else None
-            image.next_step = next_step(image)
+            image.next_step = next_step(image, fleet.floating_holds)
             if image.staging.digest and image.staging.digest != image.latest.digest:
                 image.changes = image_diff(ops, git.main_ws, client, image.tagbase)
+        if packages is not None:
+            _read_packages(packages, git.main_ws, [i.changes for i in fleet.images if i.changes])
+            fleet.packages_checked = True
         fleet.requests = dict(client.stats)  # every read of the run, the shared tags' and diffs' included
         return fleet
     finally:
@@ -228,6 +240,46 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
         for host, other in view.clients.items():  # clients of base registries stale opened: the pool closes them
             if other is not client and host not in pool.clients:
                 pool.add(other)
+
+
+def _read_packages(checker: PackageChecker, ws: Workspace, diffs: list[ImageDiff]) -> None:
+    by_name: dict[str, list[ImageDiff]] = {}
+    for diff in diffs:  # each image's digests are in its own repository, as image_diff resolved them
+        by_name.setdefault(image_name(ws, diff.tagbase), []).append(diff)
+    for name, some in by_name.items():
+        prefetch(checker, name, some)
+    for name, some in by_name.items():
+        for diff in some:
+            if diff.staging is not None and not diff.same:
+                read_packages(diff, checker, name)
+
+
+def _retiring(git: GitState, latest: dict[str, StaleEntry], resolver: LkgResolver, tags: dict[str, list[TagRow]],
+              consumers: dict[str, list[Consumer]], now: dt.datetime) -> list[ImageStatus]:
+    """The images only production's catalogue has: removed on main, -latest still served until the next
+    rollout takes them out of production's catalogue."""
+    main, prod = git.main_ws, git.prod_ws
+    out = []
+    for tagbase in prod.order():
+        if main.catalog.get(tagbase) is not None or tagbase not in latest:
+            continue
+        spec = prod.catalog.image(tagbase)
+        repository = prod.catalog.repository_of(spec)
+        lt = _channel(latest[tagbase], now)
+        refs = consumers.get(tagbase, [])
+        out.append(ImageStatus(
+            tagbase=tagbase, state=RETIRING, platform=str(spec.platform), folder=spec.folder,
+            owners=list(spec.owners), eol=spec.eol.isoformat() if spec.eol else None,
+            eol_passed=spec.past_eol(now.date()), latest=lt,
+            staging=_channel(StaleEntry(tagbase, spec.staging_tag(), "not in main's catalogue", repository=repository),
+                             now),
+            main_definition=None, production_definition=prod.definitions.get(tagbase), in_sync=False, hold=None,
+            lkg_digest=None, lkg_tag=None, lkg_reason="removed on main: the next rollout promotes no definition",
+            labels=dict(sorted(resolver.labels_of(lt.digest, repository).items())) if lt.digest else {},
+            tags=[r.as_row() for r in tags.get(tagbase, [])],
+            consumers=dict(sorted(Counter(c.klass for c in refs).items())), references=refs,
+            cleanup_candidates=[], cleanup_deletes=[], in_production=True, repository=repository))
+    return out
 
 
 def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: Usage, now: dt.datetime,
@@ -281,5 +333,6 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
             consumers=dict(sorted(Counter(c.klass for c in refs).items())), references=refs,
             cleanup_candidates=[r.tag for r in mine], cleanup_deletes=[r.tag for r in mine if r.cleanup == DELETE],
             in_production=in_production, repository=catalog.repository_of(spec)))
+    images += _retiring(git, latest, resolver, tags, consumers, now)
     return FleetStatus(iso(now) or "", catalog.registry, catalog.repository, git.main, git.production, git.promoted,
                        images, [], usage.path, dict(client.stats), cleanup_checked=cleanup)

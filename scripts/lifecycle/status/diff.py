@@ -3,8 +3,9 @@ serves now and what `-staging` (what the next rollout promotes) serves.
 
 Read from the two images' labels (the revision publish built from and the base digests it recorded) and from
 git (the commits between the two revisions that touch the image's folders, its in-repo parents' folders or
-the catalogue). OS package versions are not recorded by publish and are not read here: `packages` is None,
-said as "not read" wherever it is shown.
+the catalogue). OS package versions are not recorded by publish: with a PackageChecker (an engine) both
+images' package lists are read inside them (status/packages_diff.py); without one `packages` is None and
+`packages_note` says why, wherever it is shown.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from lifecycle.catalogue.workspace import Workspace
 from lifecycle.cleanup.stale import recorded_bases
 from lifecycle.errors import InputError
 from lifecycle.production.gitops import GitOps
+from lifecycle.packages import PackageChecker
 from lifecycle.registry import RegistryClient
 from lifecycle.status.history import utc_time
 from lifecycle.status.model import BaseChange, DiffCommit, ImageDiff
+from lifecycle.status.packages_diff import read_packages
 
 
 def _paths(ws: Workspace, tagbase: str) -> list[str]:
@@ -27,7 +30,21 @@ def _paths(ws: Workspace, tagbase: str) -> list[str]:
     return sorted(folders | {ws.catalog.path})
 
 
-def image_diff(ops: GitOps, ws: Workspace, client: RegistryClient, tagbase: str, limit: int = 200) -> ImageDiff:
+def image_diff(ops: GitOps, ws: Workspace, client: RegistryClient, tagbase: str, limit: int = 200,
+               packages: PackageChecker | None = None) -> ImageDiff:
+    """-latest against -staging; `packages` reads both package lists (engine runs, cached by digest)."""
+    out = _labels_and_commits(ops, ws, client, tagbase, limit)
+    if out.staging is not None and not out.same:
+        read_packages(out, packages, image_name(ws, tagbase))
+    return out
+
+
+def image_name(ws: Workspace, tagbase: str) -> str:
+    """registry/repository of the image's tags (its own repository in a many-repository catalogue)."""
+    return f"{ws.catalog.registry}/{ws.catalog.repository_of(ws.catalog.image(tagbase))}"
+
+
+def _labels_and_commits(ops: GitOps, ws: Workspace, client: RegistryClient, tagbase: str, limit: int) -> ImageDiff:
     spec = ws.catalog.get(tagbase)
     if spec is None:
         known = ", ".join(t.tagbase for t in ws.catalog.images[:8])

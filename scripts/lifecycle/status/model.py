@@ -7,13 +7,15 @@ from typing import Any
 
 # One state per image, the most urgent first: what a person should look at first.
 HELD, EOL, UNPUBLISHED, STALE, PENDING, CURRENT = "held", "eol", "unpublished", "stale", "pending", "current"
-STATES = (HELD, EOL, UNPUBLISHED, STALE, PENDING, CURRENT)
+RETIRING = "retiring"             # only in production's catalogue: removed on main
+STATES = (HELD, EOL, UNPUBLISHED, STALE, PENDING, RETIRING, CURRENT)
 STATE_TEXT = {
     HELD: "held: production keeps a reverted definition",
     EOL: "past end of life",
     UNPUBLISHED: "no -latest yet",
     STALE: "-latest is out of date",
     PENDING: "main differs from production: the next rollout promotes it",
+    RETIRING: "removed on main: the next rollout drops it from production",
     CURRENT: "up to date",
 }
 
@@ -67,6 +69,16 @@ class BaseChange:
 
 
 @dataclass
+class PackageChange:
+    """One OS package whose installed version differs between -latest and -staging (status/packages_diff.py)."""
+
+    name: str
+    latest: str | None            # installed version (None: not installed there)
+    staging: str | None
+    security: bool | None         # -latest has a security update pending for it; None: -latest's check failed
+
+
+@dataclass
 class ImageDiff:
     tagbase: str
     latest: str | None            # digests
@@ -76,8 +88,9 @@ class ImageDiff:
     same: bool                    # -staging serves what -latest serves: the next rollout changes nothing
     commits: list[DiffCommit] = field(default_factory=list)
     bases: list[BaseChange] = field(default_factory=list)
-    packages: list[dict[str, Any]] | None = None   # not read (status/diff.py)
+    packages: list[PackageChange] | None = None   # None: not read (packages_note says why)
     note: str = ""
+    packages_note: str = ""       # why the package lists were not read, or what is unknown about them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,6 +159,7 @@ class FloatingTagHold:
     serving: str | None           # production's target, which it keeps following
     reason: str
     until: str | None             # ISO date from which the move is possible; None: when main changes it
+    next_step: str = ""           # what happens next, in words (status/next_step.py floating_step)
 
 
 @dataclass
@@ -187,6 +201,7 @@ class FleetStatus:
     cleanup_checked: bool = True  # False: --no-cleanup (no cleanup plan, no digest per tag)
     floating_holds: list[FloatingTagHold] = field(default_factory=list)
     shared: list[SharedTagStatus] = field(default_factory=list)
+    packages_checked: bool = False  # --packages: OS package lists read for the images whose channels differ
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for i in self.images if i.state == s) for s in STATES}

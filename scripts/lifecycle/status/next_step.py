@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
-from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, STALE, UNPUBLISHED, ChannelState, ImageStatus,
-                                    RevertCommit)
+from typing import Iterable
+
+from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, RETIRING, STALE, UNPUBLISHED, ChannelState,
+                                    FloatingTagHold, ImageStatus, RevertCommit)
 
 LIFT = "lifted by a new definition on main or reverting the revert"
 
@@ -63,7 +65,52 @@ def _stale_step(latest: ChannelState, staging: ChannelState) -> str:
     return "stale: the nightly rebuild picks it up"
 
 
-def next_step(image: ImageStatus) -> str:
+# catalogue/floating.py's hold reasons start with the rule that holds the tag
+_WAITS = (("evaluation period", "evaluation period"), ("servicing", "servicing period"))
+
+
+def _period(hold: FloatingTagHold) -> str | None:
+    """The waiting period a held floating tag is in ("evaluation period"), None when it waits on no date."""
+    return next((period for prefix, period in _WAITS if hold.reason.startswith(prefix) and hold.until), None)
+
+
+def floating_step(hold: FloatingTagHold) -> str:
+    """A held floating tag: "waiting: evaluation period until <date>" while a period runs, else why it stays."""
+    period = _period(hold)
+    if period:
+        return f"waiting: {period} until {hold.until}; then the rollout moves it to {hold.wanted}"
+    if hold.reason.startswith("servicing"):
+        return "waiting: the in-development version's floating tag moves to this distro first"
+    if hold.reason.startswith("stability period"):
+        return f"frozen: stays on {hold.serving} until its .NET version's end of life"
+    if hold.reason.startswith("target ") and "reverted" in hold.reason:
+        return f"held: reverted on production; {LIFT}"
+    return f"held: {hold.reason}"
+
+
+def _waiting_for(image: ImageStatus, floating: Iterable[FloatingTagHold]) -> str | None:
+    """The image is the new target of floating tags in their evaluation (or servicing) period."""
+    waits = sorted((h.until or "", _period(h) or "", h.tag) for h in floating
+                   if h.wanted == image.tagbase and _period(h))
+    if not waits:
+        return None
+    until, period, _ = waits[0]
+    tags = ", ".join(sorted({tag for u, _, tag in waits if u == until}))
+    return f"waiting: {period} until {until} ({tags} then moves to it)"
+
+
+def next_step(image: ImageStatus, floating: Iterable[FloatingTagHold] = ()) -> str:
+    """The image's own next step; a current image some floating tag waits to serve says until when."""
+    step = _own_step(image)
+    waiting = _waiting_for(image, floating)
+    if waiting is None:
+        return step
+    return waiting if image.state == CURRENT else f"{step}; {waiting}"
+
+
+def _own_step(image: ImageStatus) -> str:
+    if image.state == RETIRING:
+        return "retiring: removed on main; the next rollout drops it"
     if image.state == HELD:
         return hold_step(image)
     if image.state == EOL:

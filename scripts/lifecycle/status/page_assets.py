@@ -2,11 +2,12 @@
 
 CSS = """
 :root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--head:#f6f8fa;
---held:#8250df;--eol:#a40e26;--unpublished:#6e7781;--stale:#bc4c00;--pending:#0969da;--current:#1a7f37}
+--held:#8250df;--eol:#a40e26;--unpublished:#6e7781;--stale:#bc4c00;--pending:#0969da;--retiring:#9a6700;--current:#1a7f37}
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);
 background:var(--bg);margin:0;padding:1rem 1.5rem}h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;
 margin:1.4rem 0 .5rem}h3{margin:.2rem 0 .6rem}h4{margin:.8rem 0 .3rem}.meta,.muted,.totals{color:var(--muted)}
 code{font:12px ui-monospace,"DejaVu Sans Mono",monospace}
+table.packages{width:auto;margin:.3rem 0}table.packages tr.security th{color:var(--eol)}
 .id{display:inline-block;max-width:11rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
 .id:focus{max-width:none;overflow:visible;background:var(--head);outline:2px solid var(--pending)}
 .detail .id{max-width:40rem}.copy{font:11px inherit;margin-left:.3rem;padding:0 .3rem;cursor:pointer}
@@ -19,6 +20,7 @@ code{font:12px ui-monospace,"DejaVu Sans Mono",monospace}
 .state-unpublished{border-color:var(--unpublished)!important;color:var(--unpublished)}
 .state-stale{border-color:var(--stale)!important;color:var(--stale)}.state-pending{border-color:var(--pending)!important;color:var(--pending)}
 .state-current{border-color:var(--current)!important;color:var(--current)}
+.state-retiring{border-color:var(--retiring)!important;color:var(--retiring)}
 .badge{display:inline-block;border:1px solid;border-radius:1rem;padding:0 .5rem;font-weight:600;white-space:nowrap}
 .kind-held{color:var(--held)}.kind-reverted{color:var(--eol)}.kind-promoted{color:var(--current)}
 .controls{display:flex;gap:.6rem;align-items:center;margin:.3rem 0 .6rem}
@@ -40,7 +42,7 @@ td.hold{color:var(--held);font-weight:600}
 .hold-reason{border-left:6px solid var(--held);background:#f5f0ff;padding:.5rem .8rem;margin:.3rem 0}
 table.inner{margin:.6rem 0;width:auto;min-width:50%}table.inner th{background:var(--head)}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--line:#30363d;--bg:#0d1117;--head:#161b22;
---held:#bc8cff;--eol:#ff7b72;--unpublished:#9198a1;--stale:#ffa657;--pending:#58a6ff;--current:#3fb950}
+--held:#bc8cff;--eol:#ff7b72;--unpublished:#9198a1;--stale:#ffa657;--pending:#58a6ff;--retiring:#d29922;--current:#3fb950}
 .detail-row>td{background:#11161d}.hold-reason{background:#1f1530}}
 """
 

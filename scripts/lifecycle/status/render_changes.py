@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 from lifecycle.output import short_digest
-from lifecycle.status.model import ImageStatus
+from lifecycle.status.model import ImageDiff, ImageStatus
+from lifecycle.status.packages_diff import security_text
 from lifecycle.status.page_parts import e, ident
+
+
+SECURITY = ' class="security"'
+
+
+def packages_table(diff: ImageDiff) -> str:
+    """The OS packages that change version, security fixes first; or why the lists were not read."""
+    note = f'<p class="muted packages-note">OS packages: {e(diff.packages_note)}</p>' if diff.packages_note else ""
+    if not diff.packages:
+        return note
+    absent, removed = '<span class="muted">not installed</span>', '<span class="muted">removed</span>'
+    rows = "".join(
+        f'<tr data-package="{e(p.name)}"{SECURITY if p.security else ""}><th scope="row">{e(p.name)}</th>'
+        f"<td>{ident(p.latest) or absent}</td><td>{ident(p.staging) or removed}</td>"
+        f"<td>{e(security_text(p.security))}</td></tr>"
+        for p in sorted(diff.packages, key=lambda p: (not p.security, p.name)))
+    n, fixes = len(diff.packages), sum(1 for p in diff.packages if p.security)
+    return (f'<table class="packages"><caption>{n} OS package{"s" if n != 1 else ""} change version'
+            f'{f", {fixes} with a security fix" if fixes else ""}</caption>'
+            '<thead><tr><th scope="col">package</th><th scope="col">-latest</th><th scope="col">-staging</th>'
+            f'<th scope="col">security</th></tr></thead><tbody>{rows}</tbody></table>{note}')
 
 
 def changes_block(image: ImageStatus) -> str:
@@ -22,4 +44,4 @@ def changes_block(image: ImageStatus) -> str:
             + (f'<ul class="commits">{commits}</ul>' if commits else "")
             + (f'<ul class="bases">{bases}</ul>' if bases else "")
             + (f'<p class="muted">{e(diff.note)}</p>' if diff.note else "")
-            + '<p class="muted">OS packages: not read (publish records no package list).</p></div>')
+            + packages_table(diff) + "</div>")

@@ -221,9 +221,9 @@ def rollouts_table(status: FleetStatus) -> str:
 def floating_holds_section(status: FleetStatus) -> str:
     if not status.floating_holds:
         return ""
-    rows = [[ident(h.tag), ident(h.serving or ""), ident(h.wanted or ""), e(h.reason), e(h.until or "")]
-            for h in status.floating_holds]
-    table = _table(rows, ("floating tag", "serving", "wanted", "reason", "possible from"),
+    rows = [[ident(h.tag), ident(h.serving or ""), ident(h.wanted or ""), e(h.reason), e(h.until or ""),
+             e(h.next_step)] for h in status.floating_holds]
+    table = _table(rows, ("floating tag", "serving", "wanted", "reason", "possible from", "next"),
                    "Floating tags the next rollout keeps on production's target", "floating-holds")
     return ('<section aria-labelledby="floating-heading"><h2 id="floating-heading">Floating tags held</h2>'
             f"{table}</section>")
@@ -240,7 +240,9 @@ def summary_strip(status: FleetStatus) -> str:
                f'enough to go by the rules; the others a rule keeps)' if status.cleanup_checked else "cleanup not checked")
     return (f'<ul class="summary" aria-label="Images by state">{items}</ul>'
             f'<p class="totals">{totals["images"]} images, {totals["tags"]} tags, {totals["consumers"]} consumer '
-            f'references, {cleanup}; {totals["requests"]} registry requests.</p>')
+            f'references, {cleanup}; {totals["requests"]} registry requests; '
+            + ('OS package lists read inside the images whose -staging differs from -latest.'
+               if status.packages_checked else 'OS package lists not read (--packages reads them).') + '</p>')
 
 
 def render_page(status: FleetStatus) -> str:

@@ -8,7 +8,8 @@ from lifecycle.output import markdown_table, short_digest
 from lifecycle.status.model import STATE_TEXT, STATES, FleetStatus, ImageStatus
 
 # Plain text symbols every system font has (no emoji: a bare CI agent or headless browser lacks them).
-ICONS = {"held": "‖", "eol": "✕", "unpublished": "∅", "stale": "⚠", "pending": "↑", "current": "✓"}
+ICONS = {"held": "‖", "eol": "✕", "unpublished": "∅", "stale": "⚠", "pending": "↑", "retiring": "↓",
+         "current": "✓"}
 
 
 def _age(days: int | None) -> str:
@@ -44,7 +45,7 @@ def rollout_rows(status: FleetStatus) -> list[dict[str, Any]]:
 
 def floating_hold_rows(status: FleetStatus) -> list[dict[str, Any]]:
     return [{"floating tag": h.tag, "serving": h.serving or "", "wanted": h.wanted or "", "reason": h.reason,
-             "possible from": h.until or ""} for h in status.floating_holds]
+             "possible from": h.until or "", "next": h.next_step} for h in status.floating_holds]
 
 
 def headline(status: FleetStatus) -> str:
