@@ -12,10 +12,3 @@ pytest_plugins = sorted(
     f"tests.fixtures.{p.stem}" for p in (Path(__file__).parent / "fixtures").glob("*.py") if p.stem != "__init__"
 )
 
-
-def pytest_collection_modifyitems(config, items):
-    """`engine`: every test that builds, runs or pushes through the container engine (it asks for the
-    `engine` fixture, directly or through another fixture). eng/test.sh runs these on each engine."""
-    for item in items:
-        if "engine" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.engine)

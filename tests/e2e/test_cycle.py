@@ -13,7 +13,7 @@ from lifecycle.output import Reporter, short_digest
 from lifecycle.registry.models import OCI_INDEX
 from lifecycle.sample import ARM64_TAGBASES, DEBIAN, SOLO, SOLO_ARM64, SOLO_SHARED, TAGBASES
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 
 def test_cycle_rolls_out_rolls_back_and_reports(tmp_path, registry, engine, debian_rootfs):

@@ -15,7 +15,7 @@ from lifecycle.errors import OperationError
 from lifecycle.build.localbase import build_base_image
 from tests.fixtures.registry import ENGINE_PORTS, free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 
 def skopeo_inspect(ref: str) -> dict:

@@ -20,7 +20,7 @@ from lifecycle.sample import SOLO, SampleNames, write_sample
 from tests.fixtures.faultproxy import FaultProxy
 from tests.fixtures.registry import ENGINE_PORTS, free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 NO_RETRY = RetryPolicy(attempts=1)
 

@@ -30,6 +30,18 @@ def floating_yml(target: str) -> str:
     return ("# Floating tags: which image each one serves.\nfloatingTags:\n"
             f"  - tag: {FLOAT}    # helix queues of .NET 9\n    target: {target}\n    dotnet: \"9.0\"\n")
 
+def move_to_new_image(origin, client) -> str:
+    """Main adds busybox 1.1 (NEW) and points the floating tag at it; published to staging. The commit."""
+    solo_df = origin.show("main", "src/busybox/1.0/solo/amd64/Dockerfile").replace("solo v1", "solo 1.1")
+    catalog = origin.show("main", "manifests/images.yml") + (
+        f"  - tagBase: {NEW}\n    dockerfile: src/busybox/1.1/solo/amd64\n"
+        f"    platform: {{os: linux, architecture: amd64}}\n")
+    commit = origin.commit({"src/busybox/1.1/solo/amd64/Dockerfile": solo_df, "manifests/images.yml": catalog,
+                            FLOATING_PATH: floating_yml(NEW)}, "Floating tag moves to busybox 1.1")
+    origin.publish_synthetic(client, commit)
+    return commit
+
+
 
 def policy_with(origin, eol: str) -> str:
     text = origin.show("main", "manifests/policy.yml")
@@ -57,13 +69,7 @@ def test_floating_tag_evaluation_move_revert_and_stability(gitops_origin, regist
 
     # 2. main moves it to a brand-new image: held for the evaluation period, production keeps its entry
     now = clock(40)
-    solo_df = origin.show("main", "src/busybox/1.0/solo/amd64/Dockerfile").replace("solo v1", "solo 1.1")
-    catalog = origin.show("main", "manifests/images.yml") + (
-        f"  - tagBase: {NEW}\n    dockerfile: src/busybox/1.1/solo/amd64\n"
-        f"    platform: {{os: linux, architecture: amd64}}\n")
-    c2 = origin.commit({"src/busybox/1.1/solo/amd64/Dockerfile": solo_df, "manifests/images.yml": catalog,
-                        FLOATING_PATH: floating_yml(NEW)}, "Floating tag moves to busybox 1.1")
-    origin.publish_synthetic(client, c2)
+    c2 = move_to_new_image(origin, client)
     held = rollout(ops, client, quiet(), now=now)
     hold = held.plan.floating_holds[FLOAT]
     assert hold.until == (day(40) + dt.timedelta(days=30)).date() and hold.serving == SOLO and hold.wanted == NEW

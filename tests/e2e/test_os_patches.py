@@ -27,7 +27,7 @@ from lifecycle.catalogue.source import WorkTree, run_git
 from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.lifecycle_repo import LABEL_PREFIX, gitops_repo
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 APP = "debian-12-app-amd64"
 PENDING = re.compile(r"^(\d+) security updates? pending \(([^)]*)\); ")

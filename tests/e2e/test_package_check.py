@@ -8,7 +8,7 @@ from lifecycle.packages import PackageChecker, check_image
 from lifecycle.packages.check import NO_SHELL
 from tests.fixtures.images import push_image
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 
 def test_busybox_has_no_package_manager_and_a_pulled_image_is_removed_again(engine, registry, base_image):

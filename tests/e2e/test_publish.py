@@ -16,7 +16,7 @@ from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES, VARIANT_
 from lifecycle.catalogue.source import WorkTree
 from lifecycle.catalogue.workspace import Workspace
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 
 def run(sample, **kw):

@@ -26,7 +26,7 @@ from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.gitops_origin import quiet
 from tests.fixtures.lifecycle_repo import run_cli
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 PARENT_DF = "src/busybox/1.0/amd64/Dockerfile"
 TOOL = "src/busybox/1.0/tools/amd64/tool.sh"

@@ -22,7 +22,7 @@ from tests.fixtures.gitops_origin import quiet
 from tests.fixtures.gitrepo import make_repo
 from tests.fixtures.images import push_index
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 ARM64 = "busybox-1.0-arm64"
 ARM64_CHILD = "busybox-1.0-tools-arm64"

@@ -23,7 +23,7 @@ from lifecycle.registry.models import OCI_INDEX
 from lifecycle.sample import BASE_PLATFORMS, SOLO, SOLO_ARM64, SOLO_SHARED
 from tests.fixtures.gitops_origin import quiet
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
 

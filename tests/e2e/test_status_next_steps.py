@@ -16,7 +16,7 @@ from lifecycle.registry.pool import RegistryPool
 from lifecycle.sample import MULTISTAGE, SOLO
 from lifecycle.status.collect import collect_status
 from lifecycle.status.render_html import render_page
-from tests.e2e.test_floating_rollout import FLOAT, NEW, floating_yml, policy_with
+from tests.e2e.test_floating_rollout import FLOAT, NEW, floating_yml, move_to_new_image, policy_with
 from tests.fixtures.git_clock import day
 from tests.fixtures.gitops_origin import quiet
 
@@ -57,13 +57,7 @@ def test_evaluation_wait_and_retiring_image(gitops_origin, registry, client, clo
 
     # main moves the floating tag to a new image: held for the evaluation period, the image itself promoted
     now = clock(40)
-    solo_df = origin.show("main", "src/busybox/1.0/solo/amd64/Dockerfile").replace("solo v1", "solo 1.1")
-    catalog = origin.show("main", "manifests/images.yml") + (
-        f"  - tagBase: {NEW}\n    dockerfile: src/busybox/1.1/solo/amd64\n"
-        f"    platform: {{os: linux, architecture: amd64}}\n")
-    c2 = origin.commit({"src/busybox/1.1/solo/amd64/Dockerfile": solo_df, "manifests/images.yml": catalog,
-                        FLOATING_PATH: floating_yml(NEW)}, "Floating tag moves to busybox 1.1")
-    origin.publish_synthetic(client, c2)
+    move_to_new_image(origin, client)
     held = rollout(ops, client, quiet(), now=now)
     until = held.plan.floating_holds[FLOAT].until
     assert until == (day(40) + dt.timedelta(days=30)).date()

@@ -20,7 +20,7 @@ from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO
 from tests.e2e.test_sweep_faults import assert_complete
 from tests.fixtures.engine import local_env, start_local_env
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
 
 @pytest.fixture
