@@ -11,7 +11,7 @@ is a digest like any other: retagged by manifest copy, journaled, and kept with 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from lifecycle.catalogue.catalog import Catalog, ImageSpec, SharedTag
@@ -80,6 +80,7 @@ class IndexOutcome:
     status: str              # moved | unchanged | would-move | skipped | failed
     digest: str | None = None
     reason: str = ""
+    records: dict = field(default_factory=dict)   # supply-chain referrers publish attached (publish only)
 
 
 def publish_indexes(catalog: Catalog, client: RegistryClient, channel: str, moved: set[str],
