@@ -18,6 +18,8 @@ from lifecycle.production.reconcile import reconcile
 from lifecycle.production.rollback import emergency
 from lifecycle.production.rollout import rollout, summary_rows
 from lifecycle.registry import referrers
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.status.collect import collect_status
 from lifecycle.sample import SOLO, TAGBASES, VARIANT_A, VARIANT_B
 from lifecycle.supplychain import provenance
 from lifecycle.supplychain.records import RecordWriter, envelope
@@ -92,6 +94,14 @@ def test_rollout_holds_the_image_whose_provenance_fails_and_moves_the_rest(case,
     assert rows[SOLO]["status"] == "held" and expected in rows[SOLO]["note"]
     assert {h["image"]: expected in h["reason"] for h in result.journal.holds} == {SOLO: True}
     assert expected in origin.message(merge)
+    # the status page shows the hold the next rollout will make again, with the same reason
+    ops = GitOps(origin.agent)
+    ops.fetch()
+    with RegistryPool() as pool:
+        fleet = collect_status(ops, pool, cleanup=False)
+    shown = {i.tagbase: i for i in fleet.images}
+    assert shown[SOLO].hold and expected in shown[SOLO].hold and shown[SOLO].lkg_digest == v1[SOLO]
+    assert shown[VARIANT_A].hold is None
 
 
 def test_reconcile_leaves_tags_whose_new_digest_fails_the_gate(gated, client):
