@@ -67,6 +67,9 @@ def test_cleanup_deletes_referrers_with_their_subject(target, registry, unique_r
     policy = parse_policy(policy_yaml(retention=180, keep_last=1))
     plan = decide(read_inventory(client, unique_repo, catalog), catalog, policy, Usage(), NOW)
     assert [d.digest for d in plan.deletions] == [doomed]
+    if stand_in is None:  # kept on its own, gone with its subject
+        decision = next(d for d in plan.decisions if d.tag == referrers.fallback_tag(doomed))
+        assert decision.action == "keep" and "referrers fallback index" in decision.reason
     (outcome,) = apply_plan(client, plan, policy, Usage())
     assert outcome.status == "deleted"
     assert outcome.referrers_deleted == 3 + (1 if stand_in is None else 0)   # + the fallback index

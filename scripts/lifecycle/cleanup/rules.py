@@ -159,6 +159,10 @@ class Usage:
     path: str | None = None
 
 
+# registry/referrers.fallback_tag: `sha256-<hex>`, the index of a subject's referrers where the registry has no API
+FALLBACK_TAG_RE = re.compile(r"sha256-[0-9a-f]{64}")
+
+
 def classify_tags(tags: Iterable[str], catalog: Catalog) -> dict[str, TagKind]:
     known = set(catalog.tagbases)
     shared = {t for image in catalog.images for t in (*image.shared_tags, *image.index_tags)}
@@ -240,7 +244,8 @@ def decide(inventory: Inventory, catalog: Catalog, policy: Policy, usage: Usage,
         if kind.kind == "floating":
             reason = "floating tag"
         elif kind.kind == "other":
-            reason = "not a tag this catalogue manages"
+            reason = ("the OCI referrers fallback index of a digest (deleted with that digest)"
+                      if FALLBACK_TAG_RE.fullmatch(tag) else "not a tag this catalogue manages")
         elif kind.kind == "immutable":
             assert kind.built_at is not None
             age = _age_days(now, kind.built_at)
