@@ -126,3 +126,46 @@ def test_bad_signing_key_fails_before_anything_is_built(sample, tmp_path):
                 reporter=Reporter(err=io.StringIO()))
     assert "signing.key" in str(raised.value) and "missing.key" in str(raised.value)
     assert sample.tags() == before
+
+
+def test_matrix_final_job_attaches_the_index_records(tmp_path, registry, unique_repo, signing_keys):
+    """`publish --move-from`: the legs attached their images' records; the index it pushes gets its own."""
+    from lifecycle.build import imageinfo
+    from lifecycle.build.imageinfo import ImageInfo
+    from tests.fixtures.consumers import run_lifecycle
+    from tests.fixtures.gitrepo import make_repo
+    from tests.fixtures.images import push_image
+    from tests.fixtures.lifecycle_repo import policy_yaml
+
+    amd, arm = "app-1.0-amd64", "app-1.0-arm64v8"
+    catalogue = (f"registry: {registry.host}\nrepository: {unique_repo}\nsharedTags:\n  app-1.0: [{amd}, {arm}]\n"
+                 "images:\n"
+                 f"  - tagBase: {amd}\n    dockerfile: src/app\n    platform: {{os: linux, architecture: amd64}}\n"
+                 f"  - tagBase: {arm}\n    dockerfile: src/app\n"
+                 "    platform: {os: linux, architecture: arm64, variant: v8}\n")
+    policy = policy_yaml() + f"signing:\n  key: file:{signing_keys['trusted'][0]}\n"
+    repo = make_repo(tmp_path, {"manifests/images.yml": catalogue, "manifests/policy.yml": policy,
+                                "keys/release.pub": signing_keys["trusted"][1].read_text(),
+                                "src/app/Dockerfile": "FROM 127.0.0.1:1/base/os:1\n"})
+    ws = Workspace.load(WorkTree(repo))
+    with registry.client() as client:
+        digests = {amd: push_image(client, unique_repo, f"{amd}-20261201000000-aaaaaaa", labels={"p": "amd"}),
+                   arm: push_image(client, unique_repo, f"{arm}-20261201000000-aaaaaaa", labels={"p": "arm"},
+                                   platform=("linux", "arm64", "v8"))}
+        info = tmp_path / "leg.json"
+        imageinfo.write(info, "staging", registry.host, unique_repo,
+                        [ImageInfo(t, "pushed", ws.definitions[t], "c" * 40, digest=d) for t, d in digests.items()])
+        done = run_lifecycle("publish", "--repo", str(repo), "--move-from", str(info), "-o", "json")
+        assert done.returncode == 0, done.stderr
+        (index,) = json.loads(done.stdout)["indexes"]
+        assert index["status"] == "moved" and index["records"]["signed"] is True
+        assert index["records"]["components"] == 2
+        envelope = _only(client, unique_repo, index["digest"], provenance.ARTIFACT_TYPE)
+        checked = signing.verify(envelope, [signing.load_public_key(signing_keys["trusted"][1])])
+        assert checked.ok and provenance.subject_digest(checked.document) == index["digest"]
+        deps = checked.document["predicate"]["buildDefinition"]["resolvedDependencies"]
+        assert {"sha256:" + d["digest"]["sha256"] for d in deps[1:]} == set(digests.values())
+        assert provenance.definition_hash(checked.document) == provenance.index_definition(
+            {t: ws.definitions[t] for t in (amd, arm)})
+        bom = json.loads(_only(client, unique_repo, index["digest"], sbom.MEDIA_TYPE))
+        assert sorted(c["version"] for c in bom["components"]) == sorted(digests.values())
