@@ -94,7 +94,7 @@ def test_retire_commits_once_and_lists_consumers(tmp_path, capsys):
                                       "tag": "os-1.0-amd64-latest", "digest": None, "resolved": None,
                                       "class": "latest"}]}))
 
-    code, out, err = run_cli(capsys, "retire", "old-2.0-amd64", "--repo", str(repo), "--usage", str(usage),
+    code, out, err = run_cli(capsys, "retire", "--no-registry", "old-2.0-amd64", "--repo", str(repo), "--usage", str(usage),
                              "--dry-run", "--output", "json")
     assert code == 0, err
     dry = json.loads(out)
@@ -102,7 +102,7 @@ def test_retire_commits_once_and_lists_consumers(tmp_path, capsys):
                                                                       "src/old/2.0/amd64/setup.sh"]
     assert git.Repo(repo).head.commit == head and (repo / "manifests/images.yml").read_text() == CATALOG
 
-    code, out, err = run_cli(capsys, "retire", "old-2.0-amd64", "--repo", str(repo), "--usage", str(usage))
+    code, out, err = run_cli(capsys, "retire", "--no-registry", "old-2.0-amd64", "--repo", str(repo), "--usage", str(usage))
     assert code == 0, err
     assert "runtime" in out and "eng/ci.yml" in out and "sdk" not in out  # sdk uses another image
     r = git.Repo(repo)
@@ -122,9 +122,9 @@ def test_retire_commits_once_and_lists_consumers(tmp_path, capsys):
 def test_retire_refuses_an_image_with_children(tmp_path, capsys):
     repo = make_repo(tmp_path, FILES)
     head = git.Repo(repo).head.commit
-    code, out, err = run_cli(capsys, "retire", "os-1.0-amd64", "--repo", str(repo))
+    code, out, err = run_cli(capsys, "retire", "--no-registry", "os-1.0-amd64", "--repo", str(repo))
     assert code == 2
     assert "os-1.0-build-amd64" in err and "src/os/1.0/amd64/Dockerfile" in err
     assert git.Repo(repo).head.commit == head and (repo / "manifests/images.yml").read_text() == CATALOG
-    code, out, err = run_cli(capsys, "retire", "nope-1.0-amd64", "--repo", str(repo))
+    code, out, err = run_cli(capsys, "retire", "--no-registry", "nope-1.0-amd64", "--repo", str(repo))
     assert code == 2 and "nope-1.0-amd64" in err

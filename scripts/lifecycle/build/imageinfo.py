@@ -26,6 +26,8 @@ class ImageInfo:
     created: str | None = None
     tests: list[dict] = field(default_factory=list)  # {"command", "exit_code", "passed"}
     reason: str = ""
+    # supply-chain referrers attached to `digest` by this run: provenance, sbom (digests), signed, components
+    records: dict = field(default_factory=dict)
 
 
 def write(path: Path, channel: str, registry: str, repository: str, records: list[ImageInfo]) -> None:

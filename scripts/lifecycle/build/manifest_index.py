@@ -11,7 +11,7 @@ is a digest like any other: retagged by manifest copy, journaled, and kept with 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from lifecycle.catalogue.catalog import Catalog, ImageSpec, SharedTag
@@ -81,6 +81,8 @@ class IndexOutcome:
     status: str              # moved | unchanged | would-move | skipped | failed
     digest: str | None = None
     reason: str = ""
+    records: dict = field(default_factory=dict)   # supply-chain referrers publish attached (publish only)
+    repository: str = ""     # the registry repository of the index (its members'); "": the catalogue's
 
 
 def publish_indexes(catalog: Catalog, client: RegistryClient, channel: str, moved: set[str],
@@ -100,16 +102,16 @@ def publish_indexes(catalog: Catalog, client: RegistryClient, channel: str, move
                               lambda t: client.try_resolve(*tag_in(catalog, t, channel)))
             if not plan.ready:
                 outcomes.append(IndexOutcome(tag, "skipped", None, "no " + ", ".join(
-                    f"{m}-{channel}" for m in plan.missing) + " yet"))
+                    f"{m}-{channel}" for m in plan.missing) + " yet", repository=repository))
                 continue
             if dry_run:  # the index may not exist yet: compare digests instead of planning a retag
                 current = client.try_resolve(repository, tag)
                 outcomes.append(IndexOutcome(tag, "unchanged" if current == plan.digest else "would-move",
-                                             plan.digest))
+                                             plan.digest, repository=repository))
                 continue
             push_index(client, repository, plan)
             result = client.retag_many(repository, [(plan.digest or "", tag)])[0]
-            outcomes.append(IndexOutcome(tag, result.status, plan.digest, result.error or ""))
+            outcomes.append(IndexOutcome(tag, result.status, plan.digest, result.error or "", repository=repository))
         except OperationError as exc:
-            outcomes.append(IndexOutcome(tag, "failed", None, str(exc)))
+            outcomes.append(IndexOutcome(tag, "failed", None, str(exc), repository=repository))
     return outcomes

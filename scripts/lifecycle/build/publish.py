@@ -28,6 +28,7 @@ from lifecycle.build import lineage
 from lifecycle.build import osupgrade
 
 from lifecycle.build import pinning
+from lifecycle.build import publish_records
 from lifecycle.catalogue.catalog import Catalog, ImageSpec
 from lifecycle.catalogue.repositories import by_repository, tag_in
 from lifecycle.catalogue.dockerfile import Dockerfile
@@ -43,6 +44,7 @@ from lifecycle.registry.pool import RegistryPool
 from lifecycle.registry import ImageConfig, NotFoundError, RegistryClient, parse_reference
 from lifecycle.catalogue.source import WorkTree, run_git
 from lifecycle.catalogue.workspace import Workspace
+from lifecycle.supplychain.records import RecordWriter
 
 CHANNELS = ("staging", "latest")
 
@@ -92,6 +94,7 @@ class Publisher:
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
     build_log: Callable[[str], None] | None = None
     revision: str = ""
+    records: RecordWriter | None = None   # provenance and SBOM for each pushed digest (None: no push)
     built: dict[str, ImageInfo] = field(default_factory=dict)
     # tag base -> id of the local image this run built (what a child's FROM is pinned to)
     local_ids: dict[str, str] = field(default_factory=dict)
@@ -306,6 +309,7 @@ class Publisher:
                                          f"{result.output.strip()[-500:]}")
         if osupgrade.wanted(image, self.ws.policy):
             self._check_upgraded(image, target)
+        packages = publish_records.inventory(self.engine, target) if self.records and self.push else None
         if not self.push:
             self.local_ids[image.tagbase] = image_id
             info.status, info.immutable_tag, info.reason = "built", immutable, "built and tested, not pushed"
@@ -316,6 +320,8 @@ class Publisher:
         info.immutable_tag = immutable
         self._verify_pushed(image, info.digest, immutable)
         self.local_ids[image.tagbase] = image_id
+        if self.records and packages is not None:  # before the channel tag: it never names a bare digest
+            info.records = publish_records.attach_image(self.records, self.repo_of(image), image, info, packages)
         if not self.move:
             info.status, info.reason = "pushed", f"{image.tagbase}-{self.channel} left for the final job"
             return
@@ -444,6 +450,8 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
         publisher = Publisher(ws, root, channel, client, pool, engine, reporter, refresh=refresh,
                               no_cache=no_cache, push=push, move=move, dry_run=dry_run,
                               revision=head_revision(root))
+        if push and not dry_run:
+            publisher.records = publish_records.writer_for(ws, root, client, publisher.revision, reporter)
         if now is not None:
             publisher.now = now
         publisher.build_log = build_log
@@ -452,6 +460,8 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
         if move:
             moved = {r.tagbase for r in report.results if r.status in ("published", "skipped") and r.digest}
             report.indexes = publish_indexes(ws.catalog, client, channel, moved, dry_run=dry_run)
+            if publisher.records:
+                report.indexes = publish_records.attach_indexes(publisher.records, ws, report.indexes)
     finally:
         if own_pool:
             for host, c in list(pool.clients.items()):

@@ -279,6 +279,12 @@ class Policy:
     max_security_patch_days: int = DEFAULT_MAX_SECURITY_PATCH_DAYS
     count_non_security_updates: bool = False
     os_upgrade: bool = False
+    # supply chain (docs/supply-chain.md): the key publish signs provenance with, as a signer URI
+    # (file:<PEM path, relative to the repository> | azurekms:<vault key id>), its public key for azurekms,
+    # and whether rollout/reconcile move production tags only to digests with verified provenance
+    signing_key: str = ""
+    signing_public_key: str = ""
+    require_provenance: bool = False
 
     def wants_os_upgrade(self, image: ImageSpec) -> bool:
         return self.os_upgrade if image.os_upgrade is None else image.os_upgrade
@@ -511,6 +517,9 @@ def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
         max_security_patch_days=plain.get("maxSecurityPatchDays", DEFAULT_MAX_SECURITY_PATCH_DAYS),
         count_non_security_updates=plain.get("countNonSecurityUpdates", False),
         os_upgrade=plain.get("osUpgrade", False),
+        signing_key=(plain.get("signing") or {}).get("key", ""),
+        signing_public_key=(plain.get("signing") or {}).get("publicKey", ""),
+        require_provenance=plain.get("requireProvenance", False),
     )
 
 

@@ -28,7 +28,7 @@ from lifecycle.catalogue import catalog as catalog_mod
 from lifecycle.catalogue.catalog import Catalog, Policy, split_immutable_tag
 from lifecycle.cleanup.rules import DELETE, KEEP, CleanupPlan, Inventory, Usage, tags_needing_created
 from lifecycle.errors import InputError, LifecycleError, Location
-from lifecycle.registry import NotFoundError, RegistryClient
+from lifecycle.registry import NotFoundError, RegistryClient, referrers
 from lifecycle.registry.models import parse_created
 
 
@@ -105,9 +105,11 @@ class Outcome:
     status: str          # deleted | would-delete | skipped | capped | failed
     detail: str = ""
     children_deleted: int = 0
+    referrers_deleted: int = 0   # supply-chain records (and fallback indexes) deleted with it and its children
 
     def as_row(self) -> dict[str, object]:
-        return {"digest": self.digest, "tags": self.tags, "status": self.status, "detail": self.detail}
+        return {"digest": self.digest, "tags": self.tags, "status": self.status, "detail": self.detail,
+                "referrers_deleted": self.referrers_deleted}
 
 
 @dataclass
@@ -229,6 +231,12 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
             continue
         gone = False
         try:
+            # its records first: were the subject deleted first and this failed, they would point at nothing
+            records = len(referrers.delete_referrers(client, repo, deletion.digest))
+        except LifecycleError as exc:
+            outcomes.append(Outcome(deletion.digest, tags, "failed", f"deleting its referrers failed: {exc}"))
+            continue
+        try:
             client.delete(repo, deletion.digest)
         except NotFoundError:
             # Its tags resolved to it just now (_moved), so this is our own DELETE whose answer was lost
@@ -245,6 +253,7 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
                 problems.append(f"child {child} kept: {guards[child]}")
                 continue
             try:
+                records += len(referrers.delete_referrers(client, repo, child))
                 client.delete(repo, child)
                 children += 1
             except NotFoundError:
@@ -252,7 +261,7 @@ def apply_plan(client: RegistryClient, plan: CleanupPlan, policy: Policy, usage:
             except LifecycleError as exc:  # the index is gone; an orphan child is left for the registry GC
                 problems.append(f"child {child} not deleted: {exc}")
         detail = "; ".join((["already gone"] if gone else []) + problems)
-        outcomes.append(Outcome(deletion.digest, tags, "skipped" if gone else "deleted", detail, children))
+        outcomes.append(Outcome(deletion.digest, tags, "skipped" if gone else "deleted", detail, children, records))
     return outcomes
 
 

@@ -11,6 +11,7 @@ newest build is older than the policy's retired grace period, keeping anything t
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +23,12 @@ from lifecycle import yamlio
 
 from lifecycle.catalogue import catalog as catalog_mod
 from lifecycle.catalogue.catalog import IMMUTABLE_SUFFIX_RE, ImageSpec
+from lifecycle.cleanup.retire_eol import mark_end_of_life
 from lifecycle.cleanup.rules import Usage
 from lifecycle.errors import InputError, Location, OperationError
 from lifecycle.catalogue.source import WorkTree
 from lifecycle.catalogue.workspace import Workspace
+from lifecycle.registry.client import RegistryClient
 
 
 @dataclass
@@ -37,6 +40,8 @@ class RetireResult:
     consumers: list[dict[str, Any]] = field(default_factory=list)
     commit: str | None = None     # None on a dry run
     dry_run: bool = False
+    # the end-of-life referrer on each published digest ({digest, tags, status, date}); [] without a registry
+    end_of_life: list[dict[str, Any]] = field(default_factory=list)
 
 
 def tag_of_tagbase(tag: str, tagbase: str) -> bool:
@@ -100,7 +105,11 @@ def _check_removed(old: str, new: str, tagbase: str, filename: str) -> None:
         raise OperationError(f"removing {tagbase} from {filename} would change other entries; nothing changed")
 
 
-def retire(root: Path, tagbase: str, *, usage: Usage | None = None, dry_run: bool = False) -> RetireResult:
+def retire(root: Path, tagbase: str, *, usage: Usage | None = None, dry_run: bool = False,
+           client: RegistryClient | None = None, today: dt.date | None = None) -> RetireResult:
+    """Remove `tagbase` from the catalogue and src/ in one commit. With `client`, first mark every published
+    digest of it end of life (the catalogue's `eol` date, else today) in the registry: were the commit made
+    first and the registry then failed, no re-run could find the image to mark."""
     root = Path(root)
     ws = Workspace.load(WorkTree(root), strict=False)
     image = ws.catalog.image(tagbase)  # InputError (exit 2) when unknown
@@ -131,6 +140,12 @@ def retire(root: Path, tagbase: str, *, usage: Usage | None = None, dry_run: boo
     consumers = consumers_of(usage, tagbase) if usage else []
     message = _message(tagbase, image.folder, own_files, ws.policy.retired_grace_days, consumers, usage)
     result = RetireResult(tagbase, image.folder, own_files, message, consumers, None, dry_run)
+    if client is not None:
+        repository = ws.catalog.repository_of(image)
+        tags = [t for t in client.tags(repository) if tag_of_tagbase(t, image.tag)]
+        when = image.eol or today or dt.date.today()
+        result.end_of_life = [m.as_dict() for m in mark_end_of_life(client, repository, tags, when,
+                                                                    dry_run=dry_run)]
     if dry_run:
         return result
     (root / catalog_file).write_text(new_text, encoding="utf-8")

@@ -159,6 +159,10 @@ class Usage:
     path: str | None = None
 
 
+# registry/referrers.fallback_tag: `sha256-<hex>`, the index of a subject's referrers where the registry has no API
+FALLBACK_TAG_RE = re.compile(r"sha256-[0-9a-f]{64}")
+
+
 def classify_tags(tags: Iterable[str], catalog: Catalog, repository: str | None = None) -> dict[str, TagKind]:
     """The kind of each tag of one registry repository (default: the catalogue's): only the images
     published there are known in it, by their tag base as pushed."""
@@ -248,7 +252,8 @@ def decide(inventory: Inventory, catalog: Catalog, policy: Policy, usage: Usage,
         if kind.kind == "floating":
             reason = "floating tag"
         elif kind.kind == "other":
-            reason = "not a tag this catalogue manages"
+            reason = ("the OCI referrers fallback index of a digest (deleted with that digest)"
+                      if FALLBACK_TAG_RE.fullmatch(tag) else "not a tag this catalogue manages")
         elif kind.kind == "immutable":
             assert kind.built_at is not None
             age = _age_days(now, kind.built_at)

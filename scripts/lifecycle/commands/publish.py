@@ -12,7 +12,7 @@ from lifecycle.errors import OperationError
 from lifecycle.output import short_digest
 from lifecycle.build.manifest_index import publish_indexes
 from lifecycle.catalogue.planning import Plan, plan_images
-from lifecycle.build import imageinfo
+from lifecycle.build import imageinfo, publish_records
 from lifecycle.build.publish import CHANNELS, PublishReport, move_from_info, publish as run_publish
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.catalogue.workspace import Workspace
@@ -107,6 +107,9 @@ def _move_from(repo: Path, out, channel: str, insecure: tuple[str, ...], paths: 
         moved = move_from_info(records, channel=channel, client=client, catalog=ws.catalog, dry_run=dry_run)
         indexes = publish_indexes(ws.catalog, client, channel,
                                   {r.tagbase for r in moved if r.status == "published"}, dry_run=dry_run)
+        if not dry_run and indexes:  # the legs attached their images' records; the indexes are pushed here
+            writer = publish_records.writer_for(ws, repo, client, revision, out)
+            indexes = publish_records.attach_indexes(writer, ws, indexes)
     if info_path is not None and not dry_run:
         imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.repository, moved)
     _print(out, PublishReport(channel, revision, moved, indexes), channel, dry_run)

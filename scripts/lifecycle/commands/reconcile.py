@@ -43,11 +43,14 @@ def reconcile(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...],
     title = f"Reconcile latest to production {report.commit[:10]}" + (" (dry run)" if dry_run else "")
     data = {"commit": report.commit, "dry_run": dry_run, "built": report.built, "departed": report.departed,
             "unresolved": [u.as_row() for u in report.unresolved],
-            "tags": [e.__dict__ for e in report.entries]}
+            "tags": [e.__dict__ for e in report.entries],
+            "holds": [h.as_row() for h in report.holds.values()]}
     out.table(rows, title=title, data=data)
     if output != "json":
         if report.built:
             out.write(f"Built and published from production: {', '.join(report.built)}\n")
+        if report.holds:
+            out.table([h.as_row() for h in report.holds.values()], title="Held (tags stay where they are)")
         if report.departed:
             out.write(f"Left the catalogue (tags kept; cleanup handles them): {', '.join(report.departed)}\n")
         if dry_run and report.unresolved:

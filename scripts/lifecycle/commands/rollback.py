@@ -31,12 +31,16 @@ from lifecycle.catalogue.workspace import Workspace
                    "change of it; with --emergency, the image whose latest goes back.")
 @click.option("--emergency", "emergency_flag", is_flag=True,
               help="Retag the image's production tags to their previous digest now (journal or registry history).")
+@click.option("--allow-unverified", is_flag=True,
+              help="With --emergency under requireProvenance: move to a digest whose provenance fails the gate "
+                   "(said in the output).")
 @click.option("--legacy-journal", is_flag=True,
               help="Accept a --journal written before journals named their registry, repository and GitOps "
                    "repository (check by hand that it is this repository's).")
 def rollback(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], remote: str, main_branch: str,
              production: str, journal_path: Path | None, commit: str | None, mode: str | None,
-             azdo_repo: str | None, tagbase: str | None, emergency_flag: bool, legacy_journal: bool) -> None:
+             azdo_repo: str | None, tagbase: str | None, emergency_flag: bool, allow_unverified: bool,
+             legacy_journal: bool) -> None:
     """Revert a commit (or one image) on production; --emergency also moves the image's latest back at once.
 
     \b
@@ -77,7 +81,8 @@ def rollback(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...], 
     if emergency_flag:
         assert tagbase is not None and ws is not None
         with RegistryPool(insecure) as pool:
-            result = emergency_run(ws, pool, tagbase, journal, journal_path, dry_run, legacy_journal)
+            result = emergency_run(ws, pool, tagbase, journal, journal_path, dry_run, legacy_journal,
+                                   allow_unverified)
         print_emergency(out, result, production, reverted)
         if not result.ok:
             raise OperationError("retag failed: " + ", ".join(e.tag for e in result.entries if e.status == "failed"))
@@ -97,9 +102,11 @@ def pull_request_opener(ops: GitOps, remote: str, azdo_repo: str | None) -> Call
 
 
 def emergency_run(ws: Workspace, pool: RegistryPool, tagbase: str, journal: Journal | None,
-                  journal_path: Path | None, dry_run: bool, legacy_journal: bool = False) -> EmergencyResult:
+                  journal_path: Path | None, dry_run: bool, legacy_journal: bool = False,
+                  allow_unverified: bool = False) -> EmergencyResult:
     return emergency(ws, pool.get(ws.catalog.registry), tagbase, journal=journal,
-                     journal_name=str(journal_path or ""), dry_run=dry_run, legacy_journal=legacy_journal)
+                     journal_name=str(journal_path or ""), dry_run=dry_run, legacy_journal=legacy_journal,
+                     allow_unverified=allow_unverified)
 
 
 def print_revert(out: Reporter, result: RevertResult) -> None:
@@ -118,7 +125,11 @@ def print_emergency(out: Reporter, result: EmergencyResult, production: str, rev
             for e in result.entries]
     title = f"Emergency rollback of {result.tagbase} from {result.source}" + (" (dry run)" if result.dry_run else "")
     out.table(rows, title=title, data={"image": result.tagbase, "source": result.source, "dry_run": result.dry_run,
-                                       "tags": [e.__dict__ for e in result.entries]})
+                                       "tags": [e.__dict__ for e in result.entries],
+                                       "unverified": result.unverified})
+    if result.unverified:
+        out.warning(f"--allow-unverified: {result.tagbase} {'would move' if result.dry_run else 'moved'} to a "
+                    f"digest that fails the provenance gate: {result.unverified}")
     if reverted is not None and (reverted.pushed or reverted.dry_run):
         out.info(f"production is reverted by {reverted.revert[:10]} on {reverted.branch}"
                  + (" (merge the pull request to keep this rollback)" if reverted.mode == "pull-request" else ""))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Protocol
 
 from lifecycle.consumers.references import Reference
+from lifecycle.supplychain.eol import eol_date
 
 if TYPE_CHECKING:
     from lifecycle.catalogue.catalog import Catalog
@@ -97,6 +98,7 @@ class RegistryView:
         self._digests: dict[str, str | None] = {}
         self._created: dict[str, dt.datetime | None] = {}
         self._others: dict[str, RegistryView] = {}
+        self._eol: dict[str, str | None] = {}
 
     def of(self, repository: str) -> "RegistryView":
         if repository == self._repository:
@@ -104,6 +106,18 @@ class RegistryView:
         if repository not in self._others:
             self._others[repository] = RegistryView(self._client, repository)
         return self._others[repository]
+
+    def end_of_life(self, digest: str) -> str | None:
+        """The end-of-life date annotated on `digest` in the registry (its lifecycle referrer), None when it
+        has none or the registry cannot tell (a client without the referrers calls)."""
+        if digest not in self._eol:
+            self._eol[digest] = None
+            if hasattr(self._client, "transport"):  # a RegistryClient: referrers need raw requests
+                try:
+                    self._eol[digest] = eol_date(self._client, self._repository, digest)  # type: ignore[arg-type]
+                except Exception:  # noqa: BLE001 - an unreadable annotation is no verdict; the class stays
+                    self._eol[digest] = None
+        return self._eol[digest]
 
     def created(self, digest: str) -> dt.datetime | None:
         """When the image behind a digest was built (its config), None when unknown or gone."""
@@ -204,7 +218,10 @@ def classify(ref: Reference, known: KnownImages, registry: RegistryView | None =
             if created is not None:
                 age = max(0, (today - created.date()).days)
                 note = f"pinned to an image built {created.date()} ({age} days ago)"
-    if klass != MISSING and tagbase and known.past_eol(tagbase, today):
+    annotated = registry.end_of_life(digest) if registry is not None and digest and klass != MISSING else None
+    if annotated and annotated <= today.isoformat():
+        klass, note = EOL, f"{digest[:19]} is marked end of life on {annotated} in the registry"
+    elif klass != MISSING and tagbase and known.past_eol(tagbase, today):
         klass, note = EOL, f"{tagbase} reached end-of-life on {known.eol[tagbase].isoformat()}"
     if klass == UNKNOWN and not note:
         note = "tag base not in the catalogue"

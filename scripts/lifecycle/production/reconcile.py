@@ -17,9 +17,10 @@ from lifecycle.catalogue import floating
 from lifecycle.catalogue.catalog import ImageSpec, Policy
 from lifecycle.catalogue.repositories import by_repository, locate
 from lifecycle.errors import OperationError
-from lifecycle.production.gitops import GitOps
+from lifecycle.production.gitops import GitOps, Hold
 from lifecycle.production.journal import Journal, TagEntry
 from lifecycle.production.lkg import Lkg, LkgResolver, definitions_at, resolver_for
+from lifecycle.production.provenance_gate import gate_for
 from lifecycle.build.manifest_index import plan_index
 from lifecycle.output import Reporter
 from lifecycle.registry.models import OCI_INDEX
@@ -162,6 +163,7 @@ class ReconcileReport:
     departed: list[str] = field(default_factory=list)
     dry_run: bool = False
     journal: Journal | None = None
+    holds: dict[str, Hold] = field(default_factory=dict)    # tags left where they are (provenance gate)
 
     @property
     def ok(self) -> bool:
@@ -213,6 +215,11 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
     report = ReconcileReport(head, lkgs, departed=departed_images(ws, resolver), dry_run=dry_run)
     missing = [t for t in ws.order() if not lkgs[t].found]
     changes = plan_tags(ws, lkgs, client, resolver.listed_digests)
+    gate = gate_for(ws, client)
+    if gate is not None:
+        changes, report.holds = gate.filter_changes(ws, lkgs, changes)
+        for hold in report.holds.values():
+            out.warning(f"{hold.tagbase}: held, its tags stay where they are: {hold.reason}")
     if dry_run:
         report.entries = planned_entries(changes)
         report.unresolved = [lkgs[t] for t in missing]
@@ -241,7 +248,9 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             entries = apply_tags(client, ws.catalog.repository, plan_tags(ws, again, client))
             report.entries += [_since(e, before.get((e.repository or ws.catalog.repository, e.tag)))
                                for e in entries]
-    report.journal = Journal("reconcile", head, tags=report.entries).bound_to(ws.catalog)
+    report.journal = Journal("reconcile", head, tags=report.entries,
+                             holds=[{"image": h.tagbase, "reason": h.reason} for h in report.holds.values()]
+                             ).bound_to(ws.catalog)
     if journal_path is not None:
         report.journal.write(journal_path)
     return report

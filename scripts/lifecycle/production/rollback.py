@@ -20,6 +20,7 @@ from lifecycle.production.gitops import GitOps, PushRejected
 from lifecycle.production.journal import Journal, TagEntry
 from lifecycle.production.lkg import resolver_for
 from lifecycle.build.manifest_index import IndexPlan, plan_index, push_index
+from lifecycle.production.provenance_gate import gate_for
 from lifecycle.production.reconcile import production_tags
 from lifecycle.registry import RegistryClient
 from lifecycle.catalogue.workspace import Workspace
@@ -174,6 +175,7 @@ class EmergencyResult:
     source: str                   # "journal <path>" or "registry history"
     production_commit: str | None  # the commit the journal's rollout/reconcile followed
     dry_run: bool
+    unverified: str = ""          # why the target's provenance fails the gate (moved with --allow-unverified)
 
     @property
     def ok(self) -> bool:
@@ -181,7 +183,8 @@ class EmergencyResult:
 
 
 def emergency(ws: Workspace, client: RegistryClient, tagbase: str, *, journal: Journal | None = None,
-              journal_name: str = "", dry_run: bool = False, legacy_journal: bool = False) -> EmergencyResult:
+              journal_name: str = "", dry_run: bool = False, legacy_journal: bool = False,
+              allow_unverified: bool = False) -> EmergencyResult:
     """Point `tagbase`'s production tags back at the previous digest: the journal's `previous` for each
     tag, or without a journal, the newest published digest older than what `latest` points at now.
     A journal of another registry, repository or GitOps repository is refused before any registry call."""
@@ -217,6 +220,11 @@ def emergency(ws: Workspace, client: RegistryClient, tagbase: str, *, journal: J
         digest = client.resolve(repository, previous.tag)
         targets = {tag: digest for tag in tags}
         source = f"registry history ({previous.tag})"
+    unverified = _unverified(ws, client, repository, targets[image.latest_tag()])
+    if unverified and not allow_unverified:
+        raise OperationError(f"requireProvenance: will not move {image.latest_tag()} to "
+                             f"{targets[image.latest_tag()]}: {unverified}; nothing was changed "
+                             f"(--allow-unverified moves it anyway)")
     indexes = _member_indexes(ws, client, image, targets[image.latest_tag()])
     targets.update({tag: plan.digest or "" for tag, plan in indexes.items()})
     tags = list(targets)
@@ -231,4 +239,15 @@ def emergency(ws: Workspace, client: RegistryClient, tagbase: str, *, journal: J
         for tag in indexes:  # one at a time: concurrent PUTs of one index can fail (reconcile.apply_tags)
             results += client.retag_many(repository, [(targets[tag], tag)])
         entries = [TagEntry(r.tag, tagbase, r.previous, r.digest, r.status, repository) for r in results]
-    return EmergencyResult(tagbase, entries, source, journal.commit if journal else None, dry_run)
+    return EmergencyResult(tagbase, entries, source, journal.commit if journal else None, dry_run, unverified)
+
+
+def _unverified(ws: Workspace, client: RegistryClient, repository: str, digest: str) -> str:
+    """The gate's reason against `digest` in `repository` ("" when it passes or policy does not ask). A
+    rollback goes back to an older definition, so the provenance must name the definition the digest's own
+    label says."""
+    gate = gate_for(ws, client)
+    if gate is None:
+        return ""
+    labels = client.config(repository, digest).labels
+    return gate.problem(digest, labels.get(ws.policy.definition_label, ""), repository) or ""

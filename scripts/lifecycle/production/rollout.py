@@ -19,6 +19,7 @@ from lifecycle.production.floating_rollout import plan_floating
 from lifecycle.production.gitops import ROLLOUT_TRAILER, GitOps, Hold, PushRejected, compute_holds, merged_definitions
 from lifecycle.production.journal import Journal, TagEntry
 from lifecycle.production.lkg import Lkg, LkgResolver, definitions_at, resolver_for
+from lifecycle.production.provenance_gate import ProvenanceGate, gate_for
 from lifecycle.output import Reporter, short_digest
 from lifecycle.production.reconcile import TagChange, apply_tags, failed_tags, plan_tags, planned_entries
 from lifecycle.registry import RegistryClient
@@ -103,8 +104,19 @@ def _describe_missing(missing: list[Lkg] | tuple[Lkg, ...]) -> str:
     return "; ".join(f"{', '.join(names)} ({reason})" for reason, names in by_reason.items())
 
 
+def _gated(gate: ProvenanceGate | None, resolver: LkgResolver, prod_ws: Workspace, ws: Workspace,
+           holds: dict[str, Hold]) -> dict[str, Hold]:
+    """`holds` plus the provenance gate's: images whose `-latest` would move to a digest that fails it."""
+    if gate is None:
+        return holds
+    lkgs = resolver.lkgs(merged_definitions(prod_ws, ws, holds))
+    tags = {t: ws.catalog.image(t).latest_tag() for t in lkgs if ws.catalog.get(t) is not None}
+    current = resolver.digests_of(list(tags.values()))
+    return {**holds, **gate.holds(ws, prod_ws, lkgs, holds, {t: current.get(tag) for t, tag in tags.items()})}
+
+
 def choose_commit(ops: GitOps, wss: _Workspaces, resolver: LkgResolver, production: str, main: str,
-                  promoted: str | None, *, commit: str | None, max_walk: int
+                  promoted: str | None, *, commit: str | None, max_walk: int, gate: ProvenanceGate | None = None
                   ) -> tuple[str, bool, dict[str, Hold], dict[str, Lkg], list[Skipped]]:
     """C: the newest commit on main's first-parent line (bounded) where every image has an LKG, holds
     taken into account. Returns (C, already in production, holds, LKGs of the tree to promote, skipped)."""
@@ -130,7 +142,7 @@ def choose_commit(ops: GitOps, wss: _Workspaces, resolver: LkgResolver, producti
                 raise InputError(f"cannot promote {commit}: the repository does not load there: {exc}") from None
             skipped.append(Skipped(sha, ops.subject(sha), f"the repository does not load there: {exc}"))
             continue
-        holds = compute_holds(prod_ws, promoted_defs, ws)
+        holds = _gated(gate, resolver, prod_ws, ws, compute_holds(prod_ws, promoted_defs, ws))
         lkgs = resolver.lkgs(merged_definitions(prod_ws, ws, holds))
         missing = _missing(lkgs)
         if not missing:
@@ -183,8 +195,9 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
     except InputError:
         names_ws = wss.get(production)
     resolver = resolver_for(names_ws, client, definitions_at(ops))
+    gate = gate_for(names_ws, client)
     sha, already, holds, lkgs, skipped = choose_commit(ops, wss, resolver, production, main, promoted,
-                                                       commit=commit, max_walk=max_walk)
+                                                       commit=commit, max_walk=max_walk, gate=gate)
     today = (now or dt.datetime.now(dt.timezone.utc)).date()
     prod_ws, cand_ws = wss.get(production), wss.get(sha)
     floating = plan_floating(ops.root, production, ops.rollouts(production, main), sha, cand_ws.policy, today)
@@ -194,8 +207,11 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
             raise OperationError(f"{sha[:10]} is already in production, but production HEAD has images without an "
                                  f"LKG: {_describe_missing(missing)}; run `lifecycle reconcile --channel latest`")
         if not floating.changes_production:
-            return RolloutPlan(production, main, promoted, sha, True, None, holds, lkgs,
-                               plan_tags(prod_ws, lkgs, client, resolver.listed_digests),
+            changes = plan_tags(prod_ws, lkgs, client, resolver.listed_digests)
+            if gate is not None:
+                changes, gated = gate.filter_changes(prod_ws, lkgs, changes)
+                holds = {**holds, **{t: h for t, h in gated.items() if t not in holds}}
+            return RolloutPlan(production, main, promoted, sha, True, None, holds, lkgs, changes,
                                prod_ws.catalog.repository, skipped, main_branch=ops.main,
                                production_branch=ops.production, floating_holds=floating.holds,
                                catalog=prod_ws.catalog)
@@ -216,6 +232,9 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
         raise OperationError(f"internal check failed: the rollout tree's definitions differ from the plan for "
                              f"{', '.join(differ)}; nothing was pushed")
     changes = plan_tags(ws, lkgs, client, resolver.listed_digests)
+    if gate is not None:  # floating tags and anything the holds above did not stop: moved only if they pass
+        changes, gated = gate.filter_changes(ws, lkgs, changes)
+        holds = {**holds, **{t: h for t, h in gated.items() if t not in holds}}
     plan = RolloutPlan(production, main, promoted, sha, False, None, holds, lkgs, changes, ws.catalog.repository,
                        skipped, main_branch=ops.main, production_branch=ops.production,
                        floating_holds=floating.holds, catalog=ws.catalog)

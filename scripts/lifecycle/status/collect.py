@@ -1,6 +1,7 @@
 """One pass over git (main, production) and the registry, through the library functions the other verbs use:
 
 - holds: gitops.compute_holds(production, promoted definitions, main HEAD) (what the next rollout would hold),
+  with policy `requireProvenance`, provenance_gate's holds (a `-latest` move to a digest failing the gate),
   and floating_rollout.plan_floating's holds of the floating tags;
 - LKG: lkg.LkgResolver for the definitions the next rollout would promote (gitops.merged_definitions);
 - stale: stale.find_stale on `-staging` against main and on `-latest` against production;
@@ -26,6 +27,7 @@ from lifecycle.errors import InputError
 from lifecycle.production.floating_rollout import plan_floating
 from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_definitions
 from lifecycle.production.lkg import LkgResolver, resolver_for
+from lifecycle.production.provenance_gate import gate_for
 from lifecycle.packages import PackageChecker
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
@@ -293,6 +295,11 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
     resolver = resolver_for(main_ws, client)
     lkgs = resolver.lkgs({t: d for t, d in merged_definitions(prod_ws, main_ws, holds).items()
                           if catalog.get(t) is not None})
+    gate = gate_for(main_ws, client)
+    if gate is not None:  # the next rollout's provenance holds too, by the rollout's own rule
+        holds = {**holds, **gate.holds(main_ws, prod_ws, lkgs, holds, {t: e.digest for t, e in latest.items()})}
+        lkgs = resolver.lkgs({t: d for t, d in merged_definitions(prod_ws, main_ws, holds).items()
+                              if catalog.get(t) is not None})
     if rows is None:
         rows = _tag_rows(client, main_ws, usage, now, False)
     channel_digests = {(e.repository, e.tag): e.digest for e in (*staging.values(), *latest.values()) if e.digest}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -57,6 +58,12 @@ def statement(facts: BuildFacts) -> dict:
             },
         },
     }
+
+
+def index_definition(members: dict[str, str]) -> str:
+    """The definition hash of a multi-platform index: its members' tag bases and definition hashes, so a
+    change to any member's definition is a change of the index's."""
+    return "sha256:" + hashlib.sha256(encode(dict(sorted(members.items())))).hexdigest()
 
 
 def encode(document: dict) -> bytes:

@@ -1,0 +1,136 @@
+"""The provenance gate (policy `requireProvenance: true`) on the real registry and git: rollout holds an image
+whose new digest's provenance is tampered, signed by another key, missing or about another definition, and
+moves the rest; reconcile leaves such tags where they are; the emergency rollback needs --allow-unverified.
+Images are synthetic (tests/fixtures/gitops_origin.py); their provenance is signed with keys made at test time.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from lifecycle.errors import OperationError
+from lifecycle.production.gitops import GitOps
+from lifecycle.production.journal import Journal
+from lifecycle.production.reconcile import reconcile
+from lifecycle.production.rollback import emergency
+from lifecycle.production.rollout import rollout, summary_rows
+from lifecycle.registry import referrers
+from lifecycle.registry.pool import RegistryPool
+from lifecycle.status.collect import collect_status
+from lifecycle.sample import SOLO, TAGBASES, VARIANT_A, VARIANT_B
+from lifecycle.supplychain import provenance
+from lifecycle.supplychain.records import RecordWriter, envelope
+from lifecycle.supplychain.signing import load_signer
+from tests.fixtures.gitops_origin import quiet
+
+pytestmark = pytest.mark.e2e
+
+SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
+VARIANT_DF = "src/busybox/1.0/variant/Dockerfile"
+
+
+def attest(client, origin, sha: str, digests: dict[str, str], key, *, case: str = "good") -> None:
+    """What publish attaches, for synthetic images: provenance signed with `key` (or broken per `case`)."""
+    ws = origin.workspace(sha)
+    writer = RecordWriter(client, origin.repository, f"{origin.registry}/{origin.repository}", "file:///src", sha)
+    for tagbase, digest in digests.items():
+        if case == "missing":
+            continue
+        definition = "sha256:" + "0" * 64 if case == "other-definition" else ws.definitions[tagbase]
+        statement = provenance.statement(writer.facts(digest, definition, platform="linux/amd64", bases={},
+                                                      build_args={}, tests_passed=()))
+        body = envelope(statement, load_signer(f"file:{key}"))
+        if case == "tampered":
+            document = json.loads(body)
+            forged = json.loads(provenance.encode(statement))
+            forged["predicate"]["buildDefinition"]["externalParameters"]["buildArgs"] = {"EVIL": "1"}
+            document["payload"] = base64.b64encode(provenance.encode(forged)).decode()
+            body = json.dumps(document).encode()
+        referrers.attach(client, origin.repository, digest, provenance.ARTIFACT_TYPE, body, provenance.ARTIFACT_TYPE)
+
+
+def latest(client, origin, tagbase: str) -> str | None:
+    return client.try_resolve(origin.repository, f"{tagbase}-latest")
+
+
+@pytest.fixture
+def gated(gitops_origin, registry, client, signing_keys):
+    """requireProvenance on, keys/release.pub trusted, main@c1 published with good provenance and rolled out."""
+    origin = gitops_origin(registry.host)
+    public = signing_keys["trusted"][1].read_text()
+    policy = origin.show(origin.initial, "manifests/policy.yml") + "requireProvenance: true\n"
+    c1 = origin.commit({"manifests/policy.yml": policy, "keys/release.pub": public}, "require provenance")
+    v1 = origin.publish_synthetic(client, c1)
+    attest(client, origin, c1, v1, signing_keys["trusted"][0])
+    first = rollout(GitOps(origin.agent), client, quiet())
+    assert not first.plan.holds and {t: latest(client, origin, t) for t in TAGBASES} == v1
+    return origin, v1
+
+
+@pytest.mark.parametrize("case", ["tampered", "other-key", "missing", "other-definition"])
+def test_rollout_holds_the_image_whose_provenance_fails_and_moves_the_rest(case, gated, client, signing_keys):
+    origin, v1 = gated
+    c2 = origin.commit({SOLO_DF: origin.show(origin.initial, SOLO_DF).replace("solo v1", "solo v2"),
+                        VARIANT_DF: origin.show(origin.initial, VARIANT_DF) + "RUN echo v2\n"}, "solo and variants v2")
+    v2 = origin.publish_synthetic(client, c2)
+    assert set(v2) == {SOLO, VARIANT_A, VARIANT_B}
+    attest(client, origin, c2, {t: d for t, d in v2.items() if t != SOLO}, signing_keys["trusted"][0])
+    attest(client, origin, c2, {SOLO: v2[SOLO]}, signing_keys["stranger" if case == "other-key" else "trusted"][0],
+           case=case)
+    result = rollout(GitOps(origin.agent), client, quiet())
+    expected = {"tampered": "does not verify", "other-key": "does not verify", "missing": "has no provenance",
+                "other-definition": "names definition sha256:0000000"}[case]
+    assert list(result.plan.holds) == [SOLO]
+    assert result.plan.holds[SOLO].reason.startswith("provenance: ") and expected in result.plan.holds[SOLO].reason
+    assert latest(client, origin, SOLO) == v1[SOLO]
+    assert latest(client, origin, VARIANT_A) == v2[VARIANT_A] and latest(client, origin, VARIANT_B) == v2[VARIANT_B]
+    # the hold is the usual one: production keeps SOLO's v1 files, the report and the journal say why
+    merge = origin.head("production")
+    assert "solo v1" in origin.show(merge, SOLO_DF) and origin.show(merge, VARIANT_DF).endswith("RUN echo v2\n")
+    rows = {r["image"]: r for r in summary_rows(result)}
+    assert rows[SOLO]["status"] == "held" and expected in rows[SOLO]["note"]
+    assert {h["image"]: expected in h["reason"] for h in result.journal.holds} == {SOLO: True}
+    assert expected in origin.message(merge)
+    # the status page shows the hold the next rollout will make again, with the same reason
+    ops = GitOps(origin.agent)
+    ops.fetch()
+    with RegistryPool() as pool:
+        fleet = collect_status(ops, pool, cleanup=False)
+    shown = {i.tagbase: i for i in fleet.images}
+    assert shown[SOLO].hold and expected in shown[SOLO].hold and shown[SOLO].lkg_digest == v1[SOLO]
+    assert shown[VARIANT_A].hold is None
+
+
+def test_reconcile_leaves_tags_whose_new_digest_fails_the_gate(gated, client):
+    origin, v1 = gated
+    production = origin.head("production")
+    # a newer digest of SOLO's production definition, without provenance: the LKG walk prefers it
+    newer = origin.publish_synthetic(client, production, [SOLO])[SOLO]
+    report = reconcile(GitOps(origin.agent), client, quiet())
+    assert list(report.holds) == [SOLO] and "has no provenance" in report.holds[SOLO].reason
+    assert report.lkgs[SOLO].digest == newer != v1[SOLO]
+    assert latest(client, origin, SOLO) == v1[SOLO]
+    assert client.try_resolve(origin.repository, SOLO) == v1[SOLO]
+    assert report.journal is not None and report.journal.holds[0]["image"] == SOLO
+
+
+def test_emergency_rollback_to_an_unverified_digest_needs_allow_unverified(gated, client, signing_keys, tmp_path):
+    origin, v1 = gated
+    c2 = origin.commit({SOLO_DF: origin.show(origin.initial, SOLO_DF).replace("solo v1", "solo v2")}, "solo v2")
+    v2 = origin.publish_synthetic(client, c2)
+    attest(client, origin, c2, v2, signing_keys["trusted"][0])
+    moved = rollout(GitOps(origin.agent), client, quiet(), journal_path=tmp_path / "journal.json")
+    assert latest(client, origin, SOLO) == v2[SOLO]
+    referrers.delete_referrers(client, origin.repository, v1[SOLO])   # v1's provenance is gone
+    ws = origin.workspace(origin.head("production"))
+    journal = Journal.read(tmp_path / "journal.json")
+    with pytest.raises(OperationError, match="has no provenance.*--allow-unverified"):
+        emergency(ws, client, SOLO, journal=journal, journal_name="journal.json")
+    assert latest(client, origin, SOLO) == v2[SOLO]
+    done = emergency(ws, client, SOLO, journal=journal, journal_name="journal.json", allow_unverified=True)
+    assert done.ok and "has no provenance" in done.unverified
+    assert latest(client, origin, SOLO) == v1[SOLO]
+    assert moved.ok
