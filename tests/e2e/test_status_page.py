@@ -30,14 +30,20 @@ OUT = Path(__file__).resolve().parents[2] / "out" / "status"
 
 
 @pytest.fixture
-def browser(monkeypatch):
+def browser(monkeypatch, tmp_path_factory):
     # no skip: eng/local-env.sh installs both; a machine without them fails here, loudly
     monkeypatch.setenv("SE_OFFLINE", "true")  # never let selenium look for (or download) a browser or driver
     assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "chromium and chromium-driver: run eng/local-env.sh up"
+    # The profile and Chromium's own temporary files in pytest's managed temp folder, never loose in /tmp
+    # (chromedriver's default profile, /tmp/org.chromium.Chromium.*, outlives the session).
+    scratch = tmp_path_factory.mktemp("chromium")
+    monkeypatch.setenv("TMPDIR", str(scratch))
     options = Options()
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,900", "--force-device-scale-factor=1"):
+                "--window-size=1400,900", "--force-device-scale-factor=1", f"--user-data-dir={scratch / 'profile'}",
+                # offline machine: no background connections to refuse
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
