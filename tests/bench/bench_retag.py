@@ -8,8 +8,8 @@
    per tag to N (the per-tag cost is flat: one process and the same requests each time);
 4. the floor: one pooled HTTP connection PUTting the known manifest bytes N times, nothing else;
    and the same PUTs from `--concurrency` threads on one pooled client (the floor for a concurrent batch).
-5. at a distance (`--latency-ms`, default 20): `retag_many` through a local proxy that holds every request
-   that long, as a registry in another region would, with `--concurrency` in flight and with one.
+5. at a distance (`--latency-ms`, default 20): `retag_many` through a local TCP relay that holds every
+   request that long (tests/fixtures/latency_relay.py), as a registry in another region would, with `--concurrency` in flight and with one.
 Every tag is checked to resolve to the source digest afterwards. Needs docker-registry and skopeo.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from lifecycle.registry import ANONYMOUS, RegistryClient
-from tests.fixtures.faultproxy import FaultProxy
+from tests.fixtures.latency_relay import LatencyRelay
 from tests.fixtures.images import push_image
 from tests.fixtures.registry import start_registry
 
@@ -87,9 +87,9 @@ def run(tags: int, skopeo_sample: int, concurrency: int, stats: dict[str, int], 
         far = ()
         if latency:
             far = ("far1", "farn")
-            with FaultProxy(server.host, latency=latency) as proxy:
-                seconds["far1"] = timed(lambda: library(proxy.host, "far1", 1))
-                seconds["farn"] = timed(lambda: library(proxy.host, "farn", concurrency))
+            with LatencyRelay(server.host, latency) as relay:
+                seconds["far1"] = timed(lambda: library(relay.host, "far1", 1))
+                seconds["farn"] = timed(lambda: library(relay.host, "farn", concurrency))
         with RegistryClient(server.host, credentials=ANONYMOUS) as c:
             names = [f"{p}-{i}" for p in ("lib", "cli", "raw", "rawc", *far) for i in range(tags)]
             names += [f"sk-{i}" for i in range(skopeo_sample)]
