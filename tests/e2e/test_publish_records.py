@@ -22,7 +22,7 @@ from lifecycle.sample import CHILD, DEBIAN, SOLO, TAGBASES, add_debian_image
 from lifecycle.supplychain import provenance, sbom, signing
 from lifecycle.supplychain.records import UNSIGNED_WARNING
 
-pytestmark = [pytest.mark.e2e, pytest.mark.engine]
+pytestmark = pytest.mark.e2e
 
 PIPELINE = {"BUILD_BUILDID": "4242", "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
             "SYSTEM_TEAMPROJECT": "images"}

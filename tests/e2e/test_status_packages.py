@@ -21,7 +21,7 @@ from lifecycle.catalogue.source import run_git
 from tests.e2e.test_status_page import browser  # noqa: F401  (the headless Chromium fixture)
 from tests.fixtures.lifecycle_repo import gitops_repo
 
-pytestmark = [pytest.mark.e2e, pytest.mark.engine]
+pytestmark = pytest.mark.e2e
 
 APP = "debian-12-app-amd64"
 
