@@ -234,7 +234,8 @@ render() { # template, output
   # runc cannot set an unlimited nofile; fall back to a common hard limit.
   [[ $nofile == unlimited ]] && nofile=1048576
   nproc=4096
-  sed -e "s|@STATE@|$STATE|g" -e "s|@NOFILE@|$nofile|g" -e "s|@NPROC@|$nproc|g" "$1" >"$2.tmp"
+  sed -e "s|@STATE@|$STATE|g" -e "s|@NOFILE@|$nofile|g" -e "s|@NPROC@|$nproc|g" -e "s|@DRIVER@|${DRIVER:-vfs}|g" \
+    "$1" >"$2.tmp"
   mv "$2.tmp" "$2"
 }
 
@@ -257,8 +258,30 @@ start_engine() {
   log "engine up ($ENGINE_KIND, pid $(cat "$ENGINE_PID"), unix://$SOCK)"
 }
 
+# podman's storage driver: LIFECYCLE_PODMAN_STORAGE_DRIVER, else overlay where this user may mount a
+# kernel overlay (root, as on the CI machines: it stacks layers, where vfs copies the whole root file
+# system for every build step and made the engine tests' pass twice as long), else vfs, which works anywhere.
+podman_storage_driver() {
+  if [[ -n ${LIFECYCLE_PODMAN_STORAGE_DRIVER:-} ]]; then
+    echo "$LIFECYCLE_PODMAN_STORAGE_DRIVER"
+    return 0
+  fi
+  local probe driver=vfs
+  probe=$(mktemp -d "$STATE/overlay-probe.XXXXXX")
+  mkdir -p "$probe"/{lower,upper,work,merged}
+  if [[ $EUID -eq 0 ]] && mount -t overlay overlay \
+    -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" "$probe/merged" 2>/dev/null; then
+    umount "$probe/merged"
+    driver=overlay
+  fi
+  rm -rf "$probe"
+  echo "$driver"
+}
+
 start_podman() {
   mkdir -p "$CONF_DIR" "$STATE/run" "$STATE/storage" "$STATE/network"
+  local DRIVER
+  DRIVER=$(podman_storage_driver)
   render "$CONF_SRC/containers.conf.in" "$CONF_DIR/containers.conf"
   render "$CONF_SRC/storage.conf.in" "$CONF_DIR/storage.conf"
   engine_env
@@ -317,6 +340,9 @@ stop_engine() { # [kind] [quiet]
       # leaves (the data root's bind mount, the netns): they would make the state impossible to remove.
       pkill -f -- "$DOCKER_DIR/exec" 2>/dev/null || true
       unmount_under "$DOCKER_DIR"
+    else
+      # overlay storage leaves a mount per container layer podman still had open.
+      unmount_under "$STATE/storage"
     fi
     rm -f "$sock"
   done

@@ -35,7 +35,7 @@ run_pass() { # engine pytest-args...
   local start=$SECONDS out
   out=$(mktemp)
   set +e
-  python -m pytest -q "$@" </dev/null | tee "$out"
+  python -m pytest -q --durations=15 "$@" </dev/null | tee "$out"
   rc=${PIPESTATUS[0]}
   set -e
   if [[ $rc -eq 5 ]]; then
