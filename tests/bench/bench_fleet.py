@@ -20,7 +20,8 @@ what is measured here is what the no-op jobs ask the registry.
 
 Measured (each job in-process, counting every request the clients send, auth challenges included):
 - publish with no change: 0 builds; goal <= 2 requests per image (plus one per distinct external base
-  and the auth challenges: those are per run, not per image);
+  and the auth challenges: those are per run, not per image); the same run with and without the
+  supply-chain records (alternating, median of 3 each): goal within 10 %;
 - rollout with no change: 0 PUTs; goal <= 2 requests per image beyond the tag listing pages;
 - reconcile after a revert of one image on production: goal <= 10 requests beyond the tag listing;
 - cleanup plan over FLEET_TAGS tags (default 50,000; a few small manifests under many immutable tags,
@@ -38,6 +39,7 @@ import io
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from lifecycle.build import labels as labels_mod
+from lifecycle.build import publish_records  # noqa: E402
 from lifecycle.production.gitops import GitOps  # noqa: E402
 from lifecycle.output import Reporter  # noqa: E402
 from lifecycle.build.publish import Publisher, publish  # noqa: E402
@@ -76,7 +79,8 @@ DISTROS = (("ubuntu", "22.04"), ("ubuntu", "24.04"), ("azurelinux", "3.0"), ("de
            ("fedora", "41"), ("opensuse", "15.6"), ("centos-stream", "9"), ("mariner", "2.0"), ("debian", "13"))
 VARIANTS = ("net9.0", "helix", "crossdeps", "webassembly", "android", "cross", "build", "tests", "llvm", "docker")
 LEVELS = 5
-GOALS = {"publish": 2.0, "rollout": 2.0, "reconcile": 10, "cleanup_per_tag": 0.02, "rss_mb": 300, "cli_s": 3.0}
+GOALS = {"publish": 2.0, "rollout": 2.0, "reconcile": 10, "cleanup_per_tag": 0.02, "rss_mb": 300, "cli_s": 3.0,
+         "records_overhead": 0.10}
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
@@ -247,6 +251,27 @@ def timed_cli(*args: str) -> float:
     return time.perf_counter() - started
 
 
+def no_op_with_and_without_records(repo: Path, acr: AcrStandIn, runs: int = 3) -> tuple[list[float], list[float]]:
+    """Seconds of a no-op publish with records (as production runs it) and without (publish_records.writer_for
+    answering None: nothing attached), alternating so that both meet the same machine."""
+    real = publish_records.writer_for
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for i in range(2 * runs):
+            records = i % 2 == 0
+            publish_records.writer_for = real if records else (lambda *args, **kwargs: None)
+            with acr.client() as client, RegistryPool() as pool:
+                pool.add(client)
+                t0 = time.perf_counter()
+                report = publish(repo, None, channel="staging", client=client, engine=None, reporter=quiet(),
+                                 pool=pool)
+                seconds[records].append(time.perf_counter() - t0)
+            assert {r.status for r in report.results} == {"skipped"}, "the no-op publish built something"
+    finally:
+        publish_records.writer_for = real
+    return seconds[True], seconds[False]
+
+
 def main() -> int:
     count = int(os.environ.get("FLEET_IMAGES", "250"))
     total_tags = int(os.environ.get("FLEET_TAGS", "50000"))
@@ -295,6 +320,15 @@ def main() -> int:
                          f"+ {externals} external bases + {challenges} auth challenges",
                          f"0 builds, <= {GOALS['publish']:g} per image",
                          statuses == {"skipped"} and per_image <= GOALS["publish"]))
+
+            # -- the same no-op publish with and without supply-chain records, alternating ---------
+            with_records, without = no_op_with_and_without_records(dev, acr)
+            overhead = statistics.median(with_records) / statistics.median(without) - 1
+            rows.append((f"publish, no change ({count} images): supply-chain records on vs off (median of "
+                         f"{len(without)} each, alternating)",
+                         f"{statistics.median(with_records):.2f} s vs {statistics.median(without):.2f} s: "
+                         f"{overhead:+.1%}", f"<= {GOALS['records_overhead']:.0%}",
+                         overhead <= GOALS["records_overhead"]))
 
             # -- rollout, no change --------------------------------------------------------------
             ops = GitOps(agent)

@@ -23,6 +23,7 @@ from lifecycle.build.labels import parse_time
 from lifecycle.build.osupgrade import RECORD, label_key
 from lifecycle.build.publish import publish
 from lifecycle.output import Reporter
+from lifecycle.packages import check_image
 from lifecycle.catalogue.source import WorkTree, run_git
 from lifecycle.catalogue.workspace import Workspace
 from tests.fixtures.lifecycle_repo import LABEL_PREFIX, gitops_repo
@@ -151,4 +152,42 @@ def test_an_upgrade_that_cannot_reach_the_package_servers_fails_and_the_old_imag
     entry = stale_json(engine, repo)["images"][0]
     assert entry["status"] == "stale" and entry["packages"]["digest"] == first
     assert entry["packages"]["security"] > 0 and PENDING.match(entry["reasons"][0]), entry["reasons"]
+    client.close()
+
+
+# A vendor package certified against one version of a library, as third-party agents often are: it conflicts with
+# any newer one, so `apt-get upgrade` (which never removes a package) keeps that library back, while the package
+# check's `apt-get -s dist-upgrade` still lists its security update.
+VENDOR_PACKAGE = r"""p={package}; v=$(dpkg-query -W -f='${{Version}}' $p); mkdir -p /tmp/vendor/DEBIAN && \
+printf 'Package: vendor-agent\nVersion: 1.0\nArchitecture: all\nMaintainer: vendor <ops@example.com>\nConflicts: %s (>> %s)\nDescription: certified against one %s only\n' $p "$v" $p > /tmp/vendor/DEBIAN/control && \
+dpkg-deb -b /tmp/vendor /tmp/vendor-agent.deb >/dev/null && dpkg -i /tmp/vendor-agent.deb && rm -rf /tmp/vendor*"""
+
+
+def test_a_security_update_the_upgrade_cannot_apply_fails_the_image_and_nothing_moves(tmp_path, registry, engine,
+                                                                                     debian_base, unique_repo):
+    pending = sorted(update.name for update in check_image(engine, debian_base.ref).security)
+    assert pending, "the un-refreshed Debian base has no pending security update to hold back"
+    package = "tzdata" if "tzdata" in pending else pending[-1]
+    client = registry.client()
+    repo = gitops_repo(tmp_path, registry.host, unique_repo,
+                       {APP: f"FROM {debian_base.ref}\nRUN {VENDOR_PACKAGE.format(package=package)}\n"})
+    done = cli(engine, "publish", "--repo", str(repo), "--all")
+    assert done.returncode == 0, done.stderr
+    first = client.resolve(unique_repo, f"{APP}-staging")
+    tags_before = set(client.tags(unique_repo))
+
+    images = repo / "manifests/images.yml"
+    images.write_text(images.read_text().replace(f"  - tagBase: {APP}\n", f"  - tagBase: {APP}\n    osUpgrade: true\n"))
+    run_git(repo, "commit", "-qam", f"{APP}: osUpgrade")
+    done = cli(engine, "publish", "--repo", str(repo), "--images", APP)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    refusal = re.search(r"1 security update still pending after the OS upgrade step \(([^)]*)\)",
+                        done.stdout + done.stderr)
+    assert refusal and refusal.group(1) == package, done.stdout + done.stderr
+    assert client.resolve(unique_repo, f"{APP}-staging") == first  # -staging unmoved
+    assert set(client.tags(unique_repo)) == tags_before  # nothing pushed
+
+    entry = stale_json(engine, repo)["images"][0]
+    assert entry["status"] == "stale" and entry["packages"]["digest"] == first
+    assert package in {u["name"] for u in entry["packages"]["updates"] if u["security"]}
     client.close()

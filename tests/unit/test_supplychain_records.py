@@ -1,14 +1,17 @@
-"""Publish's records without a registry: package inventory parsing, CycloneDX documents, the policy's signer."""
+"""Publish's records without a registry: package inventory parsing and reading it beside the push, CycloneDX documents, the policy's signer."""
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 
 import pytest
 
+from lifecycle.build.engine import TestResult
+from lifecycle.build.publish_records import inventory_beside
 from lifecycle.catalogue.catalog import Policy, parse_policy
-from lifecycle.errors import InputError
+from lifecycle.errors import InputError, OperationError
 from lifecycle.packages.inventory import NO_SHELL, PACKAGES, RELEASE, parse
 from lifecycle.supplychain import provenance, sbom, signing
 from lifecycle.supplychain.records import envelope, is_signed, pipeline_run, policy_signer
@@ -105,3 +108,42 @@ def test_file_key_relative_to_the_repository_signs_what_verifies(tmp_path, signi
     unsigned = envelope(statement, None)
     assert not is_signed(unsigned)
     assert signing.verify(unsigned, [signing.load_public_key(public)]).reason == "unsigned"
+
+
+class ListingEngine:
+    """Answers the inventory's listing container; `started` is set when the listing runs, `error` raises."""
+
+    def __init__(self, error: Exception | None = None):
+        self.started, self.release, self.error = threading.Event(), threading.Event(), error
+
+    def run_test(self, image: str, command: str, timeout: float = 600, **_) -> TestResult:
+        self.started.set()
+        self.release.wait(5)
+        if self.error:
+            raise self.error
+        return TestResult(command, 0, OUTPUT)
+
+
+def test_inventory_is_read_while_the_caller_pushes_and_waited_for_on_leaving():
+    engine = ListingEngine()
+    with inventory_beside(engine, "r.io/img:1") as packages:
+        # the push runs here: the listing has started without waiting for it
+        assert engine.started.wait(5)
+        engine.release.set()
+        found = packages()
+    assert [p.name for p in found.packages] == ["apt", "libc6"]
+
+
+def test_a_failed_inventory_fails_where_the_records_need_it():
+    engine = ListingEngine(OperationError("listing container: exit 3"))
+    engine.release.set()
+    with pytest.raises(OperationError, match="exit 3"):
+        with inventory_beside(engine, "r.io/img:1") as packages:
+            packages()
+
+
+def test_no_inventory_is_read_when_no_records_are_written():
+    engine = ListingEngine()
+    with inventory_beside(engine, "r.io/img:1", wanted=False) as packages:
+        assert packages().packages == []
+    assert not engine.started.is_set()

@@ -29,8 +29,8 @@ from lifecycle.build import osupgrade
 
 from lifecycle.build import pinning
 from lifecycle.build import publish_records
-from lifecycle.catalogue.catalog import Catalog, ImageSpec
-from lifecycle.catalogue.repositories import by_repository, tag_in
+from lifecycle.catalogue.catalog import ImageSpec
+from lifecycle.catalogue.repositories import tag_in
 from lifecycle.catalogue.dockerfile import Dockerfile
 from lifecycle.build.engine import Engine, LocalImage
 from lifecycle.errors import LifecycleError, OperationError
@@ -38,6 +38,7 @@ from lifecycle.build.imageinfo import ImageInfo
 from lifecycle.build.manifest_index import IndexOutcome, publish_indexes
 from lifecycle.output import Reporter, short_digest
 from lifecycle.packages import check_image
+from lifecycle.packages.inventory import Inventory
 from lifecycle.packages.rules import left_after_upgrade
 from lifecycle.catalogue.platform import Platform
 from lifecycle.registry.pool import RegistryPool
@@ -299,6 +300,27 @@ class Publisher:
                                              platform=str(image.platform), no_cache=no_cache, log=log)
         info.created = labels_mod.rfc3339(created)
         self._verify(image, bases, self.engine.inspect(image_id))
+        # the inventory's listing container runs beside the tests and the push
+        with publish_records.inventory_beside(self.engine, target, wanted=bool(self.records and self.push)) \
+                as packages:
+            self._test_check_push(image, target, immutable, image_id, info, packages)
+        if not self.push:
+            return
+        if not self.move:
+            info.status, info.reason = "pushed", f"{image.tagbase}-{self.channel} left for the final job"
+            return
+        channel_tag = f"{image.tag}-{self.channel}"
+        moved = self.client.retag(self.repo_of(image), info.digest, channel_tag)
+        if moved.status == "failed":  # retag reports a refused PUT instead of raising
+            info.immutable_tag = immutable
+            raise OperationError(f"{immutable} pushed, but moving {channel_tag} failed: {moved.error}")
+        info.channel_tag, info.status = channel_tag, "published"
+
+    def _test_check_push(self, image: ImageSpec, target: str, immutable: str, image_id: str, info: ImageInfo,
+                         packages: Callable[[], Inventory]) -> None:
+        """Tests, the package check of an upgraded image, then the push and the records; nothing is pushed
+        when a test or the check fails."""
+        assert self.engine is not None
         with self.out.group(f"test {image.tagbase}"):
             for command in image.tests:
                 result = self.engine.run_test(target, command)
@@ -309,7 +331,6 @@ class Publisher:
                                          f"{result.output.strip()[-500:]}")
         if osupgrade.wanted(image, self.ws.policy):
             self._check_upgraded(image, target)
-        packages = publish_records.inventory(self.engine, target) if self.records and self.push else None
         if not self.push:
             self.local_ids[image.tagbase] = image_id
             info.status, info.immutable_tag, info.reason = "built", immutable, "built and tested, not pushed"
@@ -320,17 +341,8 @@ class Publisher:
         info.immutable_tag = immutable
         self._verify_pushed(image, info.digest, immutable)
         self.local_ids[image.tagbase] = image_id
-        if self.records and packages is not None:  # before the channel tag: it never names a bare digest
-            info.records = publish_records.attach_image(self.records, self.repo_of(image), image, info, packages)
-        if not self.move:
-            info.status, info.reason = "pushed", f"{image.tagbase}-{self.channel} left for the final job"
-            return
-        channel_tag = f"{image.tag}-{self.channel}"
-        moved = self.client.retag(self.repo_of(image), info.digest, channel_tag)
-        if moved.status == "failed":  # retag reports a refused PUT instead of raising
-            info.immutable_tag = immutable
-            raise OperationError(f"{immutable} pushed, but moving {channel_tag} failed: {moved.error}")
-        info.channel_tag, info.status = channel_tag, "published"
+        if self.records:  # before the channel tag: it never names a digest without its records
+            info.records = publish_records.attach_image(self.records, self.repo_of(image), image, info, packages())
 
     def _check_upgraded(self, image: ImageSpec, target: str) -> None:
         """The package check inside the image just built with the upgrade step, before anything is pushed."""
@@ -470,30 +482,6 @@ def publish(root: Path, tagbases: list[str] | None, *, channel: str, client: Reg
     if info_path is not None and not dry_run:
         imageinfo.write(info_path, channel, ws.catalog.registry, ws.catalog.repository, report.results)
     return report
-
-
-def move_from_info(records: list[ImageInfo], *, channel: str, client: RegistryClient, catalog: Catalog,
-                   dry_run: bool = False) -> list[ImageInfo]:
-    """The final job of a matrix publish: move `<tagbase>-<channel>` to what the legs pushed and tested.
-
-    Only images a leg reports as pushed (tests passed) move; the retags are one batch per registry
-    repository (each image's own), planned first.
-    """
-    pushed = [r for r in records if r.status in ("pushed", "published") and r.digest]
-    where = {r.tagbase: tag_in(catalog, r.tagbase, channel) for r in pushed}
-    results = {}
-    for repository, pairs in by_repository((where[r.tagbase][0], (r.digest or "", where[r.tagbase][1]))
-                                           for r in pushed).items():
-        results.update({(repository, res.tag): res for res in client.retag_many(repository, pairs, dry_run=dry_run)})
-    for record in pushed:
-        tag = where[record.tagbase][1]
-        outcome = results.get(where[record.tagbase])
-        if outcome is not None and outcome.status != "failed":
-            record.status, record.channel_tag, record.reason = "published", tag, f"{tag} {outcome.status}"
-        else:
-            record.status = "failed"
-            record.reason = f"moving {tag} failed: {getattr(outcome, 'error', '') or 'unknown'}"
-    return records
 
 
 def use_earlier_legs(publisher: Publisher, records: list[ImageInfo], required: Iterable[str] = ()) -> None:

@@ -1,16 +1,20 @@
 """Publish's side of the supply-chain records: what each pushed image and index gets attached.
 
-The package inventory is read from the local image before it is pushed (as the package check is); the
-records are attached after the push and before `<tagbase>-<channel>` moves, so a channel tag never points
-at a digest publish left without records.
+The package inventory is read from the local image while it is pushed (as the package check reads it, from
+the engine); the records are attached after the push and before `<tagbase>-<channel>` moves, so a channel
+tag never points at a digest publish left without records. When the inventory or the attach fails, the
+image stays under its immutable tag only, and publish reports it failed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable, Iterator
 
 from lifecycle.build.engine import Engine
 from lifecycle.build.imageinfo import ImageInfo
@@ -34,6 +38,19 @@ def writer_for(ws: Workspace, root: Path, client: RegistryClient, revision: str,
     repo = ws.catalog.repository  # the default; in_repository() for an image of another
     return RecordWriter(client, repo, f"{ws.catalog.registry}/{repo}", ws.catalog.source_url, revision, signer,
                         dict(os.environ if env is None else env))
+
+
+@contextmanager
+def inventory_beside(engine: Engine, target: str, *, wanted: bool = True) -> Iterator[Callable[[], Inventory]]:
+    """The local image's package inventory, read in a thread while the caller pushes the image: the listing
+    container's start and the upload overlap, which keeps the records' cost on a rebuild small (bench_records).
+    Leaving the block waits for the listing, so no container outlives the publish of its image."""
+    if not wanted:
+        yield lambda: Inventory(note="no records")
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inventory") as pool:
+        future = pool.submit(inventory, engine, target)
+        yield future.result
 
 
 def inventory(engine: Engine, target: str) -> Inventory:

@@ -13,7 +13,8 @@ from lifecycle.output import short_digest
 from lifecycle.build.manifest_index import publish_indexes
 from lifecycle.catalogue.planning import Plan, plan_images
 from lifecycle.build import imageinfo, publish_records
-from lifecycle.build.publish import CHANNELS, PublishReport, move_from_info, publish as run_publish
+from lifecycle.build.final_move import move_from_info
+from lifecycle.build.publish import CHANNELS, PublishReport, publish as run_publish
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.catalogue.workspace import Workspace
 from lifecycle.catalogue.source import WorkTree
