@@ -117,6 +117,28 @@ def test_unrefreshed_debian_image_is_stale_until_the_rebuild_upgrades_it(tmp_pat
     client.close()
 
 
+def refused_upgrade(engine, client, repo: Path, repository: str) -> tuple[str, str]:
+    """Publish as written, then with osUpgrade, which must fail with nothing pushed and -staging unmoved.
+    Returns the first -staging digest and the refused publish's output."""
+    done = cli(engine, "publish", "--repo", str(repo), "--all")
+    assert done.returncode == 0, done.stderr
+    first = client.resolve(repository, f"{APP}-staging")
+    tags_before = set(client.tags(repository))
+    done = publish_with_os_upgrade(engine, repo)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert client.resolve(repository, f"{APP}-staging") == first  # -staging unmoved
+    assert set(client.tags(repository)) == tags_before  # no immutable tag pushed either
+    return first, done.stdout + done.stderr
+
+
+def publish_with_os_upgrade(engine, repo: Path) -> subprocess.CompletedProcess:
+    """What a maintainer does for an image whose base is not refreshed: osUpgrade on, committed, published."""
+    images = repo / "manifests/images.yml"
+    images.write_text(images.read_text().replace(f"  - tagBase: {APP}\n", f"  - tagBase: {APP}\n    osUpgrade: true\n"))
+    run_git(repo, "commit", "-qam", f"{APP}: osUpgrade")
+    return cli(engine, "publish", "--repo", str(repo), "--images", APP)
+
+
 def layers(client, repository: str, digest: str) -> list[str]:
     return [layer["digest"] for layer in json.loads(client.manifest(repository, digest).raw)["layers"]]
 
@@ -135,19 +157,8 @@ def test_an_upgrade_that_cannot_reach_the_package_servers_fails_and_the_old_imag
     proxy = f"http://127.0.0.1:{closed_port()}"
     repo = gitops_repo(tmp_path, registry.host, unique_repo, {APP: f"FROM {debian_base.ref}\nRUN true\n"},
                        extra={APP: {"buildArgs": json.dumps({"http_proxy": proxy})}})
-    done = cli(engine, "publish", "--repo", str(repo), "--all")
-    assert done.returncode == 0, done.stderr
-    first = client.resolve(unique_repo, f"{APP}-staging")
-    tags_before = set(client.tags(unique_repo))
-
-    images = repo / "manifests/images.yml"
-    images.write_text(images.read_text().replace(f"  - tagBase: {APP}\n", f"  - tagBase: {APP}\n    osUpgrade: true\n"))
-    run_git(repo, "commit", "-qam", f"{APP}: osUpgrade")
-    done = cli(engine, "publish", "--repo", str(repo), "--images", APP)
-    assert done.returncode == 1, (done.stdout, done.stderr)
-    assert "the package index could not be fetched: nothing upgraded" in done.stdout + done.stderr
-    assert client.resolve(unique_repo, f"{APP}-staging") == first  # -staging unmoved
-    assert set(client.tags(unique_repo)) == tags_before  # no immutable tag pushed either
+    first, output = refused_upgrade(engine, client, repo, unique_repo)
+    assert "the package index could not be fetched: nothing upgraded" in output
 
     entry = stale_json(engine, repo)["images"][0]
     assert entry["status"] == "stale" and entry["packages"]["digest"] == first
@@ -171,21 +182,9 @@ def test_a_security_update_the_upgrade_cannot_apply_fails_the_image_and_nothing_
     client = registry.client()
     repo = gitops_repo(tmp_path, registry.host, unique_repo,
                        {APP: f"FROM {debian_base.ref}\nRUN {VENDOR_PACKAGE.format(package=package)}\n"})
-    done = cli(engine, "publish", "--repo", str(repo), "--all")
-    assert done.returncode == 0, done.stderr
-    first = client.resolve(unique_repo, f"{APP}-staging")
-    tags_before = set(client.tags(unique_repo))
-
-    images = repo / "manifests/images.yml"
-    images.write_text(images.read_text().replace(f"  - tagBase: {APP}\n", f"  - tagBase: {APP}\n    osUpgrade: true\n"))
-    run_git(repo, "commit", "-qam", f"{APP}: osUpgrade")
-    done = cli(engine, "publish", "--repo", str(repo), "--images", APP)
-    assert done.returncode == 1, (done.stdout, done.stderr)
-    refusal = re.search(r"1 security update still pending after the OS upgrade step \(([^)]*)\)",
-                        done.stdout + done.stderr)
-    assert refusal and refusal.group(1) == package, done.stdout + done.stderr
-    assert client.resolve(unique_repo, f"{APP}-staging") == first  # -staging unmoved
-    assert set(client.tags(unique_repo)) == tags_before  # nothing pushed
+    first, output = refused_upgrade(engine, client, repo, unique_repo)
+    refusal = re.search(r"1 security update still pending after the OS upgrade step \(([^)]*)\)", output)
+    assert refusal and refusal.group(1) == package, output
 
     entry = stale_json(engine, repo)["images"][0]
     assert entry["status"] == "stale" and entry["packages"]["digest"] == first
