@@ -52,7 +52,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from lifecycle.build import labels as labels_mod
-from lifecycle.build import publish_records  # noqa: E402
 from lifecycle.production.gitops import GitOps  # noqa: E402
 from lifecycle.output import Reporter  # noqa: E402
 from lifecycle.build.publish import Publisher, publish  # noqa: E402
@@ -62,6 +61,7 @@ from lifecycle.registry import RegistryClient  # noqa: E402
 from lifecycle.production.rollout import rollout  # noqa: E402
 from lifecycle.catalogue.source import WorkTree  # noqa: E402
 from lifecycle.catalogue.workspace import Workspace  # noqa: E402
+from tests.bench.bench_records import with_and_without_records  # noqa: E402
 from tests.fixtures.acr import AcrStandIn  # noqa: E402
 from tests.fixtures.gitrepo import clone, commit_all, git, make_repo, write_files  # noqa: E402
 from tests.fixtures.images import make_layer, push_image  # noqa: E402
@@ -251,25 +251,18 @@ def timed_cli(*args: str) -> float:
     return time.perf_counter() - started
 
 
-def no_op_with_and_without_records(repo: Path, acr: AcrStandIn, runs: int = 3) -> tuple[list[float], list[float]]:
-    """Seconds of a no-op publish with records (as production runs it) and without (publish_records.writer_for
-    answering None: nothing attached), alternating so that both meet the same machine."""
-    real = publish_records.writer_for
-    seconds: dict[bool, list[float]] = {True: [], False: []}
-    try:
-        for i in range(2 * runs):
-            records = i % 2 == 0
-            publish_records.writer_for = real if records else (lambda *args, **kwargs: None)
-            with acr.client() as client, RegistryPool() as pool:
-                pool.add(client)
-                t0 = time.perf_counter()
-                report = publish(repo, None, channel="staging", client=client, engine=None, reporter=quiet(),
-                                 pool=pool)
-                seconds[records].append(time.perf_counter() - t0)
-            assert {r.status for r in report.results} == {"skipped"}, "the no-op publish built something"
-    finally:
-        publish_records.writer_for = real
-    return seconds[True], seconds[False]
+def no_op_with_and_without_records(repo: Path, acr: AcrStandIn, runs: int = 3) -> dict[bool, list[float]]:
+    """Seconds of a no-op publish with records and without (bench_records.with_and_without_records)."""
+    def no_op() -> float:
+        with acr.client() as client, RegistryPool() as pool:
+            pool.add(client)
+            t0 = time.perf_counter()
+            report = publish(repo, None, channel="staging", client=client, engine=None, reporter=quiet(), pool=pool)
+            seconds = time.perf_counter() - t0
+        assert {r.status for r in report.results} == {"skipped"}, "the no-op publish built something"
+        return seconds
+
+    return with_and_without_records(runs, no_op)
 
 
 def main() -> int:
@@ -322,7 +315,8 @@ def main() -> int:
                          statuses == {"skipped"} and per_image <= GOALS["publish"]))
 
             # -- the same no-op publish with and without supply-chain records, alternating ---------
-            with_records, without = no_op_with_and_without_records(dev, acr)
+            timed = no_op_with_and_without_records(dev, acr)
+            with_records, without = timed[True], timed[False]
             overhead = statistics.median(with_records) / statistics.median(without) - 1
             rows.append((f"publish, no change ({count} images): supply-chain records on vs off (median of "
                          f"{len(without)} each, alternating)",

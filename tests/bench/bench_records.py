@@ -5,8 +5,8 @@
 Publishes the busybox sample cold with a signing key (the normal path), on the engine and registry of
 `eng/local-env.sh up` when DOCKER_HOST and LIFECYCLE_REGISTRY are set, else on a private pair it starts.
 The two steps records add are timed around their calls (publish_records.inventory: the package listing
-container, run in a thread beside the push; publish_records.attach_image: provenance + SBOM as referrers) and the registry requests made
-inside the attach are counted from the client's stats. Goal: at most 24 registry requests per image for
+container, run in a thread beside the tests and the push; publish_records.attach_image: provenance + SBOM
+as referrers) and the registry requests made inside the attach are counted from the client's stats. Goal: at most 24 registry requests per image for
 the two referrers on a registry without the referrers API (fallback index kept by the pusher).
 
 Then the routine runs, each with and without the records (publish_records.writer_for answering None is a
@@ -19,6 +19,7 @@ run with a real build is measured here.
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import sys
@@ -26,6 +27,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Callable, TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -41,28 +43,44 @@ from lifecycle.sample import SampleNames, write_sample  # noqa: E402
 from tests.fixtures.engine import local_env, start_local_env  # noqa: E402
 from tests.fixtures.signing_keys import write_keypair  # noqa: E402
 
+T = TypeVar("T")
 GOAL_REQUESTS = 24
 GOAL_OVERHEAD = 0.10
 ROUTINE_RUNS = int(os.environ.get("RECORDS_RUNS", "3"))
 LEAF_DOCKERFILE = "src/busybox/1.0/solo/amd64/Dockerfile"
 
 
-def routine_runs(root: Path, publish_once, real_writer_for) -> dict[str, dict[bool, list[float]]]:
-    """{"no-op"|"one change": {records?: [seconds, ...]}}, with and without records alternating."""
-    seconds: dict[str, dict[bool, list[float]]] = {"no-op": {True: [], False: []},
-                                                    "one change": {True: [], False: []}}
-    for i in range(2 * ROUTINE_RUNS):
-        records = i % 2 == 0
-        publish_records.writer_for = real_writer_for if records else (lambda *args, **kwargs: None)
-        try:
-            seconds["no-op"][records].append(publish_once(expect={"skipped"}))
-            leaf = root / LEAF_DOCKERFILE
-            leaf.write_text(leaf.read_text().replace("solo v", f"solo v{i}."))
-            run_git(root, "commit", "-qam", f"solo: change {i}")
-            seconds["one change"][records].append(publish_once(expect={"skipped", "published"}))
-        finally:
-            publish_records.writer_for = real_writer_for
-    return seconds
+def with_and_without_records(runs: int, measure: Callable[[], T]) -> dict[bool, list[T]]:
+    """{records?: [measure(), ...]}: `runs` times with the records (as production publishes) and `runs` times
+    without (publish_records.writer_for answering None: a publish that attaches nothing), alternating so that
+    both meet the same machine. bench_fleet measures its no-op publish with it too."""
+    real = publish_records.writer_for
+    results: dict[bool, list[T]] = {True: [], False: []}
+    try:
+        for i in range(2 * runs):
+            records = i % 2 == 0
+            publish_records.writer_for = real if records else (lambda *args, **kwargs: None)
+            results[records].append(measure())
+    finally:
+        publish_records.writer_for = real
+    return results
+
+
+def routine_runs(root: Path, publish_once) -> dict[str, dict[bool, list[float]]]:
+    """{"no-op"|"one change": {records?: [seconds, ...]}}: a no-op publish, then one leaf changed and published."""
+    changes = itertools.count()
+
+    def both() -> tuple[float, float]:
+        no_op = publish_once(expect={"skipped"})
+        i = next(changes)
+        leaf = root / LEAF_DOCKERFILE
+        leaf.write_text(leaf.read_text().replace("solo v", f"solo v{i}."))
+        run_git(root, "commit", "-qam", f"solo: change {i}")
+        return no_op, publish_once(expect={"skipped", "published"})
+
+    runs = with_and_without_records(ROUTINE_RUNS, both)
+    return {what: {records: [pair[k] for pair in runs[records]] for records in runs}
+            for k, what in enumerate(("no-op", "one change"))}
 
 
 def main() -> int:
@@ -122,17 +140,17 @@ def main() -> int:
                     [(r.tagbase, r.status, r.reason) for r in done.results]
                 return elapsed
 
-            routine = routine_runs(root, publish_once, publish_records.writer_for)
+            routine = routine_runs(root, publish_once)
     n = len(attach_requests)
     inv, att = sum(timings["inventory"]), sum(timings["attach"])
     print(f"| cold publish of {n} images, signed records | seconds | per image | registry requests | per image |")
     print("|---|---|---|---|---|")
     print(f"| whole publish | {total:.1f} | {total / n:.2f} | {total_requests} | {total_requests / n:.1f} |")
-    print(f"| package inventory (one container, beside the push) | {inv:.1f} | {inv / n:.2f} | 0 | 0 |")
+    print(f"| package inventory (one container, beside the tests and the push) | {inv:.1f} | {inv / n:.2f} | 0 | 0 |")
     print(f"| attach provenance + SBOM | {att:.1f} | {att / n:.2f} | {sum(attach_requests)} | "
           f"{sum(attach_requests) / n:.1f} |")
     share = (inv + att) / total
-    print(f"\nthe records' steps took {share:.1%} of the publish wall time (the inventory overlaps the push); "
+    print(f"\nthe records' steps took {share:.1%} of the publish wall time (the inventory overlaps the tests and the push); "
           f"requests per image for the records: max {max(attach_requests)} (goal <= {GOAL_REQUESTS})")
     print(f"\n| routine publish of the {n}-image sample, median of {ROUTINE_RUNS} | with records | without | "
           f"overhead | goal |")

@@ -1,4 +1,5 @@
-"""Publish's records without a registry: package inventory parsing and reading it beside the push, CycloneDX documents, the policy's signer."""
+"""Publish's records without a registry: package inventory parsing and reading it beside the push, CycloneDX
+documents, the policy's signer."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Publish's side of the supply-chain records: what each pushed image and index gets attached.
 
-The package inventory is read from the local image while it is pushed (as the package check reads it, from
-the engine); the records are attached after the push and before `<tagbase>-<channel>` moves, so a channel
+The package inventory is read from the local image while the image is tested and pushed (from the engine,
+as the package check reads it); the records are attached after the push and before `<tagbase>-<channel>` moves, so a channel
 tag never points at a digest publish left without records. When the inventory or the attach fails, the
 image stays under its immutable tag only, and publish reports it failed.
 """
@@ -42,8 +42,9 @@ def writer_for(ws: Workspace, root: Path, client: RegistryClient, revision: str,
 
 @contextmanager
 def inventory_beside(engine: Engine, target: str, *, wanted: bool = True) -> Iterator[Callable[[], Inventory]]:
-    """The local image's package inventory, read in a thread while the caller pushes the image: the listing
-    container's start and the upload overlap, which keeps the records' cost on a rebuild small (bench_records).
+    """The local image's package inventory, read in a thread while the caller tests and pushes the image: the
+    listing container overlaps the test containers and the upload, which keeps the records' cost on a rebuild
+    small (bench_records).
     Leaving the block waits for the listing, so no container outlives the publish of its image."""
     if not wanted:
         yield lambda: Inventory(note="no records")
