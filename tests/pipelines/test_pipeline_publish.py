@@ -32,17 +32,23 @@ def leg_records(artifacts: Path) -> dict[str, dict]:
     return found
 
 
-def extra_children(fleet) -> dict[str, str]:
-    """Two new children of PARENT: with them the family is wide enough for `levels` to beat `chain`."""
+def new_images(fleet, images: dict[str, tuple[str, str, str]]) -> dict[str, str]:
+    """Catalogue entries and Dockerfiles for new images: tagbase -> (its folder under src/busybox/1.0/,
+    its FROM, its test)."""
     catalog = fleet.git("show", "origin/main:manifests/images.yml")
     files = {}
-    for tagbase in EXTRAS:
-        folder = "src/" + tagbase.replace("-amd64", "").replace("-", "/") + "/amd64"
-        catalog += (f"  - tagBase: {tagbase}\n    dockerfile: {folder}\n"
-                    f"    platform: {{os: linux, architecture: amd64}}\n"
-                    f"    tests: [\"grep -q {tagbase} /etc/extra\"]\n    owners: [platform-team]\n")
-        files[f"{folder}/Dockerfile"] = f"FROM {fleet.names.ref(PARENT)}\nRUN echo {tagbase} > /etc/extra\n"
+    for tagbase, (folder, base, test) in images.items():
+        catalog += (f"  - tagBase: {tagbase}\n    dockerfile: src/busybox/1.0/{folder}/amd64\n"
+                    f"    platform: {{os: linux, architecture: amd64}}\n    tests: [\"{test}\"]\n"
+                    f"    owners: [platform-team]\n")
+        files[f"src/busybox/1.0/{folder}/amd64/Dockerfile"] = f"FROM {base}\nRUN echo {tagbase} > /etc/{folder}\n"
     return {"manifests/images.yml": catalog, **files}
+
+
+def extra_children(fleet) -> dict[str, str]:
+    """Two new children of PARENT: with them the family is wide enough for `levels` to beat `chain`."""
+    folders = {t: t.split("-")[2] for t in EXTRAS}
+    return new_images(fleet, {t: (f, fleet.names.ref(PARENT), f"grep -q {t} /etc/{f}") for t, f in folders.items()})
 
 
 def test_manual_run_publishes_every_image(pipeline_fleet) -> None:
@@ -97,37 +103,62 @@ def test_merge_publishes_changed_images_level_by_level(pipeline_copy) -> None:
     assert "busybox-1.0-amd64" in run.summary_text()
 
 
-def test_schedule_publishes_only_stale_images_and_a_failed_leg_blocks_its_own(pipeline_copy) -> None:
+def test_schedule_publishes_only_stale_images_and_a_failed_leg_blocks_only_its_descendants(pipeline_copy) -> None:
     fleet = pipeline_copy
     before = {t: fleet.digest(f"{t}-staging") for t in TAGBASES}
     solo_file = "src/busybox/1.0/solo/amd64/Dockerfile"
-    broken, kid = "busybox-1.0-broken-amd64", "busybox-1.0-broken-kid-amd64"
-    catalog = fleet.git("show", "origin/main:manifests/images.yml") + "".join(
-        f"  - tagBase: {t}\n    dockerfile: src/busybox/1.0/{t.split('-', 2)[2].removesuffix('-amd64')}/amd64\n"
-        f"    platform: {{os: linux, architecture: amd64}}\n    tests: [\"{test}\"]\n    owners: [platform-team]\n"
-        for t, test in ((broken, "test -f /etc/never-written"), (kid, "true")))
+    broken = "busybox-1.0-broken-amd64"
+    kids = ("busybox-1.0-broken-kid-amd64", "busybox-1.0-broken-kid2-amd64")
+    solo_kid = "busybox-1.0-solo-kid-amd64"
+    # broken's test fails; its two children and SOLO's new child are the next level, each in a leg of its own
+    # (a chain of three beats two levels only as chains, so the plan is `levels`)
+    added = new_images(fleet, {
+        broken: ("broken", fleet.names.base, "test -f /etc/never-written"),
+        kids[0]: ("broken-kid", fleet.names.ref(broken), "true"),
+        kids[1]: ("broken-kid2", fleet.names.ref(broken), "true"),
+        solo_kid: ("solo-kid", fleet.names.ref(SOLO), "grep -q solo-kid /etc/solo-kid"),
+    })
     # committed straight to the branch the nightly run builds: no merge publish ran for it
-    fleet.commit({
-        solo_file: fleet.git("show", f"origin/main:{solo_file}").replace("solo v1", "solo nightly"),
-        "manifests/images.yml": catalog,
-        "src/busybox/1.0/broken/amd64/Dockerfile": f"FROM {fleet.names.base}\nRUN echo broken > /etc/broken\n",
-        "src/busybox/1.0/broken-kid/amd64/Dockerfile": f"FROM {fleet.names.ref(broken)}\nRUN true\n",
-    }, "solo nightly, and an image whose test fails")
+    fleet.commit({solo_file: fleet.git("show", f"origin/main:{solo_file}").replace("solo v1", "solo nightly"),
+                  **added}, "solo nightly, a child of it, and an image whose test fails with two children")
 
     run = fleet.run("pipelines/publish.yml", "Schedule")
 
-    legs = {name: job for name, job in run.jobs.items() if "." in name}
-    planned = {i for job in legs.values() for i in job.variables["images"].split(",")}
-    assert planned == {SOLO, broken, kid}, "only the stale images"
-    failed = [name for name, job in legs.items() if job.result == "Failed"]
-    assert failed and all(broken in legs[n].variables["images"] for n in failed)
-    # MoveStaging still runs and moves what passed; it reports the failed image, so it fails the run
+    plan = run.jobs["Plan"].outputs
+    assert plan["matrix.mode"] == "levels", plan
+    # what the plan asked for, by the job each leg runs as (a leg that never ran shows as missing)
+    leg_of = {image: f"BuildLevel{leg['level']}.{name}" for name, leg in json.loads(plan["matrix.matrix"]).items()
+              for image in leg["images"].split(",")}
+    assert set(leg_of) == {SOLO, solo_kid, broken, *kids}, "only the stale images"
+    assert {leg_of[SOLO].split(".")[0], leg_of[broken].split(".")[0]} == {"BuildLevel0"}
+    assert {leg_of[t].split(".")[0] for t in (solo_kid, *kids)} == {"BuildLevel1"}
+    assert len({leg_of[t] for t in (solo_kid, *kids)}) == 3, "the later level's images in legs of their own"
+
+    # the failed leg blocks its children in the later level; the independent image there builds
+    results = {t: run.jobs[leg].result if leg in run.jobs else "did not run" for t, leg in leg_of.items()}
+    assert results == {SOLO: "Succeeded", solo_kid: "Succeeded", broken: "Failed",
+                       kids[0]: "Failed", kids[1]: "Failed"}, run.failures()
+    built = leg_records(run.artifacts)
+    assert built[broken]["status"] == "failed"
+    for kid in kids:
+        assert built[kid]["status"] == "blocked", built[kid]
+        assert broken in built[kid]["reason"], built[kid]
+        assert not built[kid]["digest"], "a blocked image is never built"
+    assert built[SOLO]["digest"] in built[solo_kid]["bases"].values(), "built FROM the digest its parent's leg recorded"
+    failures = "\n".join(run.failures())
+    assert all(f"job {leg_of[kid]}, step 'Build and test" in failures for kid in kids), failures
+    assert leg_of[solo_kid] not in failures
+
+    # MoveStaging still runs and moves what passed; it reports the failed and blocked images, so it fails the run
     assert run.results["MoveStaging"] == "Failed", run.failures()
     assert run.results["Status"] == "Succeeded"
-    moved = fleet.digest(f"{SOLO}-staging")
-    assert moved != before[SOLO]
-    assert moved == records(run.artifacts / "image-info")[SOLO]["digest"]
-    assert fleet.digest(f"{broken}-staging") is None and fleet.digest(f"{kid}-staging") is None
+    final = records(run.artifacts / "image-info")
+    for tagbase in (SOLO, solo_kid):
+        digest = fleet.digest(f"{tagbase}-staging")
+        assert digest == built[tagbase]["digest"] == final[tagbase]["digest"], tagbase
+    assert fleet.digest(f"{SOLO}-staging") != before[SOLO]
+    for tagbase in (broken, *kids):
+        assert fleet.digest(f"{tagbase}-staging") is None, tagbase
     for tagbase in TAGBASES:
         if tagbase != SOLO:
             assert fleet.digest(f"{tagbase}-staging") == before[tagbase], tagbase
