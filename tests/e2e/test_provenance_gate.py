@@ -1,6 +1,7 @@
 """The provenance gate (policy `requireProvenance: true`) on the real registry and git: rollout holds an image
 whose new digest's provenance is tampered, signed by another key, missing or about another definition, and
-moves the rest; reconcile leaves such tags where they are; the emergency rollback needs --allow-unverified.
+moves the rest (the status page, opened in a headless browser, says why and how the hold lifts); reconcile
+leaves such tags where they are; the emergency rollback needs --allow-unverified.
 Images are synthetic (tests/fixtures/gitops_origin.py); their provenance is signed with keys made at test time.
 """
 
@@ -10,6 +11,8 @@ import base64
 import json
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from lifecycle.errors import OperationError
 from lifecycle.production.gitops import GitOps
@@ -19,11 +22,15 @@ from lifecycle.production.rollback import emergency
 from lifecycle.production.rollout import rollout, summary_rows
 from lifecycle.registry import referrers
 from lifecycle.registry.pool import RegistryPool
+from lifecycle.output import short_digest
 from lifecycle.status.collect import collect_status
+from lifecycle.status.next_step import LIFT_PROVENANCE
+from lifecycle.status.render_html import write_page
 from lifecycle.sample import SOLO, TAGBASES, VARIANT_A, VARIANT_B
 from lifecycle.supplychain import provenance
 from lifecycle.supplychain.records import RecordWriter, envelope
 from lifecycle.supplychain.signing import load_signer
+from tests.fixtures.browser import save, visible_images
 from tests.fixtures.gitops_origin import quiet
 
 pytestmark = pytest.mark.e2e
@@ -70,8 +77,9 @@ def gated(gitops_origin, registry, client, signing_keys):
     return origin, v1
 
 
-@pytest.mark.parametrize("case", ["tampered", "other-key", "missing", "other-definition"])
-def test_rollout_holds_the_image_whose_provenance_fails_and_moves_the_rest(case, gated, client, signing_keys):
+def rollout_with_solo_failing(gated, client, signing_keys, case: str):
+    """main@c2 changes SOLO and the variants; the variants' provenance is good, SOLO's fails per `case`;
+    then the weekly rollout."""
     origin, v1 = gated
     c2 = origin.commit({SOLO_DF: origin.show(origin.initial, SOLO_DF).replace("solo v1", "solo v2"),
                         VARIANT_DF: origin.show(origin.initial, VARIANT_DF) + "RUN echo v2\n"}, "solo and variants v2")
@@ -80,7 +88,20 @@ def test_rollout_holds_the_image_whose_provenance_fails_and_moves_the_rest(case,
     attest(client, origin, c2, {t: d for t, d in v2.items() if t != SOLO}, signing_keys["trusted"][0])
     attest(client, origin, c2, {SOLO: v2[SOLO]}, signing_keys["stranger" if case == "other-key" else "trusted"][0],
            case=case)
-    result = rollout(GitOps(origin.agent), client, quiet())
+    return v2, rollout(GitOps(origin.agent), client, quiet())
+
+
+def status_now(origin):
+    ops = GitOps(origin.agent)
+    ops.fetch()
+    with RegistryPool() as pool:
+        return collect_status(ops, pool, cleanup=False)
+
+
+@pytest.mark.parametrize("case", ["tampered", "other-key", "missing", "other-definition"])
+def test_rollout_holds_the_image_whose_provenance_fails_and_moves_the_rest(case, gated, client, signing_keys):
+    origin, v1 = gated
+    v2, result = rollout_with_solo_failing(gated, client, signing_keys, case)
     expected = {"tampered": "does not verify", "other-key": "does not verify", "missing": "has no provenance",
                 "other-definition": "names definition sha256:0000000"}[case]
     assert list(result.plan.holds) == [SOLO]
@@ -95,13 +116,45 @@ def test_rollout_holds_the_image_whose_provenance_fails_and_moves_the_rest(case,
     assert {h["image"]: expected in h["reason"] for h in result.journal.holds} == {SOLO: True}
     assert expected in origin.message(merge)
     # the status page shows the hold the next rollout will make again, with the same reason
-    ops = GitOps(origin.agent)
-    ops.fetch()
-    with RegistryPool() as pool:
-        fleet = collect_status(ops, pool, cleanup=False)
-    shown = {i.tagbase: i for i in fleet.images}
+    shown = {i.tagbase: i for i in status_now(origin).images}
     assert shown[SOLO].hold and expected in shown[SOLO].hold and shown[SOLO].lkg_digest == v1[SOLO]
     assert shown[VARIANT_A].hold is None
+
+
+def test_the_status_page_shows_a_provenance_hold_and_how_it_lifts_in_a_browser(gated, client, signing_keys,
+                                                                                browser, tmp_path):
+    """What the person on call opens: the held row says why and that no revert lifts it."""
+    origin, v1 = gated
+    v2, result = rollout_with_solo_failing(gated, client, signing_keys, "other-key")
+    assert list(result.plan.holds) == [SOLO]
+    page = tmp_path / "status.html"
+    write_page(status_now(origin), page)
+
+    browser.get(page.as_uri())
+    badges = {r.get_attribute("data-image"): r.find_element(By.CSS_SELECTOR, "td .badge").text
+              for r in browser.find_elements(By.CSS_SELECTOR, "#fleet tr.image-row")}
+    assert badges[SOLO].endswith("held"), badges
+    assert not any(b.endswith("held") for t, b in badges.items() if t != SOLO), badges
+    step = browser.find_element(By.CSS_SELECTOR, f"tr.image-row[data-image='{SOLO}'] td.step").text
+    assert step.startswith(f"held: provenance: the provenance of {short_digest(v2[SOLO])} does not verify against "
+                           "keys/*.pub"), step
+    assert step.endswith(LIFT_PROVENANCE) and "reverting the revert" not in step, step
+
+    row = browser.find_element(By.CSS_SELECTOR, f"tr.image-row[data-image='{SOLO}']")
+    toggle = row.find_element(By.CSS_SELECTOR, "button.toggle")
+    toggle.send_keys(Keys.ENTER)
+    detail = browser.find_element(By.ID, toggle.get_attribute("aria-controls"))
+    assert detail.is_displayed()
+    note = detail.find_element(By.CSS_SELECTOR, ".hold-reason")
+    assert note.find_element(By.CSS_SELECTOR, ".reason").text == result.plan.holds[SOLO].reason
+    assert not note.find_elements(By.CSS_SELECTOR, ".revert"), "no revert commit holds it"
+    # -latest is still v1 on the page, as in the registry
+    assert short_digest(v1[SOLO]) in detail.text and latest(client, origin, SOLO) == v1[SOLO]
+
+    box = browser.find_element(By.ID, "filter")
+    box.send_keys("provenance")  # the hold reason is searchable
+    assert visible_images(browser) == [SOLO]
+    save(browser, tmp_path / "status-provenance-hold.png", full=True)
 
 
 def test_reconcile_leaves_tags_whose_new_digest_fails_the_gate(gated, client):

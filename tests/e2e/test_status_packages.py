@@ -18,7 +18,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from lifecycle.catalogue.source import run_git
-from tests.e2e.test_status_page import browser  # noqa: F401  (the headless Chromium fixture)
 from tests.fixtures.lifecycle_repo import gitops_repo
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +74,7 @@ def upgraded(tmp_path, registry, engine, debian_base, unique_repo):
             "before": installed(engine, f"{name}@{old}"), "after": installed(engine, f"{name}@{new}")}
 
 
-def test_diff_and_page_list_the_upgraded_packages(engine, upgraded, browser, tmp_path):  # noqa: F811
+def test_diff_and_page_list_the_upgraded_packages(engine, upgraded, browser, tmp_path):
     repo, before, after, updates = upgraded["repo"], upgraded["before"], upgraded["after"], upgraded["updates"]
     changed = {n for n in {*before, *after} if before.get(n) != after.get(n)}
     assert changed and set(updates) <= changed  # the upgrade moved every pending package (dpkg says so)

@@ -10,9 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -21,35 +18,10 @@ from lifecycle.registry.pool import RegistryPool
 from lifecycle.sample import CHILD, MULTISTAGE, PARENT, SOLO, TAGBASES
 from lifecycle.status.collect import collect_status
 from lifecycle.status.render_html import write_page
+from tests.fixtures.browser import OUT, full_height, save, visible_images
 from tests.fixtures.status_state import LINK, SYNTHETIC_TIME, fetched
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-OUT = Path(__file__).resolve().parents[2] / "out" / "status"
-
-
-@pytest.fixture
-def browser(monkeypatch, tmp_path_factory):
-    # no skip: eng/local-env.sh installs both; a machine without them fails here, loudly
-    monkeypatch.setenv("SE_OFFLINE", "true")  # never let selenium look for (or download) a browser or driver
-    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), "chromium and chromium-driver: run eng/local-env.sh up"
-    # The profile and Chromium's own temporary files in pytest's managed temp folder, never loose in /tmp
-    # (chromedriver's default profile, /tmp/org.chromium.Chromium.*, outlives the session).
-    scratch = tmp_path_factory.mktemp("chromium")
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,900", "--force-device-scale-factor=1", f"--user-data-dir={scratch / 'profile'}",
-                # offline machine: no background connections to refuse
-                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
 
 @pytest.fixture
 def page(status_state, origin, tmp_path) -> Path:
@@ -59,27 +31,6 @@ def page(status_state, origin, tmp_path) -> Path:
                                now=SYNTHETIC_TIME + dt.timedelta(days=1), link_template=LINK)
     path = tmp_path / "status.html"
     write_page(fleet, path)
-    return path
-
-
-def visible_images(driver) -> list[str]:
-    return [r.get_attribute("data-image") for r in driver.find_elements(By.CSS_SELECTOR, "#fleet tr.image-row")
-            if r.is_displayed()]
-
-
-def full_height(driver) -> None:
-    """Grow the window to the whole document (twice: the first resize can re-wrap and change the height)."""
-    for _ in range(2):
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1400, max(900, int(height) + 160))
-
-
-def save(driver, path: Path, full: bool = False) -> Path:
-    if full:
-        full_height(driver)
-    driver.save_screenshot(str(path))
-    OUT.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, OUT / path.name)
     return path
 
 

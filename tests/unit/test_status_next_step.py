@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lifecycle.status.collect import _state
 from lifecycle.status.model import RevertCommit
-from lifecycle.status.next_step import LIFT, next_step, short_reason
+from lifecycle.status.next_step import LIFT, LIFT_PROVENANCE, LIFT_WITH_PARENT, next_step, short_reason
 from lifecycle.status.render_html import image_row, render_page
 from tests.unit.test_status_render import channel, fleet, image
 
@@ -18,6 +18,17 @@ def test_hold_names_the_revert_commit_and_how_to_lift_it():
     child = image("child", "held", hold="its parent solo is held", revert=REVERT)
     assert next_step(child) == f"held: ffffffffff by Ops Person on 2026-01-05 (its parent solo is held); {LIFT}"
     assert next_step(image("x", "held", hold="odd")) == f"held: odd; {LIFT}"  # no commit found: the reason
+
+
+def test_a_provenance_hold_is_lifted_by_a_digest_that_verifies_not_by_a_revert():
+    reason = "provenance: sha256:abcdef012345 has no provenance"
+    assert next_step(image("solo", "held", hold=reason)) == f"held: {reason}; {LIFT_PROVENANCE}"
+    forged = image("solo", "held", hold="provenance: the provenance of sha256:abcdef012345 does not verify against "
+                                        "keys/*.pub (signature does not verify (Found: 0, Expected 1))")
+    assert next_step(forged) == ("held: provenance: the provenance of sha256:abcdef012345 does not verify against "
+                                 f"keys/*.pub; {LIFT_PROVENANCE}")  # the verifier's words stay in the details
+    child = image("child", "held", hold="its parent solo is held")
+    assert next_step(child) == f"held: its parent solo is held; {LIFT_WITH_PARENT}"
 
 
 def test_stale_says_what_fixes_it():

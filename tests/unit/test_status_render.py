@@ -123,7 +123,7 @@ def test_text_rows_and_markdown_summary():
     assert row["state"] == "held" and row["consumers"] == "latest 1, pinned 1"
     assert row["stale"].startswith("latest: </script>")
     summary = markdown_summary(status, "status.html")
-    assert "| ‖ held (held: production keeps a reverted definition) | 1 |" in summary
+    assert "| ‖ held (held: the next rollout keeps -latest where it is (a revert, or the provenance gate)) | 1 |" in summary
     assert "`status.html` artifact" in summary
 
 

@@ -10,7 +10,7 @@ HELD, EOL, UNPUBLISHED, STALE, PENDING, CURRENT = "held", "eol", "unpublished", 
 RETIRING = "retiring"             # only in production's catalogue: removed on main
 STATES = (HELD, EOL, UNPUBLISHED, STALE, PENDING, RETIRING, CURRENT)
 STATE_TEXT = {
-    HELD: "held: production keeps a reverted definition",
+    HELD: "held: the next rollout keeps -latest where it is (a revert, or the provenance gate)",
     EOL: "past end of life",
     UNPUBLISHED: "no -latest yet",
     STALE: "-latest is out of date",

@@ -10,10 +10,15 @@ import re
 
 from typing import Iterable
 
+from lifecycle.production.provenance_gate import REASON_PREFIX as PROVENANCE_HOLD
 from lifecycle.status.model import (CURRENT, EOL, HELD, PENDING, RETIRING, STALE, UNPUBLISHED, ChannelState,
                                     FloatingTagHold, ImageStatus, RevertCommit)
 
 LIFT = "lifted by a new definition on main or reverting the revert"
+# a provenance hold is about the digest, not the definition: no revert lifts it
+LIFT_PROVENANCE = ("lifted once the digest to promote carries provenance that verifies (republish it from main; "
+                   "lifecycle verify <image>@<digest> shows why it does not)")
+LIFT_WITH_PARENT = "lifted with its parent's hold"
 
 # stale.py's reasons carry whole references and digests; a row shows what kind of change it was
 _SHORT = (
@@ -24,6 +29,8 @@ _SHORT = (
     (re.compile(r"^base (\S+) cannot be resolved: .*$"), "base cannot be resolved"),
     (re.compile(r"^built (\d+) days ago, older than the (\d+)-day max age$"), r"older than \2 days"),
     (re.compile(r"^parent (.+) (?:is|are) stale$"), r"parent \1 stale"),
+    # the gate's reason ends in the verifier's own words; the detail panel shows them
+    (re.compile(r"^(provenance: [^(]*?) \(.*$"), r"\1"),
 )
 
 
@@ -42,10 +49,16 @@ def hold_step(image: ImageStatus) -> str:
     """"held: <revert commit> by <author> on <date>; lifted by ..." (the reason when no commit was found)."""
     revert: RevertCommit | None = image.revert
     if revert is None:
-        return f"held: {image.hold}; {LIFT}"
+        return f"held: {short_reason(image.hold or '')}; {_lift(image.hold or '')}"
     via = image.hold if image.hold and image.hold.startswith("its parent") else None
     return (f"held: {revert.sha[:10]} by {revert.author} on {_day(revert.time)}"
             + (f" ({via})" if via else "") + f"; {LIFT}")
+
+
+def _lift(reason: str) -> str:
+    if reason.startswith(PROVENANCE_HOLD):
+        return LIFT_PROVENANCE
+    return LIFT_WITH_PARENT if reason.startswith("its parent ") else LIFT
 
 
 def _stale_step(latest: ChannelState, staging: ChannelState) -> str:
