@@ -1,7 +1,8 @@
 """Run a pipeline file from a GitOps origin at one commit: the YAML as committed (templates included), its
 trigger checked, stages and jobs in dependsOn order with their conditions (tests/unit/pipelineexpr.py),
 a `$[ ... ]` matrix fanned out into one agent per leg, deployment jobs run as approved (or rejected) with
-their environment's exclusive lock recorded.
+their environment's checks as eng/azure-devops/environments.yml at that commit declares them (the lock taken,
+an approval asked only where the environment has approvers).
 
     run = run_pipeline(Trigger.ci(origin.bare, "main"), "pipelines/publish.yml", tmp_path, machine)
     run.assert_succeeded()
@@ -44,6 +45,7 @@ def run_pipeline(trigger: Trigger, path: str, root: Path, machine: Machine,
                  approvals: dict[str, bool] | None = None) -> Run:
     root.mkdir(parents=True, exist_ok=True)
     pipeline = load_pipeline(_committed(trigger, path, root / "yaml"))
+    environments = _environments(root / "yaml", approvals or {})
     _check_trigger(pipeline, trigger, path)
     run = Run(pipeline.path, trigger.commit, root)
     run.artifacts.mkdir(exist_ok=True)
@@ -54,7 +56,7 @@ def run_pipeline(trigger: Trigger, path: str, root: Path, machine: Machine,
         if unknown:
             raise HarnessError(f"{path}: stage {stage.name} depends on {unknown}, not an earlier stage")
         ok = condition(stage.condition, Context(results=stage_results, depends_on=stage.depends_on))
-        results = _jobs(pipeline, stage.jobs, variables, run, machine, approvals or {}, ok)
+        results = _jobs(pipeline, stage.jobs, variables, run, machine, environments, approvals or {}, ok)
         stage_results[stage.name] = _aggregate(list(results.values()))
     return run
 
@@ -69,6 +71,36 @@ def _committed(trigger: Trigger, path: str, dest: Path) -> Path:
     if not (dest / path).is_file():
         raise HarnessError(f"{path} does not exist at {trigger.commit[:12]}")
     return dest / path
+
+
+ENVIRONMENTS = "eng/azure-devops/environments.yml"
+
+
+def _environments(tree: Path, approvals: dict[str, bool]) -> dict[str, dict[str, Any]]:
+    """The environments' checks, as committed; an approval decided for an environment without approvers
+    is a test that believes in a check Azure would not make."""
+    from tests.unit.pipelinecheck import load
+
+    file = tree / ENVIRONMENTS
+    found = (load(file) or {}) if file.is_file() else {}
+    for name, approved in approvals.items():
+        if not (found.get(name) or {}).get("approvers"):
+            raise HarnessError(f"approval {approved} given for environment {name}, which has no approvers in "
+                               f"{ENVIRONMENTS}")
+    return found
+
+
+def _deployment(job: Job, environments: dict[str, dict[str, Any]], approvals: dict[str, bool]) -> Deployment:
+    name = job.environment or ""
+    if name not in environments:
+        raise HarnessError(f"deployment job {job.name}: environment {name!r} is not declared in {ENVIRONMENTS}, "
+                           "so its checks (approvals, lock) are unknown")
+    checks = environments[name] or {}
+    lock = str(checks.get("exclusiveLock", "false")).lower()  # the file is read as Azure reads YAML: strings
+    if lock not in ("true", "false"):
+        raise HarnessError(f"{ENVIRONMENTS}: {name}.exclusiveLock is {lock!r}, not true or false")
+    approved = approvals.get(name, True) if checks.get("approvers") else True
+    return Deployment(job.name, name, approved, "exclusive" if lock == "true" else "none")
 
 
 def _check_trigger(pipeline: Pipeline, trigger: Trigger, path: str) -> None:
@@ -123,7 +155,7 @@ def _aggregate(results: list[str]) -> str:
 
 
 def _jobs(pipeline: Pipeline, jobs: list[Job], variables: dict[str, str], run: Run, machine: Machine,
-          approvals: dict[str, bool], stage_runs: bool) -> dict[str, str]:
+          environments: dict[str, dict[str, Any]], approvals: dict[str, bool], stage_runs: bool) -> dict[str, str]:
     by_name = {j.name: j for j in jobs}
     results: dict[str, str] = {}
     outputs: dict[str, dict[str, str]] = {}
@@ -143,9 +175,9 @@ def _jobs(pipeline: Pipeline, jobs: list[Job], variables: dict[str, str], run: R
             job_vars = {**variables, **job.variables, **leg_vars}
             problem = _pool(job, job_vars)
             if job.deployment:
-                approved = approvals.get(job.environment or "", True)
-                run.deployments.append(Deployment(job.name, job.environment or "", approved, "exclusive"))
-                if not approved:
+                deployment = _deployment(job, environments, approvals)
+                run.deployments.append(deployment)
+                if not deployment.approved:
                     problem = f"approval for environment {job.environment} was rejected"
             if problem:
                 jr = JobRun(display, "Failed", reason=problem)

@@ -162,3 +162,40 @@ def test_logging_commands_are_parsed() -> None:
         ("task.complete", {"result": "Failed"}, "no")]
     with pytest.raises(HarnessError, match="malformed"):
         vso.parse("##vso[task.setvariable variable=a\n", "t")
+
+
+DEPLOY = """\
+trigger:
+  branches:
+    include: [main]
+jobs:
+- deployment: Ship
+  environment: shipyard
+  strategy:
+    runOnce:
+      deploy:
+        steps:
+        - checkout: self
+        - script: echo shipped > "$(Build.ArtifactStagingDirectory)/shipped.txt"
+"""
+
+
+def test_deployment_jobs_take_the_checks_their_environment_declares(origin: Path, tmp_path: Path) -> None:
+    trigger = lambda: Trigger.on(origin, "IndividualCI", "refs/heads/main")  # noqa: E731  (main moves below)
+    commit(origin, tmp_path / "a", {"pipelines/deploy.yml": DEPLOY})
+    with pytest.raises(HarnessError, match="environment 'shipyard' is not declared in eng/azure-devops/environments.yml"):
+        run_pipeline(trigger(), "pipelines/deploy.yml", tmp_path / "r0", machine())
+
+    commit(origin, tmp_path / "b", {"eng/azure-devops/environments.yml": "shipyard:\n  approvers: [ops]\n  exclusiveLock: true\n"})
+    approved = run_pipeline(trigger(), "pipelines/deploy.yml", tmp_path / "r1", machine())
+    assert approved.results == {"Ship": "Succeeded"}
+    assert [(d.environment, d.approved, d.lock) for d in approved.deployments] == [("shipyard", True, "exclusive")]
+    rejected = run_pipeline(trigger(), "pipelines/deploy.yml", tmp_path / "r2", machine(), {"shipyard": False})
+    assert rejected.results == {"Ship": "Failed"} and "approval for environment shipyard was rejected" in rejected.failures()[0]
+    assert not rejected.jobs["Ship"].steps, "a rejected deployment runs no step"
+
+    commit(origin, tmp_path / "c", {"eng/azure-devops/environments.yml": "shipyard:\n  approvers: []\n  exclusiveLock: false\n"})
+    unchecked = run_pipeline(trigger(), "pipelines/deploy.yml", tmp_path / "r3", machine())
+    assert [(d.approved, d.lock) for d in unchecked.deployments] == [(True, "none")]
+    with pytest.raises(HarnessError, match="environment shipyard, which has no approvers"):
+        run_pipeline(trigger(), "pipelines/deploy.yml", tmp_path / "r4", machine(), {"shipyard": False})

@@ -34,7 +34,7 @@ def test_plan_then_delete_only_when_approved(pipeline_copy) -> None:
     rejected = fleet.run("pipelines/cleanup.yml", "Schedule", approvals={"registry-cleanup": False})
 
     assert rejected.results == {"Plan": "Succeeded", "Delete": "Failed"}
-    assert rejected.deployments == [Deployment("Delete", "registry-cleanup", False, "exclusive")]
+    assert rejected.deployments == [Deployment("Delete", "registry-cleanup", False, "none")]
     assert rejected.failures() == ["job Delete: approval for environment registry-cleanup was rejected"]
     plan = json.loads((rejected.artifacts / "cleanup-plan" / "plan.json").read_text(encoding="utf-8"))
     assert [d["tags"] for d in plan["deletions"]] == [[tag]]
@@ -46,7 +46,7 @@ def test_plan_then_delete_only_when_approved(pipeline_copy) -> None:
     approved = fleet.run("pipelines/cleanup.yml", "Schedule")
 
     approved.assert_succeeded()
-    assert approved.deployments == [Deployment("Delete", "registry-cleanup", True, "exclusive")]
+    assert approved.deployments == [Deployment("Delete", "registry-cleanup", True, "none")]
     after = fleet.snapshot()
     assert after == {k: v for k, v in before.items() if k != f"{fleet.names.repository}:{tag}"}
     assert tag in approved.jobs["Delete"].summaries[0].read_text(encoding="utf-8")

@@ -296,6 +296,13 @@ def test_gated_jobs_use_environments() -> None:
     assert len(cleanup) == 1 and cleanup[0]["environment"]
     steps = cleanup[0]["strategy"]["runOnce"]["deploy"]["steps"]
     assert steps[0].get("download") == "current" and steps[0].get("artifact") == "cleanup-plan"
+    # the environments' checks are declared where the pipeline tests read them: production's lock
+    # keeps two rollouts from running at once, and both ask for an approval
+    used = {d["environment"] for path in pipeline_files() for d in deployments(rel(path))}
+    declared = load(REPO / "eng/azure-devops/environments.yml")
+    assert set(declared) == used, f"eng/azure-devops/environments.yml declares {sorted(declared)}, pipelines use {sorted(used)}"
+    assert declared["production"]["exclusiveLock"] == "true"
+    assert all(checks["approvers"] for checks in declared.values())
 
 
 
