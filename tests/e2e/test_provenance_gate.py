@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -168,6 +171,44 @@ def test_reconcile_leaves_tags_whose_new_digest_fails_the_gate(gated, client):
     assert latest(client, origin, SOLO) == v1[SOLO]
     assert client.try_resolve(origin.repository, SOLO) == v1[SOLO]
     assert report.journal is not None and report.journal.holds[0]["image"] == SOLO
+
+
+@pytest.mark.parametrize("signer", ["trusted", "stranger"])
+def test_a_definition_reconcile_builds_moves_only_when_its_provenance_verifies(signer, gated, client, engine,
+                                                                              base_image, signing_keys):
+    """A revert to a definition never published: reconcile builds it from production (the real engine, as
+    production's pipeline runs it), and the gate checks what it built like any other digest."""
+    origin, v1 = gated
+    policy = origin.show("main", "manifests/policy.yml") + f"signing:\n  key: file:{signing_keys[signer][0]}\n"
+    c2 = origin.commit({"manifests/policy.yml": policy,
+                        SOLO_DF: origin.show(origin.initial, SOLO_DF).replace("solo v1", "solo v2")}, "solo v2")
+    c3 = origin.commit({SOLO_DF: origin.show(c2, SOLO_DF).replace("solo v2", "solo v3")}, "solo v3")
+    v3 = origin.publish_synthetic(client, c3)   # solo v2 is never published
+    assert set(v3) == {SOLO}
+    attest(client, origin, c3, v3, signing_keys["trusted"][0])
+    rollout(GitOps(origin.agent), client, quiet())
+    assert latest(client, origin, SOLO) == v3[SOLO]
+    revert = origin.revert_on_production(c3)    # back to solo v2: no digest has it
+
+    run = subprocess.run([sys.executable, "-m", "lifecycle", "reconcile", "--channel", "latest", "--repo",
+                          str(origin.agent), "--output", "json"], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "DOCKER_HOST": engine.base_url})
+    report = json.loads(run.stdout)
+    assert report["commit"] == revert and report["built"] == [SOLO], run.stderr
+    built = [t for t in client.tags(origin.repository) if t.startswith(f"{SOLO}-") and revert[:7] in t]
+    assert len(built) == 1, built
+    digest = client.resolve(origin.repository, built[0])
+    if signer == "trusted":
+        assert run.returncode == 0, run.stderr
+        assert report["holds"] == [] and latest(client, origin, SOLO) == digest != v3[SOLO]
+        assert client.try_resolve(origin.repository, SOLO) == digest
+        return
+    assert run.returncode == 1, run.stdout
+    assert f"held, tags left where they are: {SOLO} (provenance: the provenance of {short_digest(digest)} does not " \
+           "verify against keys/*.pub" in run.stderr and "--allow-unverified" in run.stderr, run.stderr
+    assert [h["image"] for h in report["holds"]] == [SOLO]
+    assert latest(client, origin, SOLO) == v3[SOLO] and client.try_resolve(origin.repository, SOLO) == v3[SOLO]
+    assert not [t for t in report["tags"] if t["status"] == "moved"], report["tags"]
 
 
 def test_emergency_rollback_to_an_unverified_digest_needs_allow_unverified(gated, client, signing_keys, tmp_path):

@@ -61,5 +61,10 @@ def reconcile(repo: Path, output: str, dry_run: bool, insecure: tuple[str, ...],
     if not dry_run and report.unresolved:
         raise OperationError("no published digest for: " + "; ".join(f"{u.tagbase} ({u.reason})"
                                                                    for u in report.unresolved))
+    if not dry_run and report.holds:
+        # a revert meant these tags to move: the run that leaves them must not look like a rollback done
+        raise OperationError("held, tags left where they are: " + "; ".join(
+            f"{h.tagbase} ({h.reason})" for h in report.holds.values()) + ". An emergency rollback to such a "
+            "digest: lifecycle rollback --image TAGBASE --emergency --allow-unverified (docs/rollback.md)")
     if failed_tags(report.entries):
         raise OperationError(f"retag failed: {', '.join(failed_tags(report.entries))}; run reconcile again")

@@ -133,12 +133,11 @@ def failed_tags(entries: list[TagEntry]) -> list[str]:
     return [e.tag for e in entries if e.status == "failed"]
 
 
-def _since(entry: TagEntry, previous: str | None) -> TagEntry:
-    """`entry` with its previous digest taken from an earlier reading."""
-    if entry.status == "failed":
-        return TagEntry(entry.tag, entry.image, previous, entry.new, entry.status, entry.repository)
-    return TagEntry(entry.tag, entry.image, previous, entry.new, "unchanged" if previous == entry.new else "moved",
-                    entry.repository)
+def _touching(ws: Workspace, changes: list[TagChange], images: set[str]) -> list[TagChange]:
+    """The changes of `images`' tags, and of the shared index tags they are members of."""
+    shared = {ws.catalog.qualified(s.repository or ws.catalog.repository, s.tag)
+              for s in ws.catalog.index_tags if set(s.tagbases) & images}
+    return [c for c in changes if (c.image in shared if c.index is not None else c.image in images)]
 
 
 def departed_images(ws: Workspace, resolver: LkgResolver) -> list[str]:
@@ -182,8 +181,9 @@ def publish_with(engine_factory: Callable[[], object], client: RegistryClient, o
 
         engine = engine_factory()
         try:
+            # push only: reconcile moves the production tags, through the provenance gate when policy asks
             report = publish(root, tagbases, channel="latest", client=client, engine=engine,  # type: ignore[arg-type]
-                             reporter=out, pool=pool)  # type: ignore[arg-type]
+                             reporter=out, pool=pool, move=False)  # type: ignore[arg-type]
         finally:
             close = getattr(engine, "close", None)
             if close is not None:
@@ -232,22 +232,22 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
         else:
             out.info(f"building {len(missing)} definition(s) with no published digest from production "
                      f"{head[:10]}: {', '.join(missing)}")
-            # publish moves `<tagbase>-latest` itself: remember where the tags were, for the journal
-            before: dict[tuple[str, str], str | None] = {}
-            for repository, tags in by_repository(
-                    (ws.catalog.repository_of(ws.image(image)), t)
-                    for image in missing for t in production_tags(ws.image(image), ws.policy)).items():
-                before.update({(repository, t): d for t, d in client.resolve_many(repository, tags).items()})
             with ops.worktree(head) as root:
-                publish_missing(root, missing)
+                publish_missing(root, missing)   # immutable tags only: their production tags move below
             resolver = resolver_for(ws, client, hint)   # the tag list changed: read it again
             again = resolver.lkgs({t: ws.definitions[t] for t in missing})
             report.lkgs.update(again)
             report.built = [t for t in missing if again[t].found]
             report.unresolved = [again[t] for t in missing if not again[t].found]
-            entries = apply_tags(client, ws.catalog.repository, plan_tags(ws, again, client))
-            report.entries += [_since(e, before.get((e.repository or ws.catalog.repository, e.tag)))
-                               for e in entries]
+            # a digest built here passes the same gate as one found in the registry
+            rebuilt = _touching(ws, plan_tags(ws, report.lkgs, client), set(report.built))
+            if gate is not None:
+                rebuilt, held = gate.filter_changes(ws, report.lkgs, rebuilt)
+                for hold in held.values():
+                    out.warning(f"{hold.tagbase}: built from production but held, its tags stay where they are: "
+                                f"{hold.reason}")
+                report.holds.update(held)
+            report.entries += apply_tags(client, ws.catalog.repository, rebuilt)
     report.journal = Journal("reconcile", head, tags=report.entries,
                              holds=[{"image": h.tagbase, "reason": h.reason} for h in report.holds.values()]
                              ).bound_to(ws.catalog)
