@@ -37,7 +37,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lifecycle.catalogue.catalog import Catalog, ImageSpec, Platform, Policy  # noqa: E402
+from lifecycle.catalogue.catalog import Catalog, ImageSpec, Platform  # noqa: E402
+
+from lifecycle.catalogue.policy import Policy  # noqa: E402
 from lifecycle.cleanup.rules import Usage, decide  # noqa: E402
 from lifecycle.cleanup.registry import read_inventory  # noqa: E402
 from lifecycle.registry import ANONYMOUS, RegistryClient  # noqa: E402

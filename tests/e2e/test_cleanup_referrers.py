@@ -8,7 +8,9 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.catalogue.catalog import parse_catalog, parse_policy
+from lifecycle.catalogue.catalog import parse_catalog
+
+from lifecycle.catalogue.policy import parse_policy
 from lifecycle.cleanup.registry import apply_plan, read_inventory
 from lifecycle.cleanup.rules import Usage, decide
 from lifecycle.registry import NotFoundError, referrers

@@ -7,7 +7,9 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.catalogue.catalog import Catalog, ImageSpec, Platform, Policy
+from lifecycle.catalogue.catalog import Catalog, ImageSpec, Platform
+
+from lifecycle.catalogue.policy import Policy
 from lifecycle.cleanup.rules import DELETE, Usage, decide
 from lifecycle.cleanup.registry import read_inventory
 from lifecycle.production.lkg import LkgResolver

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.catalogue.catalog import parse_catalog, parse_policy, split_immutable_tag
+from lifecycle.catalogue.catalog import parse_catalog, split_immutable_tag
+
+from lifecycle.catalogue.policy import parse_policy
 from lifecycle.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from lifecycle.catalogue.catalog import Catalog, ImageSpec, Platform, Policy
+from lifecycle.catalogue.catalog import Catalog, ImageSpec, Platform
+
+from lifecycle.catalogue.policy import Policy
 from lifecycle.cleanup.rules import (DELETE, KEEP, CleanupPlan, Inventory, Usage, classify_tags, decide, load_usage,
                                tags_needing_created)
 from lifecycle.errors import InputError

@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
-from lifecycle.catalogue.catalog import parse_catalog, parse_policy
+from lifecycle.catalogue.catalog import parse_catalog
+
+from lifecycle.catalogue.policy import parse_policy
 from lifecycle.errors import InputError
 from lifecycle.catalogue.floating import FloatingTag, compute_holds, parse, problems
 from lifecycle.production.floating_rollout import merged_text

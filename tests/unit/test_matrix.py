@@ -239,7 +239,7 @@ def test_split_of_a_small_plan_is_chain_per_leg(tmp_path):
 
 
 def test_upstream_windows_versions_find_their_release_pool():
-    from lifecycle.catalogue.catalog import Policy
+    from lifecycle.catalogue.policy import Policy
     from lifecycle.build.matrix_pools import pool_for
     from lifecycle.catalogue.platform import Platform
 

@@ -12,7 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from lifecycle.catalogue.catalog import parse_catalog, parse_policy
+from lifecycle.catalogue.catalog import parse_catalog
+
+from lifecycle.catalogue.policy import parse_policy
 from lifecycle.catalogue.repositories import by_repository, locate, tag_in
 from lifecycle.cleanup.registry import check_plan_target
 from lifecycle.cleanup.rules import Inventory, Usage, classify_tags, decide

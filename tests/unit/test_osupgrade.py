@@ -6,7 +6,8 @@ import datetime as dt
 import json
 
 from lifecycle.catalogue import dockerfile as dockerfile_mod
-from lifecycle.catalogue.catalog import ImageSpec, Policy
+from lifecycle.catalogue.catalog import ImageSpec
+from lifecycle.catalogue.policy import Policy
 from lifecycle.build.osupgrade import (MARKER, RECORD, UPGRADE_SCRIPT, fail_closed, final_stage_user, label_key,
                                        needs_rebuild, step_script, upgrade_label, upgraded_at, upgraded_dockerfile)
 from lifecycle.catalogue.platform import Platform

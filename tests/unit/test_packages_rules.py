@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lifecycle.catalogue.catalog import ImageSpec, Policy, parse_catalog, parse_policy
+from lifecycle.catalogue.catalog import ImageSpec, parse_catalog
+
+from lifecycle.catalogue.policy import Policy, parse_policy
 import json
 
 from lifecycle.build.osupgrade import label_key, upgrade_label

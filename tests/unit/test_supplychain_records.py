@@ -11,7 +11,7 @@ import pytest
 
 from lifecycle.build.engine import TestResult
 from lifecycle.build.publish_records import inventory_beside
-from lifecycle.catalogue.catalog import Policy, parse_policy
+from lifecycle.catalogue.policy import Policy, parse_policy
 from lifecycle.errors import InputError, OperationError
 from lifecycle.packages.inventory import NO_SHELL, PACKAGES, RELEASE, parse
 from lifecycle.supplychain import provenance, sbom, signing

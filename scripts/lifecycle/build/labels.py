@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from lifecycle.catalogue.catalog import Policy
+from lifecycle.catalogue.policy import Policy
 
 REVISION = "org.opencontainers.image.revision"
 CREATED = "org.opencontainers.image.created"

@@ -7,7 +7,7 @@ defaults below. Linux platforms of every architecture share one pool (other arch
 
 from __future__ import annotations
 
-from lifecycle.catalogue.catalog import Policy
+from lifecycle.catalogue.policy import Policy
 from lifecycle.errors import InputError, Location
 from lifecycle.catalogue.platform import Platform
 

@@ -27,7 +27,9 @@ import datetime as dt
 import json
 import re
 
-from lifecycle.catalogue.catalog import ImageSpec, Policy
+from lifecycle.catalogue.catalog import ImageSpec
+
+from lifecycle.catalogue.policy import Policy
 from lifecycle.catalogue.dockerfile import _logical_lines
 from lifecycle.build.labels import parse_time, rfc3339
 

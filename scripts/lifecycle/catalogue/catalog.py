@@ -1,4 +1,4 @@
-"""The desired state: the image catalogue (manifests/images.yml) and the policy (manifests/policy.yml).
+"""The desired state: the image catalogue (manifests/images.yml); the policy is in policy.py.
 
 Loading checks each file against its JSON Schema (scripts/lifecycle/schemas/) and reports every problem
 with file:line:column; the cross-file rules (tag bases, Dockerfiles, bases, cycles) are in validation.py.
@@ -7,32 +7,17 @@ with file:line:column; the cross-file rules (tag bases, Dockerfiles, bases, cycl
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
-import json
 import re
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
-from importlib import resources
+from functools import cached_property
 from typing import Any
-
-import jsonschema
 
 from lifecycle import yamlio
 from lifecycle.errors import InputError, Location
 from lifecycle.catalogue.platform import Platform
+from lifecycle.catalogue.schema import check_schema, parse_date, validator
 
 CATALOG_PATH = "manifests/images.yml"
-POLICY_PATH = "manifests/policy.yml"
-
-DEFAULT_MAX_AGE_DAYS = 30
-DEFAULT_RETENTION_DAYS = 180
-MIN_RETENTION_DAYS = 90
-DEFAULT_KEEP_LAST = 3
-DEFAULT_RETIRED_GRACE_DAYS = 30
-DEFAULT_EVALUATION_DAYS = 30
-DEFAULT_STABILITY_DAYS = 182
-DEFAULT_MAX_SECURITY_PATCH_DAYS = 7
-
 # OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
 TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 # <tagbase>-<yyyyMMddHHmmss>-<short sha>
@@ -234,104 +219,10 @@ class Catalog:
         return [i.tagbase for i in self.images]
 
 
-@dataclass(frozen=True)
-class Waiver:
-    """A time-boxed exception to the approved bases: these images may use this base until `expires`."""
-
-    base: str
-    images: tuple[str, ...]
-    expires: dt.date
-    reason: str
-    line: int | None = None
-
-    def covers(self, reference: str, tagbase: str) -> bool:
-        return tagbase in self.images and fnmatch.fnmatchcase(reference, self.base)
-
-    def days_left(self, today: dt.date) -> int:
-        return (self.expires - today).days
-
-
-@dataclass(frozen=True)
-class Policy:
-    approved_bases: tuple[str, ...]
-    label_prefix: str
-    max_age_days: int = DEFAULT_MAX_AGE_DAYS
-    bare_tag_follows_latest: bool = False
-    retention_days: int = DEFAULT_RETENTION_DAYS
-    keep_last: int = DEFAULT_KEEP_LAST
-    cleanup_exceptions: tuple[str, ...] = ()
-    retired_grace_days: int = DEFAULT_RETIRED_GRACE_DAYS
-    # matrix legs: agent pool (Microsoft-hosted vmImage) per "os" or "os/osVersion"; over the defaults in matrix_pools.py
-    build_pools: tuple[tuple[str, str], ...] = ()
-    path: str = POLICY_PATH
-    waivers: tuple[Waiver, ...] = ()
-    dotnet_eol: tuple[tuple[str, dt.date], ...] = ()     # (.NET version, end of life), for floating tags
-    evaluation_days: int = DEFAULT_EVALUATION_DAYS
-    stability_days: int = DEFAULT_STABILITY_DAYS
-
-    @property
-    def dotnet_versions(self) -> dict[str, dt.date]:
-        return dict(self.dotnet_eol)
-
-    def waiver_for(self, reference: str, tagbase: str, normalized: str | None = None) -> Waiver | None:
-        return next((w for w in self.waivers if w.covers(reference, tagbase)
-                     or (normalized is not None and w.covers(normalized, tagbase))), None)
-    max_security_patch_days: int = DEFAULT_MAX_SECURITY_PATCH_DAYS
-    count_non_security_updates: bool = False
-    os_upgrade: bool = False
-    # supply chain (docs/supply-chain.md): the key publish signs provenance with, as a signer URI
-    # (file:<PEM path, relative to the repository> | azurekms:<vault key id>), its public key for azurekms,
-    # and whether rollout/reconcile move production tags only to digests with verified provenance
-    signing_key: str = ""
-    signing_public_key: str = ""
-    require_provenance: bool = False
-
-    def wants_os_upgrade(self, image: ImageSpec) -> bool:
-        return self.os_upgrade if image.os_upgrade is None else image.os_upgrade
-
-    @property
-    def definition_label(self) -> str:
-        return f"{self.label_prefix}.definition"
-
-    def approves(self, reference: str) -> bool:
-        return any(fnmatch.fnmatchcase(reference, pattern) for pattern in self.approved_bases)
-
-    def is_exception(self, tag: str) -> bool:
-        return any(fnmatch.fnmatchcase(tag, pattern) for pattern in self.cleanup_exceptions)
-
-
-@lru_cache(maxsize=None)
-def schema(name: str) -> dict[str, Any]:
-    text = resources.files("lifecycle").joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def check_schema(document: Any, plain: Any, schema_name: str, filename: str) -> None:
-    """Raise one InputError listing every schema violation with its position."""
-    validator = _validator(schema_name)
-    problems = []
-    for error in sorted(validator.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path))):
-        path = list(error.absolute_path)
-        if error.validator == "additionalProperties":
-            allowed = set(error.schema.get("properties", {}))
-            extra = [k for k in error.instance if k not in allowed]
-            for key in extra:
-                line, col = yamlio.key_position(document, path, key)
-                where = "/".join(map(str, path)) or "top level"
-                problems.append(f"{Location(filename, line, col)}: unknown key {key!r} at {where} "
-                                f"(allowed: {', '.join(sorted(allowed))})")
-            continue
-        line, col = yamlio.position(document, path)
-        where = "/".join(map(str, path)) or "top level"
-        problems.append(f"{Location(filename, line, col)}: {where}: {error.message}")
-    if problems:
-        raise InputError(f"{len(problems)} schema error(s)", Location(filename), problems)
-
-
 def parse_catalog(text: str, filename: str = CATALOG_PATH) -> Catalog:
     fast = yamlio.load_fast(text)
     if fast is not None and isinstance(fast[0], dict) and \
-            not any(_validator("images").iter_errors(fast[0])):
+            not any(validator("images").iter_errors(fast[0])):
         plain, nodes = fast
         return _build_catalog(plain, filename, lambda path: yamlio.fast_line(nodes, path), nodes)
     # the slow path parses with positions: it names file:line:column for every problem
@@ -341,26 +232,6 @@ def parse_catalog(text: str, filename: str = CATALOG_PATH) -> Catalog:
     plain = yamlio.to_plain(document)
     check_schema(document, plain, "images", filename)
     return _build_catalog(plain, filename, lambda path: yamlio.position(document, path)[0], document)
-
-
-@lru_cache(maxsize=None)
-def _validator(name: str) -> jsonschema.Draft7Validator:
-    # local $refs inlined: resolving "#/definitions/image" once per image is most of the validation time
-    return jsonschema.Draft7Validator(_inline_refs(schema(name), schema(name)))
-
-
-def _inline_refs(node: Any, root: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/") and len(node) == 1:
-            target: Any = root
-            for part in ref[2:].split("/"):
-                target = target[part]
-            return _inline_refs(target, root)
-        return {k: _inline_refs(v, root) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_inline_refs(v, root) for v in node]
-    return node
 
 
 def split_dockerfile(value: str) -> tuple[str, str]:
@@ -390,7 +261,7 @@ def _build_catalog(plain: dict[str, Any], filename: str, line_of: Any, document:
             build_args=dict(entry.get("buildArgs") or {}),
             tests=tuple(entry.get("tests") or ()),
             owners=tuple(entry.get("owners") or ()),
-            eol=_parse_date(eol, document, ["images", index, "endOfLife"], filename, line_of) if eol else None,
+            eol=parse_date(eol, document, ["images", index, "endOfLife"], filename, line_of) if eol else None,
             shared_tags=tuple(entry.get("sharedTags") or ()),
             line=line_of(["images", index]),
             dockerfile_name=name,
@@ -483,68 +354,3 @@ def _claim(movers: dict[str, tuple[str, int | None]], tag: str, what: str, line:
                         f"{Location(filename, other_line)} moves too")
 
 
-def parse_policy(text: str, filename: str = POLICY_PATH) -> Policy:
-    document = yamlio.load_text(text, filename)
-    if document is None:
-        raise InputError("empty file", Location(filename))
-    plain = yamlio.to_plain(document)
-    check_schema(document, plain, "policy", filename)
-    retention = plain.get("retention") or {}
-    for index, pattern in enumerate(plain["approvedBases"]):
-        _check_glob(pattern, document, ["approvedBases", index], filename)
-    for index, pattern in enumerate(retention.get("exceptions") or ()):
-        _check_glob(pattern, document, ["retention", "exceptions", index], filename)
-    return Policy(
-        approved_bases=tuple(plain["approvedBases"]),
-        label_prefix=plain["labelPrefix"],
-        max_age_days=plain.get("maxAgeDays", DEFAULT_MAX_AGE_DAYS),
-        bare_tag_follows_latest=plain.get("bareTagFollowsLatest", False),
-        retention_days=retention.get("days", DEFAULT_RETENTION_DAYS),
-        keep_last=retention.get("keepLast", DEFAULT_KEEP_LAST),
-        cleanup_exceptions=tuple(retention.get("exceptions") or ()),
-        retired_grace_days=retention.get("retiredGraceDays", DEFAULT_RETIRED_GRACE_DAYS),
-        build_pools=tuple(sorted((plain.get("buildPools") or {}).items())),
-        path=filename,
-        waivers=tuple(Waiver(w["base"], tuple(w["images"]),
-                             _parse_date(w["expires"], document, ["waivers", i, "expires"], filename),
-                             w["reason"], yamlio.position(document, ["waivers", i])[0])
-                      for i, w in enumerate(plain.get("waivers") or ())),
-        dotnet_eol=tuple((version, _parse_date(entry["endOfLife"], document, ["dotnetVersions", version, "endOfLife"],
-                                               filename))
-                         for version, entry in (plain.get("dotnetVersions") or {}).items()),
-        evaluation_days=(plain.get("floatingTags") or {}).get("evaluationDays", DEFAULT_EVALUATION_DAYS),
-        stability_days=(plain.get("floatingTags") or {}).get("stabilityDays", DEFAULT_STABILITY_DAYS),
-        max_security_patch_days=plain.get("maxSecurityPatchDays", DEFAULT_MAX_SECURITY_PATCH_DAYS),
-        count_non_security_updates=plain.get("countNonSecurityUpdates", False),
-        os_upgrade=plain.get("osUpgrade", False),
-        signing_key=(plain.get("signing") or {}).get("key", ""),
-        signing_public_key=(plain.get("signing") or {}).get("publicKey", ""),
-        require_provenance=plain.get("requireProvenance", False),
-    )
-
-
-def _parse_date(value: str, document: Any, path: list[Any], filename: str, line_of: Any = None) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        if line_of is not None and not hasattr(document, "lc"):  # a libyaml node tree: line only
-            raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", Location(filename, line_of(path))) from None
-        line, col = yamlio.position(document, path)
-        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", Location(filename, line, col)) from None
-
-
-def _check_glob(pattern: str, document: Any, path: list[Any], filename: str) -> None:
-    """fnmatch accepts almost anything; reject what is surely a mistake (unbalanced brackets, whitespace)."""
-    problem = None
-    if pattern.count("[") != pattern.count("]"):
-        problem = "unbalanced [ ] in pattern"
-    elif any(c.isspace() for c in pattern):
-        problem = "whitespace in pattern"
-    else:
-        try:
-            re.compile(fnmatch.translate(pattern))
-        except re.error as exc:
-            problem = f"malformed pattern ({exc})"
-    if problem:
-        line, col = yamlio.position(document, path)
-        raise InputError(f"{problem}: {pattern!r}", Location(filename, line, col))

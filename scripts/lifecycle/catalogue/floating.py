@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from typing import Callable, Collection, Mapping
 
 from lifecycle import yamlio
-from lifecycle.catalogue.catalog import TAG_RE, Catalog, Policy, check_schema
+from lifecycle.catalogue.catalog import TAG_RE, Catalog
+from lifecycle.catalogue.policy import Policy
+from lifecycle.catalogue.schema import check_schema
 from lifecycle.errors import InputError, Location
 from lifecycle.catalogue.source import TreeSource
 

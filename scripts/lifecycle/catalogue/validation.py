@@ -6,7 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 from lifecycle import yamlio
-from lifecycle.catalogue.catalog import TAG_RE, Waiver
+from lifecycle.catalogue.catalog import TAG_RE
+from lifecycle.catalogue.policy import Waiver
 from lifecycle.catalogue.dockerfile import normalize_reference
 from lifecycle.errors import InputError, Location
 from lifecycle.catalogue.source import TreeSource

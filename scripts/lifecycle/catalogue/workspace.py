@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from lifecycle.catalogue import catalog as catalog_mod
-from lifecycle.catalogue.catalog import Catalog, ImageSpec, Policy, Waiver
+from lifecycle.catalogue import catalog as catalog_mod, policy as policy_mod
+from lifecycle.catalogue.catalog import Catalog, ImageSpec
+from lifecycle.catalogue.policy import Policy, Waiver
 from lifecycle.catalogue.definition import definition_hash, definition_inputs
 from lifecycle.catalogue.dockerfile import BaseRef, Dockerfile, parse as parse_dockerfile
 from lifecycle.errors import InputError, Location
@@ -52,7 +53,7 @@ class Workspace:
     @classmethod
     def load(cls, source: TreeSource, *, strict: bool = True) -> "Workspace":
         catalog = catalog_mod.parse_catalog(_read_text(source, catalog_mod.CATALOG_PATH), catalog_mod.CATALOG_PATH)
-        policy = catalog_mod.parse_policy(_read_text(source, catalog_mod.POLICY_PATH), catalog_mod.POLICY_PATH)
+        policy = policy_mod.parse_policy(_read_text(source, policy_mod.POLICY_PATH), policy_mod.POLICY_PATH)
         ws = cls(source, catalog, policy)
         ws._parse_dockerfiles()
         ws._link()

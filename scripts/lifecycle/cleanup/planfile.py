@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from lifecycle.catalogue.catalog import schema
+from lifecycle.catalogue.schema import schema
 from lifecycle.errors import InputError, Location
 
 TYPE_NAMES = {"array": "an array", "object": "an object", "string": "a string", "integer": "an integer",

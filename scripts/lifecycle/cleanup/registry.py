@@ -24,8 +24,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lifecycle.catalogue import catalog as catalog_mod
-from lifecycle.catalogue.catalog import Catalog, Policy, split_immutable_tag
+from lifecycle.catalogue import catalog as catalog_mod, policy as policy_mod
+from lifecycle.catalogue.catalog import Catalog, split_immutable_tag
+from lifecycle.catalogue.policy import Policy
 from lifecycle.cleanup.rules import DELETE, KEEP, CleanupPlan, Inventory, Usage, tags_needing_created
 from lifecycle.errors import InputError, LifecycleError, Location
 from lifecycle.registry import NotFoundError, RegistryClient, referrers
@@ -41,7 +42,7 @@ def load_manifests(repo: Path) -> tuple[Catalog, Policy]:
             raise InputError("file not found", Location(str(repo / rel))) from None
 
     return (catalog_mod.parse_catalog(text(catalog_mod.CATALOG_PATH), catalog_mod.CATALOG_PATH),
-            catalog_mod.parse_policy(text(catalog_mod.POLICY_PATH), catalog_mod.POLICY_PATH))
+            policy_mod.parse_policy(text(policy_mod.POLICY_PATH), policy_mod.POLICY_PATH))
 
 
 TAGS_PAGE = 1000  # registries that paginate (ACR, distribution v3) serve up to this many tags a request

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from lifecycle.cleanup import planfile as cleanup_planfile
-from lifecycle.catalogue.catalog import Catalog, Policy, split_immutable_tag
+from lifecycle.catalogue.catalog import Catalog, split_immutable_tag
+from lifecycle.catalogue.policy import Policy
 from lifecycle.jsonio import read_object, write_atomic
 from lifecycle.errors import InputError
 from lifecycle.registry.models import Manifest

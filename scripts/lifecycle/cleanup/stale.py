@@ -23,7 +23,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 from lifecycle.catalogue.repositories import by_repository
-from lifecycle.catalogue.catalog import ImageSpec, Policy
+from lifecycle.catalogue.catalog import ImageSpec
+from lifecycle.catalogue.policy import Policy
 from lifecycle.errors import InputError
 from lifecycle.build.labels import CREATED, ImageLabels, parse_time
 from lifecycle.packages import PackageChecker

@@ -97,7 +97,7 @@ def _floating(repo: Path):
 
 def _targets(repo: Path, known, unpin: bool):
     """The per-branch migration rules: floating tags and .NET versions of the GitOps repository."""
-    from lifecycle.catalogue.catalog import POLICY_PATH, parse_policy
+    from lifecycle.catalogue.policy import POLICY_PATH, parse_policy
     from lifecycle.consumers.targets import Targets
 
     policy_file = repo / POLICY_PATH

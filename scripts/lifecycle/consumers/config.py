@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lifecycle import yamlio
-from lifecycle.catalogue.catalog import check_schema
+from lifecycle.catalogue.schema import check_schema
 from lifecycle.errors import InputError, Location
 
 CONSUMERS_PATH = "manifests/consumers.yml"

@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 
 from lifecycle.build import osupgrade
-from lifecycle.catalogue.catalog import ImageSpec, Policy
+from lifecycle.catalogue.catalog import ImageSpec
+from lifecycle.catalogue.policy import Policy
 from lifecycle.packages.report import PackageReport
 
 

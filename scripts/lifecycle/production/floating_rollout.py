@@ -14,7 +14,9 @@ from typing import Callable, Iterable, Mapping
 
 from ruamel.yaml import YAML
 
-from lifecycle.catalogue.catalog import CATALOG_PATH, Policy, parse_catalog
+from lifecycle.catalogue.catalog import CATALOG_PATH, parse_catalog
+
+from lifecycle.catalogue.policy import Policy
 from lifecycle.catalogue.source import cat_file_batch, run_git
 from lifecycle.errors import InputError
 from lifecycle.catalogue.floating import FLOATING_PATH, FloatingHold, compute_holds, parse

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from lifecycle.catalogue import floating
-from lifecycle.catalogue.catalog import ImageSpec, Policy
+from lifecycle.catalogue.catalog import ImageSpec
+from lifecycle.catalogue.policy import Policy
 from lifecycle.catalogue.repositories import by_repository, locate
 from lifecycle.errors import OperationError
 from lifecycle.production.gitops import GitOps, Hold

@@ -15,7 +15,7 @@ from typing import Mapping
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import Signer
 
-from lifecycle.catalogue.catalog import Policy
+from lifecycle.catalogue.policy import Policy
 from lifecycle.errors import InputError
 from lifecycle.registry import referrers
 from lifecycle.registry.client import RegistryClient
