@@ -148,8 +148,9 @@ def quiet() -> Reporter:
 def seed(client: RegistryClient, root: Path, tagbases: list[str] | None = None, created: dt.datetime = NOW,
          tag_everything: bool = True) -> dict[str, str]:
     """Publish the working tree at `root` through the API: per image, a tiny image carrying exactly the labels
-    publish writes, tagged immutable + -staging (and, with `tag_everything`, -latest, bare and shared tags).
-    Levels in order, each level's images concurrently. Returns {tagbase: digest}."""
+    publish writes, in its own registry repository, tagged immutable + -staging (and, with `tag_everything`,
+    -latest, bare and shared tags). Levels in order, each level's images concurrently. Returns {tagbase: digest}
+    (bench_multi_repo seeds its catalogues of many repositories with it too)."""
     ws = Workspace.load(WorkTree(root))
     revision = git(root, "rev-parse", "HEAD").strip()
     pool = RegistryPool()
@@ -169,14 +170,15 @@ def seed(client: RegistryClient, root: Path, tagbases: list[str] | None = None, 
                                         base_name=bases.final_name, base_digest=bases.final_digest,
                                         bases=bases.digests)
         plat = image.platform
-        digest = push_image(client, REPOSITORY, image.immutable_tag(created, revision), labels=labels,
+        repository = ws.catalog.repository_of(image)
+        digest = push_image(client, repository, image.immutable_tag(created, revision), labels=labels,
                             created=created, layers=[layer], platform=(plat.os, plat.architecture, plat.variant))
-        manifest = client.manifest(REPOSITORY, digest)
+        manifest = client.manifest(repository, digest)
         tags = [image.staging_tag()]
         if tag_everything:
-            tags += [image.latest_tag(), tagbase, *image.shared_tags]
+            tags += [image.latest_tag(), image.tag, *image.shared_tags]
         for tag in tags:
-            client.put_manifest(REPOSITORY, tag, manifest.raw, manifest.media_type)
+            client.put_manifest(repository, tag, manifest.raw, manifest.media_type)
         return tagbase, digest
 
     for level in sorted(set(depth.values())):

@@ -33,8 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from lifecycle.build import labels as labels_mod  # noqa: E402
-from lifecycle.build.publish import Publisher, publish  # noqa: E402
+from lifecycle.build.publish import publish  # noqa: E402
 from lifecycle.catalogue.repositories import tag_in  # noqa: E402
 from lifecycle.catalogue.source import WorkTree  # noqa: E402
 from lifecycle.catalogue.workspace import Workspace  # noqa: E402
@@ -43,9 +42,9 @@ from lifecycle.production.reconcile import reconcile  # noqa: E402
 from lifecycle.production.rollout import rollout  # noqa: E402
 from lifecycle.registry import RegistryClient  # noqa: E402
 from lifecycle.registry.pool import RegistryPool  # noqa: E402
-from tests.bench.bench_fleet import quiet, requests  # noqa: E402
+from tests.bench.bench_fleet import quiet, requests, seed  # noqa: E402
 from tests.fixtures.gitrepo import clone, commit_all, git, make_repo, write_files  # noqa: E402
-from tests.fixtures.images import make_layer, push_image  # noqa: E402
+from tests.fixtures.images import push_image  # noqa: E402
 from tests.fixtures.registry import start_registry  # noqa: E402
 
 NAMES = ("runtime-deps", "runtime", "aspnet", "sdk", "monitor", "runtime-extras", "sdk-tools", "helix", "cross")
@@ -75,41 +74,6 @@ def generate(host: str, prefix: str, images: int, repositories: int, spread: boo
     files["manifests/policy.yml"] = (f"approvedBases: [\"{host}/bench/base/*\"]\nlabelPrefix: io.bench\n"
                                      "bareTagFollowsLatest: true\n")
     return files
-
-
-def seed(client: RegistryClient, root: Path, names: list[str] | None = None,
-         created: dt.datetime = NOW, everything: bool = True) -> dict[str, str]:
-    """Publish through the API, each image in its own repository: immutable + -staging (+ -latest, bare)."""
-    ws = Workspace.load(WorkTree(root))
-    revision = git(root, "rev-parse", "HEAD").strip()
-    pool = RegistryPool()
-    pool.add(client)
-    publisher = Publisher(ws, root, "staging", client, pool, None, quiet(), revision=revision)
-    layer = make_layer({"etc/bench": b"bench\n"})
-    assert ws.graph is not None
-    order = ws.order(names)
-    depth = {t: len(ws.graph.ancestors(t)) for t in order}
-    pushed: dict[str, str] = {}
-
-    def one(name: str) -> tuple[str, str]:
-        image = ws.image(name)
-        repository = ws.catalog.repository_of(image)
-        bases = publisher._resolve_bases(image)
-        labels = labels_mod.make_labels(policy=ws.policy, revision=revision, created=created, source="",
-                                        definition=ws.definitions[name], base_name=bases.final_name,
-                                        base_digest=bases.final_digest, bases=bases.digests)
-        digest = push_image(client, repository, image.immutable_tag(created, revision), labels=labels,
-                            created=created, layers=[layer])
-        manifest = client.manifest(repository, digest)
-        for tag in [image.staging_tag(), *([image.latest_tag(), image.tag] if everything else [])]:
-            client.put_manifest(repository, tag, manifest.raw, manifest.media_type)
-        return name, digest
-
-    for level in sorted(set(depth.values())):
-        for name, digest in client.map(one, [t for t in order if depth[t] == level]):
-            pushed[name] = digest
-            publisher._digests[f"{name}-staging"] = digest
-    return pushed
 
 
 def run_layout(server, tmp: Path, prefix: str, images: int, repositories: int, spread: bool) -> dict:
@@ -162,7 +126,7 @@ def run_layout(server, tmp: Path, prefix: str, images: int, repositories: int, s
     git(dev, "push", "-q", "origin", "main")
     with server.client(concurrency=16) as client:
         old = {n: client.resolve(*tag_in(ws.catalog, n, "latest")) for n in chain}
-        seed(client, dev, chain, created=NOW + dt.timedelta(minutes=5), everything=False)
+        seed(client, dev, chain, created=NOW + dt.timedelta(minutes=5), tag_everything=False)
         moved = rollout(ops, client, quiet())
     git(dev, "fetch", "-q", "origin")
     git(dev, "checkout", "-q", "-B", "production", "origin/production")

@@ -83,6 +83,34 @@ def generate(groups: int) -> dict[str, str]:
     return files
 
 
+def adopt(upstream: Path, dest: Path, approved: list[str], count: int, runs: int
+          ) -> tuple[dict[str, tuple[float, float]], list[dict]]:
+    """import-manifest of `upstream` into `dest`, then validate and plan --all there, each the best of `runs`:
+    their (wall, cpu) seconds, and the images plan lists (checked: `count` of them, nothing unmapped)."""
+    results = {}
+    policy = [a for b in approved for a in ("--policy-base", b)]
+    results["import-manifest"], done = best_of(
+        ["import-manifest", str(upstream / "manifest.json"), "--dest", str(dest), "--registry",
+         "registry.bench:5000", *policy, "-o", "json"], runs)
+    report = json.loads(done.stdout)
+    assert len(report["images"]) == count, len(report["images"])
+    assert not [f for f in report["findings"] if f["kind"] in ("unmapped", "orphan")], report["findings"]
+    commit_all(dest, "import")
+    results["validate"], _ = best_of(["validate", "--repo", str(dest), "--no-pipelines", "-o", "json"], runs)
+    results["plan --all"], done = best_of(["plan", "--repo", str(dest), "--all", "-o", "json"], runs)
+    planned = json.loads(done.stdout)["images"]
+    assert len(planned) == count, len(planned)
+    return results, planned
+
+
+def print_results(results: dict[str, tuple[float, float]], runs: int) -> tuple[float, float]:
+    """One line per step; returns the total (wall, cpu) seconds."""
+    print(f"load average {os.getloadavg()[0]:.1f} (wall time is inflated when the machine is busy)")
+    for name, (seconds, cpu) in results.items():
+        print(f"{name:<18} wall {seconds:6.2f} s  cpu {cpu:6.2f} s  best of {runs}")
+    return sum(wall for wall, _ in results.values()), sum(cpu for _, cpu in results.values())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=25)
@@ -94,26 +122,10 @@ def main() -> int:
         upstream = make_repo(Path(tmp), files, name="upstream")
         dest = make_repo(Path(tmp), {"README.md": "# adopted\n"}, name="dest")
         print(f"upstream: {count} images, {len(files)} files, {os.cpu_count()} cpus")
-        results = {}
-        policy = [a for b in APPROVED for a in ("--policy-base", b)]
-        results["import-manifest"], done = best_of(
-            ["import-manifest", str(upstream / "manifest.json"), "--dest", str(dest), "--registry",
-             "registry.bench:5000", *policy, "-o", "json"], opts.runs)
-        report = json.loads(done.stdout)
-        assert len(report["images"]) == count, len(report["images"])
-        assert not [f for f in report["findings"] if f["kind"] in ("unmapped", "orphan")], report["findings"]
-        commit_all(dest, "import")
-        results["validate"], _ = best_of(["validate", "--repo", str(dest), "--no-pipelines", "-o", "json"],
-                                         opts.runs)
-        results["plan --all"], done = best_of(["plan", "--repo", str(dest), "--all", "-o", "json"], opts.runs)
-        planned = json.loads(done.stdout)["images"]
-        assert len(planned) == count and sum(1 for e in planned if e["parents"]) == opts.groups * 8
-        total = sum(wall for wall, _ in results.values())
-        total_cpu = sum(cpu for _, cpu in results.values())
+        results, planned = adopt(upstream, dest, APPROVED, count, opts.runs)
+        assert sum(1 for e in planned if e["parents"]) == opts.groups * 8
+        total, total_cpu = print_results(results, opts.runs)
         load = os.getloadavg()[0]
-        print(f"load average {load:.1f} (wall time is inflated when the machine is busy)")
-        for name, (seconds, cpu) in results.items():
-            print(f"{name:<18} wall {seconds:6.2f} s  cpu {cpu:6.2f} s  best of {opts.runs}")
         # On a machine busier than its cores, wall time measures the queue, not this code: the CPU seconds
         # the three processes used are then the figure that compares with the goal (both are printed).
         busy = load > (os.cpu_count() or 1)

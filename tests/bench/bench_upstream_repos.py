@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.bench_foundation import best_of  # noqa: E402
-from tests.fixtures.gitrepo import commit_all, make_repo  # noqa: E402
+from tests.bench.bench_upstream import adopt, print_results  # noqa: E402
+from tests.fixtures.gitrepo import make_repo  # noqa: E402
 
 GOAL_CPU_SECONDS = 3.0
 APPROVED = ["mcr.microsoft.com/azurelinux/base/core:*"]
@@ -82,20 +82,8 @@ def main() -> int:
         dest = make_repo(Path(tmp), {"README.md": "# adopted\n"}, name="dest")
         print(f"upstream: {count} Dockerfiles in {len(REPOS)} repositories, {len(files)} files, "
               f"{os.cpu_count()} cpus")
-        policy = [a for b in APPROVED for a in ("--policy-base", b)]
-        results = {}
-        results["import-manifest"], done = best_of(
-            ["import-manifest", str(upstream / "manifest.json"), "--dest", str(dest), "--registry",
-             "registry.bench:5000", *policy, "-o", "json"], opts.runs)
-        report = json.loads(done.stdout)
-        assert len(report["images"]) == count, len(report["images"])
-        assert not [f for f in report["findings"] if f["kind"] in ("unmapped", "orphan")], report["findings"]
-        commit_all(dest, "import")
-        results["validate"], _ = best_of(["validate", "--repo", str(dest), "--no-pipelines", "-o", "json"],
-                                         opts.runs)
-        results["plan --all"], done = best_of(["plan", "--repo", str(dest), "--all", "-o", "json"], opts.runs)
-        planned = {e["tagbase"]: e["parents"] for e in json.loads(done.stdout)["images"]}
-        assert len(planned) == count
+        results, images = adopt(upstream, dest, APPROVED, count, opts.runs)
+        planned = {e["tagbase"]: e["parents"] for e in images}
 
         def repo_of(name: str) -> str:  # the default repository (runtime-deps, the first) names images bare
             return name.partition(":")[0].removeprefix("dotnet/") if ":" in name else "runtime-deps"
@@ -106,11 +94,7 @@ def main() -> int:
             assert [repo_of(p) for p in parents] == ([want] if want else []), (name, parents)
             assert all(p.rpartition(":")[2].split("-", 1)[1] == name.rpartition(":")[2].split("-", 1)[1]
                        for p in parents), (name, parents)
-        total = sum(wall for wall, _ in results.values())
-        total_cpu = sum(cpu for _, cpu in results.values())
-        print(f"load average {os.getloadavg()[0]:.1f} (wall time is inflated when the machine is busy)")
-        for name, (seconds, cpu) in results.items():
-            print(f"{name:<18} wall {seconds:6.2f} s  cpu {cpu:6.2f} s  best of {opts.runs}")
+        total, total_cpu = print_results(results, opts.runs)
         ok = total_cpu < GOAL_CPU_SECONDS
         print(f"{'all three':<18} wall {total:6.2f} s  cpu {total_cpu:6.2f} s  "
               f"{'ok' if ok else f'OVER the {GOAL_CPU_SECONDS:.0f} s CPU goal'}")
