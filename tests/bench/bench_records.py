@@ -66,6 +66,17 @@ def with_and_without_records(runs: int, measure: Callable[[], T]) -> dict[bool, 
     return results
 
 
+def engine_env(stack: ExitStack, tmp: Path) -> dict[str, str]:
+    """DOCKER_HOST and LIFECYCLE_REGISTRY of `eng/local-env.sh up` when both are set, else of a private pair
+    started under `tmp` and stopped when `stack` closes. bench_fleet builds on it too."""
+    if os.environ.get("DOCKER_HOST") and os.environ.get("LIFECYCLE_REGISTRY"):
+        return {"DOCKER_HOST": os.environ["DOCKER_HOST"], "LIFECYCLE_REGISTRY": os.environ["LIFECYCLE_REGISTRY"]}
+    state = tmp / "state"
+    env = start_local_env(state)
+    stack.callback(local_env, "down", state)
+    return env
+
+
 def routine_runs(root: Path, publish_once) -> dict[str, dict[bool, list[float]]]:
     """{"no-op"|"one change": {records?: [seconds, ...]}}: a no-op publish, then one leaf changed and published."""
     changes = itertools.count()
@@ -106,12 +117,7 @@ def main() -> int:
 
     publish_records.inventory, publish_records.attach_image = inventory, attach_image
     with tempfile.TemporaryDirectory(prefix="bench-records-") as tmp, ExitStack() as stack:
-        if os.environ.get("DOCKER_HOST") and os.environ.get("LIFECYCLE_REGISTRY"):
-            env = {"DOCKER_HOST": os.environ["DOCKER_HOST"], "LIFECYCLE_REGISTRY": os.environ["LIFECYCLE_REGISTRY"]}
-        else:
-            state = Path(tmp) / "state"
-            env = start_local_env(state)
-            stack.callback(local_env, "down", state)
+        env = engine_env(stack, Path(tmp))
         registry = env["LIFECYCLE_REGISTRY"]
         stamp = str(int(time.time()))
         names = SampleNames(registry, f"bench-records-{stamp}/prereqs", f"bench-records-{stamp}/base")

@@ -71,3 +71,24 @@ def test_attach_list_verify_and_delete_without_orphans(target, registry, unique_
     # the plain registry, read directly, holds no fallback index either (no orphan on either path)
     with registry.client() as direct:
         assert referrers.fallback_tag(subject) not in direct.tags(unique_repo)
+
+
+def test_attach_many_pushes_together_and_writes_the_fallback_index_once(target, unique_repo):
+    """An image's provenance and SBOM go up together: every referrer listed, one fallback index written for
+    both (never one per referrer), and on a registry with the API no list request after the first probe."""
+    client, path = target
+    subject = push_image(client, unique_repo, "img", labels={"n": "many"})
+    first = referrers.attach(client, unique_repo, subject, "application/vnd.example.first", b"1",
+                             "application/vnd.example.first")
+    client.reset_stats()
+    both = referrers.attach_many(client, unique_repo, subject, [
+        referrers.Artifact("application/vnd.example.a", b'{"a":1}', "application/json", {"k": "a"}),
+        referrers.Artifact("application/vnd.example.b", b'{"b":2}', "application/json")])
+    assert [r.artifact_type for r in both] == ["application/vnd.example.a", "application/vnd.example.b"]
+    stats = dict(client.stats)
+    listed = referrers.list_referrers(client, unique_repo, subject)
+    assert {r.digest for r in listed} == {first.digest, *(r.digest for r in both)}, "earlier referrers kept"
+    assert {r.digest: r.annotations for r in listed}[both[0].digest] == {"k": "a"}
+    # two artifact manifests, their two layers (POST + PUT each); plus the fallback index on that path only
+    assert stats.get("PUT", 0) == 2 + 2 + (1 if path == "fallback" else 0), stats
+    assert stats.get("GET", 0) == 1 + (1 if path == "fallback" else 0), stats  # the subject (+ the old index)

@@ -78,30 +78,53 @@ def list_referrers(client: RegistryClient, repo: str, subject: str, artifact_typ
     return [r for r in found if artifact_type is None or r.artifact_type == artifact_type]
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """One document to attach: its artifact type, its bytes and their media type, annotations."""
+    artifact_type: str
+    payload: bytes
+    payload_type: str
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
 def attach(client: RegistryClient, repo: str, subject: str, artifact_type: str, payload: bytes,
            payload_type: str, annotations: dict[str, str] | None = None) -> Referrer:
     """Push `payload` as an artifact manifest whose subject is `subject`; returns its referrer entry."""
+    return attach_many(client, repo, subject, [Artifact(artifact_type, payload, payload_type,
+                                                        dict(annotations or {}))])[0]
+
+
+def attach_many(client: RegistryClient, repo: str, subject: str, artifacts: list[Artifact]) -> list[Referrer]:
+    """Push `artifacts` as artifact manifests whose subject is `subject`, concurrently; returns their
+    referrer entries, in order. The subject is read once; on the fallback path its index is written once
+    with all of them (one read and one write, so concurrent pushes never race on it)."""
     target = client.manifest(repo, subject)
     config = client.push_blob(repo, EMPTY_CONFIG)
-    layer = client.push_blob(repo, payload)
-    manifest: dict = {
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
-        "config": {"mediaType": EMPTY_TYPE, "digest": config, "size": len(EMPTY_CONFIG)},
-        "layers": [{"mediaType": payload_type, "digest": layer, "size": len(payload)}],
-        "subject": {"mediaType": target.media_type, "digest": target.digest, "size": len(target.raw)},
-    }
-    if annotations:
-        manifest["annotations"] = dict(annotations)
-    raw = json.dumps(manifest, separators=(",", ":")).encode()
-    digest = client.put_manifest(repo, sha256_digest(raw), raw, OCI_MANIFEST)
-    referrer = Referrer(digest, artifact_type, len(raw), dict(annotations or {}))
-    if _api_list(client, repo, subject) is None:
-        _fallback_add(client, repo, subject, referrer)
-    return referrer
+
+    def push(artifact: Artifact) -> Referrer:
+        layer = client.push_blob(repo, artifact.payload)
+        manifest: dict = {
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact.artifact_type,
+            "config": {"mediaType": EMPTY_TYPE, "digest": config, "size": len(EMPTY_CONFIG)},
+            "layers": [{"mediaType": artifact.payload_type, "digest": layer, "size": len(artifact.payload)}],
+            "subject": {"mediaType": target.media_type, "digest": target.digest, "size": len(target.raw)},
+        }
+        if artifact.annotations:
+            manifest["annotations"] = dict(artifact.annotations)
+        raw = json.dumps(manifest, separators=(",", ":")).encode()
+        digest = client.put_manifest(repo, sha256_digest(raw), raw, OCI_MANIFEST)
+        return Referrer(digest, artifact.artifact_type, len(raw), dict(artifact.annotations))
+
+    pushed = client.map(push, artifacts)
+    # a registry with the API keeps the list itself: asked once per client (the capability), never per push
+    if client.capabilities.get(CAPABILITY) is not True and _api_list(client, repo, subject) is None:
+        _fallback_add(client, repo, subject, pushed)
+    return pushed
 
 
-def _fallback_add(client: RegistryClient, repo: str, subject: str, referrer: Referrer) -> None:
-    entries = [r for r in _fallback_list(client, repo, subject) if r.digest != referrer.digest] + [referrer]
+def _fallback_add(client: RegistryClient, repo: str, subject: str, added: list[Referrer]) -> None:
+    new = {r.digest for r in added}
+    entries = [r for r in _fallback_list(client, repo, subject) if r.digest not in new] + added
     _fallback_write(client, repo, subject, entries)
 
 

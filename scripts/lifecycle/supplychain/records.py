@@ -103,11 +103,10 @@ class RecordWriter:
         return replace(self, repo=repo, subject_name=f"{registry}{repo}")
 
     def attach(self, facts: provenance.BuildFacts, sbom_document: bytes) -> Records:
-        provenance_ref = referrers.attach(self.client, self.repo, facts.digest, provenance.ARTIFACT_TYPE,
-                                          envelope(provenance.statement(facts), self.signer),
-                                          provenance.ARTIFACT_TYPE)
-        sbom_ref = referrers.attach(self.client, self.repo, facts.digest, sbom.MEDIA_TYPE, sbom_document,
-                                    sbom.MEDIA_TYPE)
+        provenance_ref, sbom_ref = referrers.attach_many(self.client, self.repo, facts.digest, [
+            referrers.Artifact(provenance.ARTIFACT_TYPE, envelope(provenance.statement(facts), self.signer),
+                               provenance.ARTIFACT_TYPE),
+            referrers.Artifact(sbom.MEDIA_TYPE, sbom_document, sbom.MEDIA_TYPE)])
         return Records(provenance_ref.digest, sbom_ref.digest, self.signer is not None,
                        len(sbom.component_names(sbom_document)))
 
