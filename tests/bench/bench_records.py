@@ -13,8 +13,7 @@ Then the routine runs, each with and without the records (publish_records.writer
 publish that attaches nothing), alternating so that both see the same machine: a no-op publish (nothing
 changed) and a one-change publish (one leaf's Dockerfile edited and committed: one real build, test, push).
 Goal: records within 10 % of the run without them (median of ROUTINE_RUNS each). The fleet benchmark
-measures the no-op run at 250 images; its images are made through the registry API, so the one-change
-run with a real build is measured here.
+measures both runs at 250 images too (its one change is one real build on a fleet made through the API).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 QEMU emulation) on a base that is itself an index, under a catalogue-level shared tag. Publish pushes the index
 over exactly the two digests it just published; rollout moves `<tag>` and `<tag>-latest` to it; a change gives a
 new index; a revert on production and the reconcile bring back the earlier index byte for byte; cleanup keeps
-the index's children. (tests/e2e/test_shared_index.py walks the same flows with synthetic images.)"""
+the index's children. A revert to a definition no digest has: reconcile builds both platforms and moves the
+index over the two new digests. (tests/e2e/test_shared_index.py walks the same flows with synthetic images.)"""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import textwrap
 
 import pytest
 
+from lifecycle.build.engine import Engine
 from lifecycle.build.localbase import build_base_index
 from lifecycle.build.publish import publish
 from lifecycle.cleanup.registry import read_inventory
 from lifecycle.cleanup.rules import Usage, decide
 from lifecycle.production.gitops import GitOps
-from lifecycle.production.reconcile import reconcile
+from lifecycle.production.reconcile import publish_with, reconcile
 from lifecycle.production.rollout import rollout
 from lifecycle.registry.models import OCI_INDEX
 from lifecycle.sample import BASE_PLATFORMS, SOLO, SOLO_ARM64, SOLO_SHARED
@@ -122,3 +124,33 @@ def test_two_platform_build_index_through_rollout_revert_and_cleanup(gitops_orig
     assert set(immutable) == {*v1.values(), *v2.values()}
     assert {d.action for d in immutable.values()} == {"keep"}
     assert all(immutable[d].candidate for d in v1.values())  # past retention and not the newest: only kept
+
+
+def test_a_revert_to_a_never_published_definition_rebuilds_both_platforms_and_moves_the_index(
+        gitops_origin, registry, engine, client):
+    origin = gitops_origin(registry.host)
+    repository = origin.repository
+    base = f"{registry.host}/{repository}-base:1"
+    build_base_index(engine, client, base, BASE_PLATFORMS, marker="shared index rebuild base")
+    c1 = origin.commit(catalogue(registry.host, repository, base), "solo on amd64 and arm64 (never published)")
+    c2 = origin.commit({SOLO_DF: origin.show(c1, SOLO_DF) + "RUN echo v2 >> /etc/solo-release\n"}, "solo v2")
+    v2 = published(client, origin, engine)
+    assert rollout(GitOps(origin.agent), client, quiet()).ok
+    v2_index = client.resolve(repository, SOLO_SHARED)
+
+    origin.revert_on_production(c2)   # back to c1's definition: no digest has it
+    report = reconcile(GitOps(origin.agent), client, quiet(),
+                       publish_missing=publish_with(lambda: Engine(engine.base_url), client, quiet()))
+    assert report.ok and report.built == [SOLO, SOLO_ARM64], report.unresolved
+    new = {t: client.resolve(repository, f"{t}-latest") for t in (SOLO, SOLO_ARM64)}
+    assert set(new.values()).isdisjoint(v2.values())
+    assert client.config(repository, new[SOLO_ARM64]).platform.architecture == "arm64"
+    index = client.resolve(repository, SOLO_SHARED)
+    assert index == client.resolve(repository, f"{SOLO_SHARED}-latest") != v2_index
+    assert [d for d, _ in children(client, repository, SOLO_SHARED)] == [new[SOLO], new[SOLO_ARM64]]
+    moved = {e.tag: (e.previous, e.new) for e in report.entries if e.status == "moved"}
+    assert moved[SOLO_SHARED] == moved[f"{SOLO_SHARED}-latest"] == (v2_index, index)   # journaled for the emergency path
+    assert moved[f"{SOLO}-latest"] == (v2[SOLO], new[SOLO])
+    assert client.resolve(repository, f"{SOLO_SHARED}-staging") == v2_index   # staging is main's business
+    again = reconcile(GitOps(origin.agent), client, quiet(), publish_missing=lambda *_: pytest.fail("rebuilt"))
+    assert again.ok and all(e.status == "unchanged" for e in again.entries)

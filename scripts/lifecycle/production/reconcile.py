@@ -240,8 +240,12 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             report.lkgs.update(again)
             report.built = [t for t in missing if again[t].found]
             report.unresolved = [again[t] for t in missing if not again[t].found]
-            # a digest built here passes the same gate as one found in the registry
-            rebuilt = _touching(ws, plan_tags(ws, report.lkgs, client), set(report.built))
+            # a digest built here passes the same gate as one found in the registry; only the built images'
+            # tags are read again (and their shared indexes' members, which an index move needs)
+            built = set(report.built)
+            members = {m for s in ws.catalog.index_tags if set(s.tagbases) & built for m in s.tagbases}
+            rebuilt = _touching(ws, plan_tags(ws, {t: report.lkgs[t] for t in built | members if t in report.lkgs},
+                                              client, resolver.listed_digests), built)
             if gate is not None:
                 rebuilt, held = gate.filter_changes(ws, report.lkgs, rebuilt)
                 for hold in held.values():
