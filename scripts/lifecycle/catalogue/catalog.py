@@ -208,7 +208,10 @@ class Catalog:
     def image(self, tagbase: str) -> ImageSpec:
         image = self._by_tagbase.get(tagbase)
         if image is None:
-            raise InputError(f"no image with tag base {tagbase!r} in the catalogue", Location(self.path))
+            # outside the default repository an image's catalogue name is <repository>:<tag base>
+            named = [i.tagbase for i in self.images if i.tag == tagbase]
+            hint = f" (did you mean {' or '.join(named)}?)" if named else ""
+            raise InputError(f"no image with tag base {tagbase!r} in the catalogue{hint}", Location(self.path))
         return image
 
     def get(self, tagbase: str) -> ImageSpec | None:

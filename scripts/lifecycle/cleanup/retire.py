@@ -64,10 +64,15 @@ def consumers_of(usage: Usage, tagbase: str) -> list[dict[str, Any]]:
 
 
 def remove_catalog_entry(text: str, tagbase: str, filename: str = catalog_mod.CATALOG_PATH) -> str:
-    """The catalogue text without `tagbase`'s list item; everything else byte-identical."""
+    """The catalogue text without `tagbase`'s list item (its catalogue name: `<repository>:<tag base>` outside
+    the default repository); everything else byte-identical."""
+    catalog = catalog_mod.parse_catalog(text, filename)
+    wanted = catalog.image(tagbase)   # InputError naming the catalogue when unknown
+    repository = catalog.repository_of(wanted)
     document = yamlio.load_text(text, filename)
     images = document.get("images") if document is not None else None
-    index = next((i for i, entry in enumerate(images or []) if entry.get("tagBase") == tagbase), None)
+    index = next((i for i, entry in enumerate(images or []) if entry.get("tagBase") == wanted.tag
+                  and (entry.get("repository") or catalog.repository) == repository), None)
     if index is None:
         raise InputError(f"no image with tag base {tagbase!r}", Location(filename))
     lines = text.splitlines(keepends=True)
@@ -137,7 +142,7 @@ def retire(root: Path, tagbase: str, *, usage: Usage | None = None, dry_run: boo
 
     text = (root / catalog_file).read_text(encoding="utf-8")
     new_text = remove_catalog_entry(text, tagbase, catalog_file)
-    consumers = consumers_of(usage, tagbase) if usage else []
+    consumers = consumers_of(usage, image.tag) if usage else []   # the usage file names tags as pushed
     message = _message(tagbase, image.folder, own_files, ws.policy.retired_grace_days, consumers, usage)
     result = RetireResult(tagbase, image.folder, own_files, message, consumers, None, dry_run)
     if client is not None:
