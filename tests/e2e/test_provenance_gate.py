@@ -17,6 +17,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from lifecycle.catalogue.floating import FLOATING_PATH
 from lifecycle.errors import OperationError
 from lifecycle.production.gitops import GitOps
 from lifecycle.production.journal import Journal
@@ -39,6 +40,7 @@ from tests.fixtures.gitops_origin import quiet
 pytestmark = pytest.mark.e2e
 
 SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
+FLOAT = "busybox-net9.0-amd64"
 VARIANT_DF = "src/busybox/1.0/variant/Dockerfile"
 
 
@@ -158,6 +160,36 @@ def test_the_status_page_shows_a_provenance_hold_and_how_it_lifts_in_a_browser(g
     box.send_keys("provenance")  # the hold reason is searchable
     assert visible_images(browser) == [SOLO]
     save(browser, tmp_path / "status-provenance-hold.png", full=True)
+
+
+def floating(target: str) -> str:
+    return f"floatingTags:\n  - tag: {FLOAT}\n    target: {target}\n    dotnet: \"9.0\"\n"
+
+
+def test_a_floating_tag_whose_new_target_fails_the_gate_keeps_productions_entry(gated, client):
+    """The floating tag is held like an image: production keeps its floating.yml entry, so production and
+    the registry agree, and the reconcile that the rollout's push starts has nothing to refuse."""
+    origin, v1 = gated
+    policy = origin.show("main", "manifests/policy.yml") + (
+        'floatingTags: {evaluationDays: 0, stabilityDays: 0}\ndotnetVersions:\n  "9.0": {endOfLife: 2030-06-30}\n')
+    origin.commit({FLOATING_PATH: floating(SOLO), "manifests/policy.yml": policy}, "a floating tag on solo")
+    assert rollout(GitOps(origin.agent), client, quiet()).ok
+    assert client.try_resolve(origin.repository, FLOAT) == v1[SOLO]
+    # variant a's -latest serves a digest whose provenance has since gone: not a move for the image itself,
+    # but a move for the floating tag
+    referrers.delete_referrers(client, origin.repository, v1[VARIANT_A])
+    origin.commit({FLOATING_PATH: floating(VARIANT_A)}, "the floating tag moves to variant a")
+
+    moved = rollout(GitOps(origin.agent), client, quiet())
+    hold = moved.plan.floating_holds[FLOAT]
+    assert hold.reason == f"provenance: {short_digest(v1[VARIANT_A])} has no provenance", hold
+    assert (hold.serving, hold.wanted) == (SOLO, VARIANT_A) and not moved.plan.holds
+    assert client.try_resolve(origin.repository, FLOAT) == v1[SOLO]
+    assert origin.show(origin.head("production"), FLOATING_PATH) == floating(SOLO)
+    shown = status_now(origin).floating_holds
+    assert [(h.tag, h.reason) for h in shown] == [(FLOAT, hold.reason)]
+    report = reconcile(GitOps(origin.agent), client, quiet())
+    assert report.ok and not report.holds and client.try_resolve(origin.repository, FLOAT) == v1[SOLO]
 
 
 def test_reconcile_leaves_tags_whose_new_digest_fails_the_gate(gated, client):

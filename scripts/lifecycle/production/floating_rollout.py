@@ -103,9 +103,10 @@ class FloatingPlan:
 
 
 def plan_floating(root: Path, production: str, rollouts: Iterable[tuple[str, str]], candidate: str,
-                  policy: Policy, today: dt.date) -> FloatingPlan:
+                  policy: Policy, today: dt.date, refused: Callable[[str], str | None] | None = None) -> FloatingPlan:
     """The holds of main@C's floating tags against production, and the floating.yml the merge carries.
-    `rollouts`: production's rollouts, newest first (GitOps.rollouts), for the targets last rolled out."""
+    `rollouts`: production's rollouts, newest first (GitOps.rollouts), for the targets last rolled out.
+    `refused(target)`: why the tag may not move to that target's digest (the provenance gate), else None."""
     cand_text, prod_text = _floating_texts(root, [candidate, production])
     if cand_text is None:
         return FloatingPlan({}, {})
@@ -114,6 +115,12 @@ def plan_floating(root: Path, production: str, rollouts: Iterable[tuple[str, str
     promoted = promoted_values(rollouts, lambda sha: targets_at(root, sha))
     held = reverted({f.tag: f.target for f in prod_tags}, promoted, {f.tag: f.target for f in cand_tags})
     holds = compute_holds(prod_tags, set(held), cand_tags, policy, first_seen_in(snapshots(root, production)), today)
+    if refused is not None:
+        serving = {f.tag: f.target for f in prod_tags}
+        for f in cand_tags:
+            reason = None if f.tag in holds or serving.get(f.tag) == f.target else refused(f.target)
+            if reason:
+                holds[f.tag] = FloatingHold(f.tag, reason, f.target, serving.get(f.tag))
     text = merged_text(cand_text, prod_text, holds) if holds else cand_text
     return FloatingPlan(holds, {FLOATING_PATH: text}, text != prod_text)
 

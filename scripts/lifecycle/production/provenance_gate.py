@@ -12,7 +12,7 @@ are; both report the reason as a hold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from securesystemslib.signer import SSlibKey
@@ -106,6 +106,17 @@ class ProvenanceGate:
             found[tagbase] = Hold(tagbase, f"its parent {parent} is held", production.definitions.get(tagbase),
                                   None, parent)
         return found
+
+    def refusal(self, ws: Workspace, lkgs: dict[str, Lkg]) -> Callable[[str], str | None]:
+        """For floating tags (floating_rollout.plan_floating): the hold reason when moving one to `target`'s
+        LKG would fail the gate, else None. Held there, production keeps the tag's entry, as for any hold."""
+        def refused(target: str) -> str | None:
+            lkg, image = lkgs.get(target), ws.catalog.get(target)
+            if lkg is None or not lkg.found or not lkg.digest or image is None:
+                return None
+            reason = self.problem(lkg.digest, lkg.definition, ws.catalog.repository_of(image))
+            return REASON_PREFIX + reason if reason else None
+        return refused
 
     def filter_changes(self, ws: Workspace, lkgs: dict[str, Lkg], changes: list["TagChange"]
                        ) -> tuple[list["TagChange"], dict[str, Hold]]:

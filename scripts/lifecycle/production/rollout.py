@@ -200,7 +200,8 @@ def plan_rollout(ops: GitOps, client: RegistryClient, *, commit: str | None = No
                                                        commit=commit, max_walk=max_walk, gate=gate)
     today = (now or dt.datetime.now(dt.timezone.utc)).date()
     prod_ws, cand_ws = wss.get(production), wss.get(sha)
-    floating = plan_floating(ops.root, production, ops.rollouts(production, main), sha, cand_ws.policy, today)
+    floating = plan_floating(ops.root, production, ops.rollouts(production, main), sha, cand_ws.policy, today,
+                             gate.refusal(cand_ws, lkgs) if gate is not None else None)
     if already:
         missing = _missing(lkgs)
         if missing:

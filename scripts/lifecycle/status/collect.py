@@ -29,6 +29,7 @@ from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_defi
 from lifecycle.production.lkg import LkgResolver, resolver_for
 from lifecycle.production.provenance_gate import gate_for
 from lifecycle.packages import PackageChecker
+from lifecycle.registry.client import RegistryClient
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
 from lifecycle.status.diff import image_diff, image_name
@@ -197,10 +198,17 @@ class GitState:
         return cls(main, production, promoted, main_ws, prod_ws, holds)
 
 
-def floating_holds(ops: GitOps, git: GitState, today: dt.date) -> list[FloatingTagHold]:
-    """The floating tags the next rollout would hold, by the rollout's own rules (floating_rollout.py)."""
+def floating_holds(ops: GitOps, git: GitState, today: dt.date, client: RegistryClient) -> list[FloatingTagHold]:
+    """The floating tags the next rollout would hold, by the rollout's own rules (floating_rollout.py), the
+    provenance gate's refusals included."""
+    gate, refused = gate_for(git.main_ws, client), None
+    if gate is not None:
+        catalog = git.main_ws.catalog
+        lkgs = resolver_for(git.main_ws, client).lkgs(
+            {t: d for t, d in merged_definitions(git.prod_ws, git.main_ws, git.holds).items() if catalog.get(t)})
+        refused = gate.refusal(git.main_ws, lkgs)
     plan = plan_floating(ops.root, git.production, ops.rollouts(git.production, git.main), git.main,
-                         git.main_ws.policy, today)
+                         git.main_ws.policy, today, refused)
     holds = [FloatingTagHold(**h.as_row()) for h in plan.holds.values()]  # type: ignore[arg-type]
     for hold in holds:
         hold.next_step = floating_step(hold)
@@ -224,7 +232,7 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
         fleet = _collect(git, view, client, usage or Usage(), now or dt.datetime.now(dt.timezone.utc),
                          link_template, cleanup)
         fleet.rollouts = recent_rollouts(ops, git.production, git.main, rollouts)
-        fleet.floating_holds = floating_holds(ops, git, (now or dt.datetime.now(dt.timezone.utc)).date())
+        fleet.floating_holds = floating_holds(ops, git, (now or dt.datetime.now(dt.timezone.utc)).date(), client)
         fleet.shared = shared_status(git.main_ws.catalog, client, fleet.images)
         reverts = hold_reverts(ops, git.production, git.holds)
         for image in fleet.images:
