@@ -34,13 +34,13 @@ from lifecycle.sample import SOLO, TAGBASES, VARIANT_A, VARIANT_B
 from lifecycle.supplychain import provenance
 from lifecycle.supplychain.records import RecordWriter, envelope
 from lifecycle.supplychain.signing import load_signer
+from tests.e2e.test_floating_rollout import FLOAT, floating_yml
 from tests.fixtures.browser import save, visible_images
 from tests.fixtures.gitops_origin import quiet
 
 pytestmark = pytest.mark.e2e
 
 SOLO_DF = "src/busybox/1.0/solo/amd64/Dockerfile"
-FLOAT = "busybox-net9.0-amd64"
 VARIANT_DF = "src/busybox/1.0/variant/Dockerfile"
 
 
@@ -162,30 +162,26 @@ def test_the_status_page_shows_a_provenance_hold_and_how_it_lifts_in_a_browser(g
     save(browser, tmp_path / "status-provenance-hold.png", full=True)
 
 
-def floating(target: str) -> str:
-    return f"floatingTags:\n  - tag: {FLOAT}\n    target: {target}\n    dotnet: \"9.0\"\n"
-
-
 def test_a_floating_tag_whose_new_target_fails_the_gate_keeps_productions_entry(gated, client):
     """The floating tag is held like an image: production keeps its floating.yml entry, so production and
     the registry agree, and the reconcile that the rollout's push starts has nothing to refuse."""
     origin, v1 = gated
     policy = origin.show("main", "manifests/policy.yml") + (
         'floatingTags: {evaluationDays: 0, stabilityDays: 0}\ndotnetVersions:\n  "9.0": {endOfLife: 2030-06-30}\n')
-    origin.commit({FLOATING_PATH: floating(SOLO), "manifests/policy.yml": policy}, "a floating tag on solo")
+    origin.commit({FLOATING_PATH: floating_yml(SOLO), "manifests/policy.yml": policy}, "a floating tag on solo")
     assert rollout(GitOps(origin.agent), client, quiet()).ok
     assert client.try_resolve(origin.repository, FLOAT) == v1[SOLO]
     # variant a's -latest serves a digest whose provenance has since gone: not a move for the image itself,
     # but a move for the floating tag
     referrers.delete_referrers(client, origin.repository, v1[VARIANT_A])
-    origin.commit({FLOATING_PATH: floating(VARIANT_A)}, "the floating tag moves to variant a")
+    origin.commit({FLOATING_PATH: floating_yml(VARIANT_A)}, "the floating tag moves to variant a")
 
     moved = rollout(GitOps(origin.agent), client, quiet())
     hold = moved.plan.floating_holds[FLOAT]
     assert hold.reason == f"provenance: {short_digest(v1[VARIANT_A])} has no provenance", hold
     assert (hold.serving, hold.wanted) == (SOLO, VARIANT_A) and not moved.plan.holds
     assert client.try_resolve(origin.repository, FLOAT) == v1[SOLO]
-    assert origin.show(origin.head("production"), FLOATING_PATH) == floating(SOLO)
+    assert origin.show(origin.head("production"), FLOATING_PATH) == floating_yml(SOLO)
     shown = status_now(origin).floating_holds
     assert [(h.tag, h.reason) for h in shown] == [(FLOAT, hold.reason)]
     report = reconcile(GitOps(origin.agent), client, quiet())

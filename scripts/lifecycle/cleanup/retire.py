@@ -92,7 +92,7 @@ def remove_catalog_entry(text: str, tagbase: str, filename: str = catalog_mod.CA
     if start < len(kept) and not kept[start].strip() and (not before.strip() or before.rstrip().endswith(":")):
         del kept[start]  # no double blank line, and no blank line right under `images:`
     result = "".join(kept)
-    _check_removed(text, result, tagbase, filename)
+    _check_removed(catalog, result, tagbase, filename)
     return result
 
 
@@ -100,8 +100,7 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _check_removed(old: str, new: str, tagbase: str, filename: str) -> None:
-    before = catalog_mod.parse_catalog(old, filename)
+def _check_removed(before: catalog_mod.Catalog, new: str, tagbase: str, filename: str) -> None:
     after = catalog_mod.parse_catalog(new, filename)
     expected = [i for i in before.images if i.tagbase != tagbase]
     same = [(i.tagbase, i.folder, i.platform, i.build_args, i.eol) for i in expected] == \

@@ -134,11 +134,15 @@ def failed_tags(entries: list[TagEntry]) -> list[str]:
     return [e.tag for e in entries if e.status == "failed"]
 
 
-def _touching(ws: Workspace, changes: list[TagChange], images: set[str]) -> list[TagChange]:
-    """The changes of `images`' tags, and of the shared index tags they are members of."""
-    shared = {ws.catalog.qualified(s.repository or ws.catalog.repository, s.tag)
-              for s in ws.catalog.index_tags if set(s.tagbases) & images}
-    return [c for c in changes if (c.image in shared if c.index is not None else c.image in images)]
+def _rebuilt_changes(ws: Workspace, lkgs: dict[str, Lkg], client: RegistryClient, images: set[str],
+                     listed: Callable[[str], "dict[str, str] | None"] | None) -> list[TagChange]:
+    """The tag changes of `images` and of the shared index tags they are members of, read for those
+    alone (and the indexes' other members, which an index move needs)."""
+    shared = [s for s in ws.catalog.index_tags if set(s.tagbases) & images]
+    wanted = images | {m for s in shared for m in s.tagbases}
+    names = {ws.catalog.qualified(s.repository or ws.catalog.repository, s.tag) for s in shared}
+    changes = plan_tags(ws, {t: lkgs[t] for t in wanted if t in lkgs}, client, listed)
+    return [c for c in changes if (c.image in names if c.index is not None else c.image in images)]
 
 
 def departed_images(ws: Workspace, resolver: LkgResolver) -> list[str]:
@@ -240,12 +244,8 @@ def reconcile(ops: GitOps, client: RegistryClient, out: Reporter, *, channel: st
             report.lkgs.update(again)
             report.built = [t for t in missing if again[t].found]
             report.unresolved = [again[t] for t in missing if not again[t].found]
-            # a digest built here passes the same gate as one found in the registry; only the built images'
-            # tags are read again (and their shared indexes' members, which an index move needs)
-            built = set(report.built)
-            members = {m for s in ws.catalog.index_tags if set(s.tagbases) & built for m in s.tagbases}
-            rebuilt = _touching(ws, plan_tags(ws, {t: report.lkgs[t] for t in built | members if t in report.lkgs},
-                                              client, resolver.listed_digests), built)
+            # a digest built here passes the same gate as one found in the registry
+            rebuilt = _rebuilt_changes(ws, report.lkgs, client, set(report.built), resolver.listed_digests)
             if gate is not None:
                 rebuilt, held = gate.filter_changes(ws, report.lkgs, rebuilt)
                 for hold in held.values():

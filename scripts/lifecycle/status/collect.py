@@ -18,6 +18,7 @@ import datetime as dt
 import string
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import quote
 
 from lifecycle.catalogue.repositories import by_repository
@@ -29,7 +30,6 @@ from lifecycle.production.gitops import GitOps, Hold, compute_holds, merged_defi
 from lifecycle.production.lkg import LkgResolver, resolver_for
 from lifecycle.production.provenance_gate import gate_for
 from lifecycle.packages import PackageChecker
-from lifecycle.registry.client import RegistryClient
 from lifecycle.registry.pool import RegistryPool
 from lifecycle.cleanup.stale import REBUILD, STALE, StaleEntry, find_stale
 from lifecycle.status.diff import image_diff, image_name
@@ -198,15 +198,10 @@ class GitState:
         return cls(main, production, promoted, main_ws, prod_ws, holds)
 
 
-def floating_holds(ops: GitOps, git: GitState, today: dt.date, client: RegistryClient) -> list[FloatingTagHold]:
-    """The floating tags the next rollout would hold, by the rollout's own rules (floating_rollout.py), the
-    provenance gate's refusals included."""
-    gate, refused = gate_for(git.main_ws, client), None
-    if gate is not None:
-        catalog = git.main_ws.catalog
-        lkgs = resolver_for(git.main_ws, client).lkgs(
-            {t: d for t, d in merged_definitions(git.prod_ws, git.main_ws, git.holds).items() if catalog.get(t)})
-        refused = gate.refusal(git.main_ws, lkgs)
+def floating_holds(ops: GitOps, git: GitState, today: dt.date,
+                   refused: Callable[[str], str | None] | None = None) -> list[FloatingTagHold]:
+    """The floating tags the next rollout would hold, by the rollout's own rules (floating_rollout.py);
+    `refused`: the provenance gate's refusal over the LKGs the next rollout would promote (_collect's)."""
     plan = plan_floating(ops.root, git.production, ops.rollouts(git.production, git.main), git.main,
                          git.main_ws.policy, today, refused)
     holds = [FloatingTagHold(**h.as_row()) for h in plan.holds.values()]  # type: ignore[arg-type]
@@ -229,10 +224,10 @@ def collect_status(ops: GitOps, pool: RegistryPool, *, usage: Usage | None = Non
     client = SnapshotClient(registry, insecure=pool.insecure)
     view = RegistryPool(pool.insecure, {**pool.clients, registry: client})
     try:
-        fleet = _collect(git, view, client, usage or Usage(), now or dt.datetime.now(dt.timezone.utc),
-                         link_template, cleanup)
+        fleet, refused = _collect(git, view, client, usage or Usage(), now or dt.datetime.now(dt.timezone.utc),
+                                  link_template, cleanup)
         fleet.rollouts = recent_rollouts(ops, git.production, git.main, rollouts)
-        fleet.floating_holds = floating_holds(ops, git, (now or dt.datetime.now(dt.timezone.utc)).date(), client)
+        fleet.floating_holds = floating_holds(ops, git, (now or dt.datetime.now(dt.timezone.utc)).date(), refused)
         fleet.shared = shared_status(git.main_ws.catalog, client, fleet.images)
         reverts = hold_reverts(ops, git.production, git.holds)
         for image in fleet.images:
@@ -293,7 +288,9 @@ def _retiring(git: GitState, latest: dict[str, StaleEntry], resolver: LkgResolve
 
 
 def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: Usage, now: dt.datetime,
-             link_template: str | None, cleanup: bool) -> FleetStatus:
+             link_template: str | None, cleanup: bool) -> tuple[FleetStatus, Callable[[str], str | None] | None]:
+    """The images' status, and the provenance gate's refusal for floating tags over the same LKGs (None
+    without the gate)."""
     main_ws, prod_ws, holds = git.main_ws, git.prod_ws, git.holds
     catalog = main_ws.catalog
     # with cleanup, every tag is resolved first, so stale and LKG then read each manifest by digest, once
@@ -308,6 +305,7 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
         holds = {**holds, **gate.holds(main_ws, prod_ws, lkgs, holds, {t: e.digest for t, e in latest.items()})}
         lkgs = resolver.lkgs({t: d for t, d in merged_definitions(prod_ws, main_ws, holds).items()
                               if catalog.get(t) is not None})
+    refused = gate.refusal(main_ws, lkgs) if gate is not None else None
     if rows is None:
         rows = _tag_rows(client, main_ws, usage, now, False)
     channel_digests = {(e.repository, e.tag): e.digest for e in (*staging.values(), *latest.values()) if e.digest}
@@ -350,4 +348,4 @@ def _collect(git: GitState, pool: RegistryPool, client: SnapshotClient, usage: U
             in_production=in_production, repository=catalog.repository_of(spec)))
     images += _retiring(git, latest, resolver, tags, consumers, now)
     return FleetStatus(iso(now) or "", catalog.registry, catalog.repository, git.main, git.production, git.promoted,
-                       images, [], usage.path, dict(client.stats), cleanup_checked=cleanup)
+                       images, [], usage.path, dict(client.stats), cleanup_checked=cleanup), refused
